@@ -1,0 +1,424 @@
+/* arena.c: the reservation that holds marked data, its page runs and their
+ * descriptors.
+ *
+ * One PROT_NONE reservation [base, end) makes "is this pointer ours?" two
+ * compares. Pages are handed out from a bump pointer (top) and from lists of
+ * free runs; each page maps to its span descriptor through the pagemap, which,
+ * like every descriptor, lives outside the data pages. One lock guards all of
+ * it; the fault handler only reads. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+cg_arena_t cg_arena = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Pages are made accessible in steps of this much, to keep mprotect calls rare. */
+#define COMMIT_STEP ((uintptr_t)1 << 20)
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
+
+static inline size_t page_index(uintptr_t addr)
+{
+    return (addr - cg_arena.base) >> CG_PAGE_SHIFT;
+}
+
+void cg_arena_lock(void)
+{
+    pthread_mutex_lock(&cg_arena.lock);
+}
+
+void cg_arena_unlock(void)
+{
+    pthread_mutex_unlock(&cg_arena.lock);
+}
+
+/* In a forked child only the forking thread exists; the lock it took in the
+ * prepare handler is started afresh. */
+void cg_arena_reset_lock(void)
+{
+    pthread_mutex_init(&cg_arena.lock, NULL);
+}
+
+static void *map_noreserve(size_t size, int prot)
+{
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+bool cg_arena_setup(size_t reserve)
+{
+    const size_t align = (size_t)2 << 20; /* huge-page aligned, should THP be wanted */
+    reserve = ALIGN_UP(reserve, align);
+    char *raw = map_noreserve(reserve + align, PROT_NONE);
+    if (!raw) return false;
+    uintptr_t base = ALIGN_UP((uintptr_t)raw, align);
+    if (base > (uintptr_t)raw) munmap(raw, base - (uintptr_t)raw);
+    munmap((char *)(base + reserve), (uintptr_t)raw + align - base);
+
+    size_t npages = reserve >> CG_PAGE_SHIFT;
+    cg_span_t **pagemap = map_noreserve(npages * sizeof *pagemap, PROT_READ | PROT_WRITE);
+    _Atomic uint64_t *frozen = map_noreserve((npages + 63) / 64 * 8, PROT_READ | PROT_WRITE);
+    if (!pagemap || !frozen) {
+        if (pagemap) munmap(pagemap, npages * sizeof *pagemap);
+        munmap((void *)base, reserve);
+        return false;
+    }
+    cg_arena.pagemap = pagemap;
+    cg_arena.frozen = frozen;
+    cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
+    cg_arena.end = base + reserve;
+    cg_arena.base = base; /* last: cg_arena_owns() now answers yes */
+    __atomic_store_n(&cg_arena.ready, true, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* ---- span lists (doubly linked through the descriptors) ----------------- */
+
+void cg_list_push(cg_list_t *l, cg_span_t *s)
+{
+    s->prev = NULL;
+    s->next = l->head;
+    if (l->head) l->head->prev = s;
+    l->head = s;
+}
+
+void cg_list_remove(cg_list_t *l, cg_span_t *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else l->head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* ---- descriptors: carved from chunks of their own, recycled on a list --- */
+
+static cg_span_t *desc_new(void)
+{
+    static cg_span_t *chunk;
+    static size_t chunk_left;
+    cg_span_t *s = cg_arena.spare;
+    if (s) {
+        cg_arena.spare = s->next;
+    } else {
+        if (chunk_left == 0) {
+            const size_t bytes = 256 * 1024;
+            chunk = map_noreserve(bytes, PROT_READ | PROT_WRITE);
+            if (!chunk) return NULL;
+            chunk_left = bytes / sizeof *chunk;
+        }
+        s = chunk++;
+        chunk_left--;
+    }
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static void desc_free(cg_span_t *s)
+{
+    s->state = CG_SPAN_FREE;
+    s->next = cg_arena.spare;
+    cg_arena.spare = s;
+}
+
+static void map_pages(cg_span_t *s)
+{
+    size_t first = page_index(s->start);
+    for (size_t i = 0; i < s->npages; i++) cg_arena.pagemap[first + i] = s;
+}
+
+cg_span_t *cg_arena_span_of(uintptr_t addr)
+{
+    if (!cg_arena_owns((void *)addr) || addr >= cg_arena.top) return NULL;
+    return cg_arena.pagemap[page_index(addr)];
+}
+
+/* ---- free runs ---------------------------------------------------------- */
+
+static cg_list_t *run_list(size_t npages)
+{
+    return &cg_arena.runs[npages < CG_RUN_LISTS ? npages : CG_RUN_LISTS];
+}
+
+static void run_unlist(cg_span_t *s)
+{
+    cg_list_remove(run_list(s->npages), s);
+    s->listed = CG_LISTED_NONE;
+}
+
+static void run_list_add(cg_span_t *s)
+{
+    cg_list_push(run_list(s->npages), s);
+    s->listed = CG_LISTED_RUNS;
+}
+
+/* Cut the first npages off a free run; the rest goes back on a list. */
+static cg_span_t *run_split(cg_span_t *s, size_t npages)
+{
+    if (s->npages == npages) return s;
+    cg_span_t *rest = desc_new();
+    if (!rest) return NULL;
+    rest->start = s->start + (npages << CG_PAGE_SHIFT);
+    rest->npages = s->npages - (uint32_t)npages;
+    rest->state = CG_SPAN_FREE;
+    rest->dirty = s->dirty;
+    s->npages = (uint32_t)npages;
+    map_pages(rest);
+    run_list_add(rest);
+    return s;
+}
+
+static cg_span_t *run_from_lists(size_t npages)
+{
+    for (size_t n = npages; n < CG_RUN_LISTS; n++) {
+        cg_span_t *s = cg_arena.runs[n].head;
+        if (s) {
+            run_unlist(s);
+            return run_split(s, npages);
+        }
+    }
+    for (cg_span_t *s = cg_arena.runs[CG_RUN_LISTS].head; s; s = s->next) {
+        if (s->npages >= npages) {
+            run_unlist(s);
+            return run_split(s, npages);
+        }
+    }
+    return NULL;
+}
+
+/* Make [commit, upto) accessible. */
+static bool commit_to(uintptr_t upto)
+{
+    if (upto <= cg_arena.commit) return true;
+    uintptr_t new_commit = ALIGN_UP(upto, COMMIT_STEP);
+    if (new_commit > cg_arena.end) new_commit = cg_arena.end;
+    if (mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
+        return false;
+    cg_arena.commit = new_commit;
+    return true;
+}
+
+static cg_span_t *run_from_top(size_t npages, size_t align)
+{
+    uintptr_t start = ALIGN_UP(cg_arena.top, align);
+    if (start > cg_arena.end || npages > (cg_arena.end - start) >> CG_PAGE_SHIFT) return NULL;
+    uintptr_t stop = start + (npages << CG_PAGE_SHIFT);
+    cg_span_t *s = desc_new();
+    cg_span_t *gap = start > cg_arena.top ? desc_new() : NULL;
+    if (!s || (start > cg_arena.top && !gap) || !commit_to(stop)) {
+        if (s) desc_free(s);
+        if (gap) desc_free(gap);
+        return NULL;
+    }
+    if (gap) { /* pages skipped for alignment become a free run */
+        gap->start = cg_arena.top;
+        gap->npages = (uint32_t)((start - cg_arena.top) >> CG_PAGE_SHIFT);
+        gap->state = CG_SPAN_FREE;
+        map_pages(gap);
+        run_list_add(gap);
+    }
+    s->start = start;
+    s->npages = (uint32_t)npages;
+    cg_arena.top = stop;
+    return s;
+}
+
+/* A run of npages pages whose start is aligned to align (a power of two, at
+ * least a page). Its descriptor is zeroed but for start, npages and dirty. */
+cg_span_t *cg_run_alloc(size_t npages, size_t align)
+{
+    if (npages == 0 || npages >= UINT32_MAX) return NULL;
+    cg_span_t *s = align <= CG_PAGE ? run_from_lists(npages) : NULL;
+    if (!s) s = run_from_top(npages, align);
+    if (!s) return NULL;
+    uintptr_t start = s->start;
+    uint32_t n = s->npages;
+    uint8_t dirty = s->dirty;
+    memset(s, 0, sizeof *s);
+    s->start = start;
+    s->npages = n;
+    s->dirty = dirty;
+    map_pages(s);
+    return s;
+}
+
+static cg_span_t *free_neighbour(uintptr_t addr)
+{
+    if (addr < cg_arena.base || addr >= cg_arena.top) return NULL;
+    cg_span_t *n = cg_arena.pagemap[page_index(addr)];
+    return n && n->state == CG_SPAN_FREE && !n->frozen && n->listed == CG_LISTED_RUNS ? n : NULL;
+}
+
+/* Give a run back. Frozen pages keep their descriptor until a thaw: they are
+ * neither merged nor reused, since writing them would copy them. */
+void cg_run_free(cg_span_t *s)
+{
+    s->state = CG_SPAN_FREE;
+    s->nused = 0;
+    if (s->frozen) return;
+    if (s->npages >= 16) { /* give large runs' memory back; they read as zero again */
+        madvise((void *)s->start, (size_t)s->npages << CG_PAGE_SHIFT, MADV_DONTNEED);
+        s->dirty = 0;
+    } else {
+        s->dirty = 1;
+    }
+    cg_span_t *prev = s->start > cg_arena.base ? free_neighbour(s->start - CG_PAGE) : NULL;
+    if (prev) {
+        run_unlist(prev);
+        prev->npages += s->npages;
+        prev->dirty |= s->dirty;
+        desc_free(s);
+        s = prev;
+    }
+    cg_span_t *next = free_neighbour(s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT));
+    if (next) {
+        run_unlist(next);
+        s->npages += next->npages;
+        s->dirty |= next->dirty;
+        desc_free(next);
+    }
+    map_pages(s);
+    run_list_add(s);
+}
+
+/* ---- blocks ------------------------------------------------------------- */
+
+static void *large_alloc(size_t size, size_t align, bool zero)
+{
+    size_t npages = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT;
+    cg_span_t *s = cg_run_alloc(npages, align);
+    if (!s) return NULL;
+    s->state = CG_SPAN_LARGE;
+    s->user = s->start;
+    s->req_size = size;
+    s->nused = 1;
+    cg_arena.live_bytes += npages << CG_PAGE_SHIFT;
+    cg_arena.live_blocks++;
+    if (zero && s->dirty) memset((void *)s->user, 0, size);
+    s->dirty = 0;
+    return (void *)s->user;
+}
+
+/* A marked block, or NULL when the arena cannot give one (the caller then
+ * passes the request through). align is a power of two. */
+void *cg_arena_alloc(size_t size, size_t align, bool zero)
+{
+    if (!cg_arena_ensure()) return NULL;
+    if (size == 0) size = 1;
+    if (align < 16) align = 16;
+    if (size > cg_arena.end - cg_arena.base) return NULL;
+    void *p = NULL;
+    cg_arena_lock();
+    int cls = size <= CG_SMALL_MAX && align <= CG_PAGE ? cg_size_class(size, align) : -1;
+    if (cls >= 0) {
+        p = cg_slab_alloc(cls);
+        if (p) {
+            size_t bs = cg_class_size(cls);
+            cg_arena.live_bytes += bs;
+            cg_arena.live_blocks++;
+            /* Inside the lock: a fork cannot freeze the block half-zeroed. */
+            if (zero) memset(p, 0, bs);
+        }
+    } else {
+        p = large_alloc(size, align < CG_PAGE ? CG_PAGE : align, zero);
+    }
+    cg_arena_unlock();
+    if (!p) {
+        static _Atomic int warned;
+        if (!atomic_exchange(&warned, 1))
+            cg_message("the arena is full (COWGUARD_ARENA_MAX=%zuM); further marked "
+                       "allocations are passed through unmarked",
+                       (size_t)((cg_arena.end - cg_arena.base) >> 20));
+    }
+    return p;
+}
+
+static void bad_free(const void *p, const char *why)
+{
+    cg_message("free(%p): %s; ignored", p, why);
+}
+
+void cg_arena_free(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    cg_arena_lock();
+    cg_span_t *s = cg_arena_span_of(a);
+    if (!s || s->state == CG_SPAN_FREE) {
+        cg_arena_unlock();
+        bad_free(p, "not a live marked block");
+        return;
+    }
+    if (s->state == CG_SPAN_SLAB) {
+        uint32_t bs = s->block_size;
+        if (cg_slab_free(s, a) != 0) {
+            cg_arena_unlock();
+            bad_free(p, "not the start of a live marked block (double free?)");
+            return;
+        }
+        cg_arena.live_bytes -= bs;
+    } else {
+        if (a != s->user || s->nused == 0) {
+            cg_arena_unlock();
+            bad_free(p, "not the start of a live marked block (double free?)");
+            return;
+        }
+        cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
+        s->nused = 0;
+        if (!s->frozen) cg_run_free(s); /* frozen: quarantined until a thaw */
+    }
+    cg_arena.live_blocks--;
+    cg_arena_unlock();
+}
+
+size_t cg_arena_usable_size(const void *p)
+{
+    cg_block_info_t info;
+    if (!cg_arena_block_info((uintptr_t)p, &info) || !info.live || info.start != (uintptr_t)p)
+        return 0;
+    return info.size;
+}
+
+/* What the block holding addr is. Takes no lock: the fault handler uses it,
+ * and a block being freed at that moment is reported as it was. */
+bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
+{
+    cg_span_t *s = cg_arena_span_of(addr);
+    if (!s) return false;
+    if (s->state == CG_SPAN_SLAB) {
+        uintptr_t i = (addr - s->start) / s->block_size;
+        if (i >= s->nblocks) return false;
+        out->start = s->start + i * s->block_size;
+        out->size = s->block_size;
+        out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1);
+        return true;
+    }
+    if (s->state == CG_SPAN_LARGE) {
+        out->start = s->user;
+        out->size = ((uintptr_t)s->npages << CG_PAGE_SHIFT) - (s->user - s->start);
+        out->live = s->nused != 0;
+        return true;
+    }
+    return false;
+}
+
+/* The reservation is made at the first marked allocation, so a program that
+ * marks nothing never has it. If it cannot be made, marking is switched off
+ * for good and everything passes through. */
+bool cg_arena_ensure(void)
+{
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+    if (cg_likely(__atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE))) return true;
+    pthread_mutex_lock(&once);
+    if (!cg_arena.ready && cg_mark_enabled) {
+        if (!cg_arena_setup(cg_opt.arena_max)) {
+            cg_message("cannot reserve %zuM of address space for marked data (%s); "
+                       "passing every allocation through",
+                       (size_t)(cg_opt.arena_max >> 20), strerror(errno));
+            cg_mark_enabled = false;
+        } else if (!cg_board_setup()) {
+            cg_message("cannot map the process-tree board; the report will cover this process only");
+        }
+    }
+    pthread_mutex_unlock(&once);
+    return __atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,185 @@
+/* fault.c: the SIGSEGV handler, and the program's own SIGSEGV action.
+ *
+ * Once something is frozen, cowguard's handler owns SIGSEGV in the kernel.
+ * The action the program asked for (before or after cowguard loaded, through
+ * sigaction or signal) is kept here and reported back by sigaction; every
+ * fault that is not a write to frozen memory goes to it with the siginfo and
+ * context the kernel gave, or gets the default action.
+ *
+ * The handler runs in signal context: no malloc, no stdio, no locks. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static struct sigaction program_action; /* what the program believes is installed */
+static _Atomic int installed;
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void cg_fault_lock(void)
+{
+    pthread_mutex_lock(&fault_lock);
+}
+
+void cg_fault_unlock(void)
+{
+    pthread_mutex_unlock(&fault_lock);
+}
+
+void cg_fault_reset_lock(void)
+{
+    pthread_mutex_init(&fault_lock, NULL);
+}
+
+static void handler(int sig, siginfo_t *si, void *uc);
+
+/* The kernel action: ours, with the mask and SA_NODEFER the program asked
+ * for, so its handler runs with the signals blocked that it expects. */
+static void apply_kernel_action(void)
+{
+    struct sigaction k;
+    memset(&k, 0, sizeof k);
+    k.sa_sigaction = handler;
+    k.sa_mask = program_action.sa_mask;
+    k.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | (program_action.sa_flags & SA_NODEFER);
+    cg_next.sigaction(SIGSEGV, &k, NULL);
+}
+
+/* Called before the first freeze; the action in place becomes the program's. */
+void cg_fault_install(void)
+{
+    if (atomic_load(&installed)) return;
+    cg_fault_lock();
+    if (!atomic_load(&installed) && cg_next.sigaction(SIGSEGV, NULL, &program_action) == 0) {
+        apply_kernel_action();
+        atomic_store(&installed, 1);
+    }
+    cg_fault_unlock();
+}
+
+int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (sig != SIGSEGV) return cg_next.sigaction(sig, act, old);
+    cg_fault_lock();
+    int r = 0;
+    if (!atomic_load(&installed)) {
+        r = cg_next.sigaction(sig, act, old);
+    } else {
+        if (old) *old = program_action;
+        if (act) {
+            program_action = *act;
+            apply_kernel_action();
+        }
+    }
+    cg_fault_unlock();
+    return r;
+}
+
+/* ---- faults that are not ours ------------------------------------------- */
+
+static void default_action(int sig, siginfo_t *si)
+{
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    cg_next.sigaction(sig, &d, NULL);
+    /* A fault repeats when the handler returns and now kills; a signal sent
+     * by a process does not, so it is sent again (it stays pending, blocked,
+     * until this handler returns). */
+    if (si->si_code <= 0) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+}
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    struct sigaction p = program_action;
+    if (p.sa_flags & SA_RESETHAND) {
+        program_action.sa_handler = SIG_DFL;
+        program_action.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
+    }
+    if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_IGN) {
+        /* The kernel does not let a fault be ignored; a sent signal it does. */
+        if (si->si_code > 0) default_action(sig, si);
+        return;
+    }
+    if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_DFL) {
+        default_action(sig, si);
+        return;
+    }
+    if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
+    else p.sa_handler(sig);
+}
+
+/* ---- writes to frozen memory -------------------------------------------- */
+
+static const char *role(void)
+{
+    return cg_board && getpid() != cg_board->root_pid ? "child" : "root process";
+}
+
+static void abort_on_write(uintptr_t addr)
+{
+    char buf[1024];
+    size_t n = 0;
+    int pid = (int)getpid();
+    n += cg_fmt(buf + n, sizeof buf - n,
+                "==%d==ERROR: cowguard: write to frozen memory at %p in %s %d (parent %d)\n", pid,
+                (void *)addr, role(), pid, (int)getppid());
+    cg_block_info_t b;
+    if (n < sizeof buf && cg_arena_block_info(addr, &b))
+        n += cg_fmt(buf + n, sizeof buf - n,
+                    "==%d==  %p is %zu bytes inside a %zu-byte %s marked block at %p\n", pid,
+                    (void *)addr, (size_t)(addr - b.start), b.size, b.live ? "live" : "freed",
+                    (void *)b.start);
+    if (n < sizeof buf)
+        n += cg_fmt(buf + n, sizeof buf - n,
+                    "==%d==  COWGUARD_POLICY=abort; with COWGUARD_POLICY=report the page would be "
+                    "copied and the program would go on\n==%d==ABORTING\n",
+                    pid, pid);
+    cg_write_all(2, buf, n < sizeof buf ? n : sizeof buf - 1);
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    cg_next.sigaction(SIGABRT, &d, NULL);
+    abort();
+}
+
+static void on_frozen_write(uintptr_t addr)
+{
+    if (cg_opt.policy == CG_POLICY_ABORT) abort_on_write(addr);
+    bool was_frozen;
+    int r = cg_thaw_page(addr, &was_frozen);
+    if (was_frozen) {
+        cg_board_note_fault();
+        if (cg_opt.verbose >= 1) {
+            cg_block_info_t b;
+            if (cg_arena_block_info(addr, &b))
+                cg_message("trapped write at %p (%zu bytes into the block at %p); page copied",
+                           (void *)addr, (size_t)(addr - b.start), (void *)b.start);
+            else
+                cg_message("trapped write at %p; page copied", (void *)addr);
+        }
+    }
+    if (r < 0) {
+        /* The write cannot go on; say why, then fail the way the write would. */
+        cg_message("cannot make %p writable again; the write to frozen memory fails", (void *)addr);
+        struct sigaction d;
+        memset(&d, 0, sizeof d);
+        d.sa_handler = SIG_DFL;
+        cg_next.sigaction(SIGSEGV, &d, NULL);
+    }
+}
+
+static void handler(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr) && addr < cg_arena.frozen_end)
+        on_frozen_write(addr);
+    else
+        chain(sig, si, uc);
+    errno = saved;
+}

@@ -1,0 +1,46 @@
+/* fork.c: what a fork does to cowguard's state.
+ *
+ * The prepare handler takes every cowguard lock (arena, then fault) and
+ * freezes the arena, so the child starts with consistent allocator state
+ * and frozen pages. It is registered at start-up, before any other library
+ * can register one, and prepare handlers run in reverse order: it runs last,
+ * after handlers that might still allocate. */
+#include <unistd.h>
+
+#include "internal.h"
+
+static bool frozen_by_fork; /* this fork froze the arena */
+
+static void prepare(void)
+{
+    cg_arena_lock();
+    frozen_by_fork = false;
+    if (cg_arena.ready && cg_opt.policy != CG_POLICY_OFF)
+        frozen_by_fork = cg_freeze_all() == 0 && cg_arena.top > cg_arena.base;
+    cg_fault_lock();
+}
+
+static void parent(void)
+{
+    cg_fault_unlock();
+    if (frozen_by_fork && !cg_opt.freeze_parent) cg_thaw_all();
+    cg_arena_unlock();
+}
+
+static void child(void)
+{
+    cg_fault_reset_lock();
+    cg_arena_reset_lock();
+    if (cg_arena.ready) cg_board_child();
+}
+
+void cg_fork_setup(void)
+{
+    pthread_atfork(prepare, parent, child);
+}
+
+/* After fork() returned in the parent. */
+void cg_fork_done(pid_t pid)
+{
+    if (pid > 0 && frozen_by_fork && cg_board) atomic_fetch_add(&cg_board->forks, 1);
+}

@@ -1,0 +1,144 @@
+/* internal.h: the index of cowguard's internal functions, grouped under the
+ * file that owns them. Names: cowguard_* public, cg_* internal, static local. */
+#ifndef CG_INTERNAL_H
+#define CG_INTERNAL_H
+
+#include <stdarg.h>
+#include "types.h"
+
+/* ---- "init.c": once-init, passive mode, exit ---------------------------- */
+extern __thread cg_tls_t cg_tls CG_TLS;
+extern _Atomic int cg_state;          /* 0 new, 1 resolving, 2 ready */
+void cg_init(void);
+static inline bool cg_is_ready(void)
+{
+    return atomic_load_explicit(&cg_state, memory_order_acquire) == 2;
+}
+
+/* ---- "next.c": the next definitions and the dlsym bootstrap ------------- */
+typedef struct cg_next_s {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    pid_t (*fork)(void);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+} cg_next_t;
+extern cg_next_t cg_next;
+void cg_next_resolve(void);
+void *cg_boot_alloc(size_t size, size_t align);
+bool cg_boot_owns(const void *p);
+size_t cg_boot_size(const void *p);
+
+/* ---- "options.c": the one options table --------------------------------- */
+extern cg_options_t cg_opt;
+extern const cg_option_t cg_option_table[];
+extern const size_t cg_option_count;
+int cg_parse_size(const char *s, uint64_t *out);
+int cg_option_parse(const cg_option_t *o, const char *value, uint64_t *out);
+void cg_option_expected(const cg_option_t *o, char *buf, size_t size);
+const char *cg_option_suggest(const char *name, size_t len);
+void cg_options_load(char **envp);
+
+/* ---- "writer.c": output without malloc or stdio ------------------------- */
+size_t cg_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
+size_t cg_fmt(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cg_write_all(int fd, const char *buf, size_t len);
+void cg_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+typedef struct cg_sink_s {
+    int fd;
+    size_t len;
+    char buf[4096];
+} cg_sink_t;
+void cg_sink_printf(cg_sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cg_sink_flush(cg_sink_t *s);
+void cg_bytes_text(uint64_t v, char *buf, size_t size);
+
+/* ---- "mark.c": the marking decision ------------------------------------- */
+extern uint64_t cg_mark_min_size;     /* 0 = no size rule */
+extern bool cg_mark_enabled;          /* the arena can take marked data */
+static inline bool cg_mark_wanted(size_t size)
+{
+    if (cg_likely(cg_tls.region_depth == 0)
+        && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size))
+        return false;
+    return cg_mark_enabled && cg_tls.busy == 0;
+}
+void cg_mark_setup(void);
+void cg_region_begin(void);
+void cg_region_end(void);
+
+/* ---- "arena.c": the reservation, page runs, descriptors ----------------- */
+extern cg_arena_t cg_arena;
+static inline bool cg_arena_owns(const void *p)
+{
+    return (uintptr_t)p - cg_arena.base < cg_arena.end - cg_arena.base;
+}
+bool cg_arena_setup(size_t reserve);
+bool cg_arena_ensure(void);
+void *cg_arena_alloc(size_t size, size_t align, bool zero);
+void cg_arena_free(void *p);
+size_t cg_arena_usable_size(const void *p);
+bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out);
+cg_span_t *cg_arena_span_of(uintptr_t addr);
+cg_span_t *cg_run_alloc(size_t npages, size_t align);
+void cg_run_free(cg_span_t *s);
+void cg_list_push(cg_list_t *l, cg_span_t *s);
+void cg_list_remove(cg_list_t *l, cg_span_t *s);
+void cg_arena_lock(void);
+void cg_arena_unlock(void);
+void cg_arena_reset_lock(void);
+
+/* ---- "slab.c": size classes and small blocks ---------------------------- */
+int cg_size_class(size_t size, size_t align);
+size_t cg_class_size(int cls);
+uint32_t cg_class_pages(int cls);
+void *cg_slab_alloc(int cls);
+int cg_slab_free(cg_span_t *s, uintptr_t p);
+long cg_slab_index(const cg_span_t *s, uintptr_t p);
+void cg_slab_thaw(cg_span_t *s);
+void cg_slab_freeze(cg_span_t *s);
+
+/* ---- "freeze.c": freeze, thaw ------------------------------------------- */
+int cg_freeze_all(void);
+int cg_thaw_all(void);
+bool cg_page_frozen(uintptr_t addr);
+int cg_thaw_page(uintptr_t addr, bool *was_frozen);
+
+/* ---- "fault.c": the SIGSEGV handler, the program's own handlers --------- */
+void cg_fault_install(void);
+void cg_fault_lock(void);
+void cg_fault_unlock(void);
+void cg_fault_reset_lock(void);
+int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* ---- "fork.c": what a fork does to cowguard's state --------------------- */
+void cg_fork_setup(void);
+void cg_fork_done(pid_t pid);
+
+/* ---- "board.c": counters shared by the process tree --------------------- */
+extern cg_board_t *cg_board;
+extern cg_slot_t *cg_self;
+bool cg_board_setup(void);
+void cg_board_child(void);
+void cg_board_note_freeze(size_t bytes, size_t pages);
+void cg_board_note_fault(void);
+void cg_board_note_exit(cg_exit_how_t how, int code, int sig);
+
+/* ---- "report.c": where the report goes, and when ------------------------ */
+void cg_report_at_exit(void);
+int cg_report_open(char *path, size_t size);
+
+/* ---- "report_text.c": the text report ----------------------------------- */
+void cg_report_text(cg_sink_t *out);
+
+#endif /* CG_INTERNAL_H */

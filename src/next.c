@@ -1,0 +1,77 @@
+/* next.c: the definitions cowguard passes through to, and the bootstrap pool.
+ *
+ * Unmarked calls go to the *next* definition in lookup order (dlsym
+ * RTLD_NEXT), so a program linked with jemalloc or tcmalloc keeps it. dlsym
+ * itself allocates (its error buffer, with calloc); while it runs, the
+ * wrappers serve those requests from a static pool, whose blocks are never
+ * freed. */
+#include <dlfcn.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+cg_next_t cg_next;
+
+/* Each pool block is preceded by a 16-byte header holding its size. */
+#define BOOT_POOL_SIZE (64 * 1024)
+static _Alignas(64) char boot_pool[BOOT_POOL_SIZE];
+static _Atomic size_t boot_used;
+
+void *cg_boot_alloc(size_t size, size_t align)
+{
+    if (align < 16) align = 16;
+    if (size > BOOT_POOL_SIZE) return NULL;
+    size_t old = atomic_load(&boot_used), start, next;
+    do {
+        start = (old + 16 + align - 1) & ~(align - 1);
+        next = start + size;
+        if (next > BOOT_POOL_SIZE) return NULL;
+    } while (!atomic_compare_exchange_weak(&boot_used, &old, next));
+    memcpy(boot_pool + start - sizeof(size_t), &size, sizeof size);
+    return boot_pool + start; /* static storage: already zero */
+}
+
+bool cg_boot_owns(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)boot_pool < BOOT_POOL_SIZE;
+}
+
+size_t cg_boot_size(const void *p)
+{
+    size_t size;
+    memcpy(&size, (const char *)p - sizeof(size_t), sizeof size);
+    return size;
+}
+
+static void *must(const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f) {
+        /* Without the next malloc nothing can work; say so and stop. */
+        static const char msg[] = "cowguard: cannot find the next definition of ";
+        cg_write_all(2, msg, sizeof msg - 1);
+        cg_write_all(2, name, strlen(name));
+        cg_write_all(2, "\n", 1);
+        _exit(127);
+    }
+    return f;
+}
+
+void cg_next_resolve(void)
+{
+    cg_next.malloc = must("malloc");
+    cg_next.free = must("free");
+    cg_next.calloc = must("calloc");
+    cg_next.realloc = must("realloc");
+    cg_next.posix_memalign = must("posix_memalign");
+    cg_next.fork = must("fork");
+    cg_next.sigaction = must("sigaction");
+    /* Not every allocator has these; the wrappers fall back when absent. */
+    cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
+    cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+    cg_next.memalign = dlsym(RTLD_NEXT, "memalign");
+    cg_next.valloc = dlsym(RTLD_NEXT, "valloc");
+    cg_next.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+    cg_next.malloc_usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
+}

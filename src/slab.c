@@ -1,0 +1,160 @@
+/* slab.c: size classes and small blocks.
+ *
+ * A slab is a page run cut into blocks of one size class, with its
+ * allocation bitmap in the descriptor, never in the pages. Classes are
+ * multiples of 16 (16..128 in steps of 16, then four per doubling up to
+ * 16 KiB), so every block is 16-aligned and power-of-two classes serve
+ * larger alignments. A frozen slab hands out nothing; blocks freed while it is
+ * frozen are quarantined (marked in a second bitmap) until the next thaw. */
+#include <string.h>
+
+#include "internal.h"
+
+static const uint32_t class_size[CG_NUM_CLASSES] = {
+    16,   32,   48,   64,   80,   96,    112,   128,   160,   192,   224,   256,
+    320,  384,  448,  512,  640,  768,   896,   1024,  1280,  1536,  1792,  2048,
+    2560, 3072, 3584, 4096, 5120, 6144,  7168,  8192,  10240, 12288, 14336, 16384,
+};
+
+size_t cg_class_size(int cls)
+{
+    return class_size[cls];
+}
+
+/* The smallest class that holds size bytes and whose blocks are all aligned
+ * to align (blocks start at multiples of the class size within a page-aligned
+ * slab), or -1. */
+int cg_size_class(size_t size, size_t align)
+{
+    if (size == 0) size = 1;
+    if (align <= 16 && size <= 128) return (int)((size + 15) / 16) - 1;
+    if (size > CG_SMALL_MAX || align > CG_PAGE) return -1;
+    int lo = 0, hi = CG_NUM_CLASSES - 1;
+    while (lo < hi) { /* first class >= size */
+        int mid = (lo + hi) / 2;
+        if (class_size[mid] >= size) hi = mid;
+        else lo = mid + 1;
+    }
+    for (int c = lo; c < CG_NUM_CLASSES; c++)
+        if (class_size[c] % align == 0) return c;
+    return -1;
+}
+
+/* Pages per slab: room for about 64 KiB of blocks, at least 8 and at most
+ * CG_SLAB_MAX_BLOCKS of them. */
+uint32_t cg_class_pages(int cls)
+{
+    size_t bs = class_size[cls];
+    size_t want = 65536 / bs;
+    if (want < 8) want = 8;
+    if (want > CG_SLAB_MAX_BLOCKS) want = CG_SLAB_MAX_BLOCKS;
+    return (uint32_t)((want * bs + CG_PAGE - 1) / CG_PAGE);
+}
+
+static uint32_t class_blocks(int cls)
+{
+    size_t n = ((size_t)cg_class_pages(cls) << CG_PAGE_SHIFT) / class_size[cls];
+    return n > CG_SLAB_MAX_BLOCKS ? CG_SLAB_MAX_BLOCKS : (uint32_t)n;
+}
+
+static cg_span_t *slab_new(int cls)
+{
+    cg_span_t *s = cg_run_alloc(cg_class_pages(cls), CG_PAGE);
+    if (!s) return NULL;
+    s->state = CG_SPAN_SLAB;
+    s->cls = (uint8_t)cls;
+    s->block_size = class_size[cls];
+    s->nblocks = class_blocks(cls);
+    /* Bits past the last block read as taken, so the search never finds them. */
+    for (uint32_t i = s->nblocks; i < CG_SLAB_MAX_BLOCKS; i++) s->used[i / 64] |= 1ULL << (i % 64);
+    s->dirty = 0;
+    return s;
+}
+
+static void partial_add(cg_span_t *s)
+{
+    cg_list_push(&cg_arena.partial[s->cls], s);
+    s->listed = CG_LISTED_PARTIAL;
+}
+
+static void partial_remove(cg_span_t *s)
+{
+    cg_list_remove(&cg_arena.partial[s->cls], s);
+    s->listed = CG_LISTED_NONE;
+}
+
+/* Arena lock held. */
+void *cg_slab_alloc(int cls)
+{
+    cg_span_t *s = cg_arena.partial[cls].head;
+    if (!s) {
+        s = slab_new(cls);
+        if (!s) return NULL;
+        partial_add(s);
+    }
+    for (uint32_t w = s->hint; w < CG_SLAB_WORDS; w++) {
+        uint64_t free_bits = ~s->used[w];
+        if (!free_bits) continue;
+        unsigned bit = (unsigned)__builtin_ctzll(free_bits);
+        s->used[w] |= 1ULL << bit;
+        s->hint = w;
+        if (++s->nused == s->nblocks) partial_remove(s);
+        return (void *)(s->start + ((uintptr_t)w * 64 + bit) * s->block_size);
+    }
+    return NULL; /* unreachable while nused < nblocks on the partial list */
+}
+
+/* The block index of p in s, or -1 when p is not a block start. */
+long cg_slab_index(const cg_span_t *s, uintptr_t p)
+{
+    uintptr_t off = p - s->start;
+    if (off % s->block_size) return -1;
+    uintptr_t i = off / s->block_size;
+    return i < s->nblocks ? (long)i : -1;
+}
+
+/* Arena lock held. 0, or -1 when p is not a live block of s. */
+int cg_slab_free(cg_span_t *s, uintptr_t p)
+{
+    long i = cg_slab_index(s, p);
+    if (i < 0) return -1;
+    uint64_t bit = 1ULL << (i % 64);
+    size_t w = (size_t)i / 64;
+    if (!(s->used[w] & bit) || (s->quar[w] & bit)) return -1;
+    if (s->frozen) {
+        s->quar[w] |= bit; /* the block's pages are frozen: reuse waits for a thaw */
+        return 0;
+    }
+    s->used[w] &= ~bit;
+    if (w < s->hint) s->hint = (uint32_t)w;
+    if (s->nused-- == s->nblocks) partial_add(s);
+    if (s->nused == 0) {
+        partial_remove(s);
+        cg_run_free(s);
+    }
+    return 0;
+}
+
+/* Arena lock held: the slab's pages were just frozen. */
+void cg_slab_freeze(cg_span_t *s)
+{
+    if (s->listed == CG_LISTED_PARTIAL) partial_remove(s);
+    s->frozen = 1;
+}
+
+/* Arena lock held: the slab's pages were just thawed. Quarantined blocks
+ * become free; the slab takes allocations again. */
+void cg_slab_thaw(cg_span_t *s)
+{
+    s->frozen = 0;
+    for (uint32_t w = 0; w < CG_SLAB_WORDS; w++) {
+        uint64_t q = s->quar[w];
+        if (!q) continue;
+        s->used[w] &= ~q;
+        s->quar[w] = 0;
+        s->nused -= (uint32_t)__builtin_popcountll(q);
+        if (w < s->hint) s->hint = w;
+    }
+    if (s->nused == 0) cg_run_free(s);
+    else if (s->nused < s->nblocks) partial_add(s);
+}

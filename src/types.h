@@ -1,0 +1,154 @@
+/* types.h: the structures shared between cowguard's source files. */
+#ifndef CG_TYPES_H
+#define CG_TYPES_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CG_EXPORT __attribute__((visibility("default")))
+#define CG_TLS __attribute__((tls_model("initial-exec")))
+#define cg_likely(x) __builtin_expect(!!(x), 1)
+#define cg_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Frozen state is kept per 4 KiB page; init.c refuses other page sizes. */
+#define CG_PAGE_SHIFT 12
+#define CG_PAGE ((size_t)1 << CG_PAGE_SHIFT)
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef enum { CG_POLICY_REPORT, CG_POLICY_ABORT, CG_POLICY_OFF } cg_policy_t;
+
+typedef enum {
+    CG_OPT_ENUM,   /* one of a list of words, stored as its index */
+    CG_OPT_BOOL,   /* 0 or 1 */
+    CG_OPT_SIZE,   /* bytes, with an optional k/M/G/T suffix */
+    CG_OPT_UINT,   /* a plain number within [min, max] */
+    CG_OPT_STRING, /* kept as a pointer into the environment */
+} cg_opt_type_t;
+
+typedef struct cg_option_s {
+    const char *name;    /* COWGUARD_... */
+    cg_opt_type_t type;
+    const char *deflt;   /* default, as text (parsed like a user's value) */
+    const char *words;   /* CG_OPT_ENUM: the accepted words, '|'-separated */
+    uint64_t min, max;   /* CG_OPT_UINT and CG_OPT_SIZE: accepted range */
+    const char *doc;     /* one line for --help and the man page */
+} cg_option_t;
+
+/* The parsed values, one field per row of options.def. */
+typedef struct cg_options_s {
+#define CG_OPT(field, name, type, deflt, words, min, max, doc) uint64_t field;
+#include "options.def"
+#undef CG_OPT
+    const char *report_path; /* COWGUARD_REPORT when it names a file */
+} cg_options_t;
+
+/* ---- the arena ---------------------------------------------------------- */
+
+/* Slabs hold at most this many blocks, so their bitmaps are fixed in size. */
+#define CG_SLAB_MAX_BLOCKS 512
+#define CG_SLAB_WORDS (CG_SLAB_MAX_BLOCKS / 64)
+#define CG_SMALL_MAX 16384 /* larger blocks get page runs of their own */
+#define CG_NUM_CLASSES 36
+
+typedef enum {
+    CG_SPAN_FREE = 0, /* unused pages, on a free list */
+    CG_SPAN_SLAB,     /* blocks of one size class */
+    CG_SPAN_LARGE,    /* one block of a page run */
+} cg_span_state_t;
+
+/* The out-of-band descriptor of a page run. Nothing about a block is ever
+ * stored in the data pages themselves, so bookkeeping never writes a frozen
+ * page. */
+typedef struct cg_span_s {
+    uintptr_t start;          /* first page */
+    uint32_t npages;
+    uint8_t state;            /* cg_span_state_t */
+    uint8_t frozen;           /* pages were frozen: no block is handed out */
+    uint8_t cls;              /* CG_SPAN_SLAB: size class */
+    uint8_t listed;           /* cg_listed_t: which list it is on */
+    uint8_t dirty;            /* CG_SPAN_FREE: pages may hold old data */
+    uint32_t block_size;      /* CG_SPAN_SLAB */
+    uint32_t nblocks;         /* CG_SPAN_SLAB */
+    uint32_t nused;           /* blocks handed out, quarantined ones included */
+    uint32_t hint;            /* CG_SPAN_SLAB: first bitmap word worth a look */
+    uintptr_t user;           /* CG_SPAN_LARGE: the block (aligned in the run) */
+    size_t req_size;          /* CG_SPAN_LARGE: the size asked for */
+    struct cg_span_s *next, *prev;
+    uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
+    uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while frozen, not reusable */
+} cg_span_t;
+
+typedef enum { CG_LISTED_NONE = 0, CG_LISTED_PARTIAL, CG_LISTED_RUNS } cg_listed_t;
+
+typedef struct cg_list_s {
+    cg_span_t *head;
+} cg_list_t;
+
+/* Free runs of up to this many pages are kept on exact-size lists. */
+#define CG_RUN_LISTS 64
+
+typedef struct cg_arena_s {
+    uintptr_t base, end;         /* the reservation: "ours" is base <= p < end */
+    uintptr_t top;               /* pages below top belong to spans */
+    uintptr_t commit;            /* pages below commit are accessible; above, PROT_NONE */
+    uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */
+    cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
+    _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
+    pthread_mutex_t lock;
+    cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
+    cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */
+    cg_span_t *spare;            /* unused descriptors */
+    size_t live_bytes;           /* sum of live block sizes */
+    size_t live_blocks;
+    int freezes;
+    bool ready;
+} cg_arena_t;
+
+/* What a pointer into the arena belongs to, for diagnostics. */
+typedef struct cg_block_info_s {
+    uintptr_t start;
+    size_t size;
+    bool live;
+} cg_block_info_t;
+
+/* ---- the board: state shared by the whole process tree ------------------ */
+
+#define CG_BOARD_SLOTS 4096
+
+typedef enum { CG_EXIT_RUNNING = 0, CG_EXIT_EXIT, CG_EXIT_UNDERSCORE, CG_EXIT_SIGNAL } cg_exit_how_t;
+
+typedef struct cg_slot_s {
+    _Atomic int32_t pid;      /* 0 = free */
+    int32_t ppid;
+    _Atomic uint64_t faults;  /* trapped writes */
+    _Atomic uint64_t frozen_bytes; /* bytes in frozen pages when it started */
+    _Atomic int32_t exit_how; /* cg_exit_how_t */
+    int32_t exit_code;
+    int32_t exit_signal;
+} cg_slot_t;
+
+typedef struct cg_board_s {
+    uint32_t magic;
+    int32_t root_pid;
+    _Atomic uint32_t nslots;   /* slots handed out */
+    _Atomic uint32_t lost;     /* processes that found no free slot */
+    _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
+    _Atomic uint64_t max_frozen_bytes;
+    _Atomic uint64_t max_frozen_pages;
+    cg_slot_t slots[CG_BOARD_SLOTS];
+} cg_board_t;
+
+/* ---- per-thread state --------------------------------------------------- */
+
+typedef struct cg_tls_s {
+    uint32_t region_depth; /* cowguard_readonly_begin() nesting */
+    uint32_t busy;         /* inside cowguard: allocations pass through */
+} cg_tls_t;
+
+#endif /* CG_TYPES_H */
