@@ -79,7 +79,10 @@ static int worker(int id, node_t **nodes, counter_t **counters, size_t n, bool w
             }
         }
     }
-    if (write_node) nodes[n / 2]->value = nodes[n / 2]->key * 3 + 1; /* same value, still a write */
+    if (write_node) { /* the violation: this worker renames a node, and must see its own write */
+        nodes[n / 2]->name[0] = 'W';
+        if (nodes[n / 2]->name[0] != 'W') ok = 0;
+    }
 
     uintptr_t *pages;
     size_t np = node_pages(nodes, n, &pages);
@@ -170,7 +173,7 @@ int main(int argc, char **argv)
     }
     /* The parent's view of the table must be unchanged. */
     for (size_t i = 0; i < n; i++)
-        if (nodes[i]->key != i || nodes[i]->value != i * 3 + 1) all_good = 0;
+        if (nodes[i]->key != i || nodes[i]->value != i * 3 + 1 || nodes[i]->name[0] != 'n') all_good = 0;
     all_good &= lines == workers;
     printf("RESULT nodes=%zu node_pages=%zu copied=%s ok=%d\n", n, total_pages, copied_list, all_good);
     return all_good ? 0 : 1;

@@ -149,7 +149,10 @@ static void abort_on_write(uintptr_t addr)
 
 static void on_frozen_write(uintptr_t addr)
 {
-    if (cg_opt.policy == CG_POLICY_ABORT) abort_on_write(addr);
+    if (cg_opt.policy == CG_POLICY_ABORT) {
+        cg_board_note_fault();
+        abort_on_write(addr);
+    }
     bool was_frozen;
     int r = cg_thaw_page(addr, &was_frozen);
     if (was_frozen) {
@@ -177,7 +180,9 @@ static void handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     uintptr_t addr = (uintptr_t)si->si_addr;
-    if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr) && addr < cg_arena.frozen_end)
+    /* Below frozen_end, only a freeze makes arena pages inaccessible. */
+    if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
+        && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE))
         on_frozen_write(addr);
     else
         chain(sig, si, uc);

@@ -43,13 +43,16 @@ int cg_freeze_all(void)
 {
     if (!cg_arena.ready || cg_arena.top == cg_arena.base) return 0;
     uintptr_t top = cg_arena.top;
+    /* Handler, bits and bound first: another thread may write a page the
+     * instant mprotect returns, and its fault must be recognised as ours. */
     cg_fault_install();
+    set_bits(0, page_index(top), true);
+    if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
     if (mprotect((void *)cg_arena.base, top - cg_arena.base, PROT_READ) != 0) {
         cg_message("cannot freeze marked data (mprotect: %s); it stays writable", strerror(errno));
+        set_bits(0, page_index(top), false);
         return -1;
     }
-    set_bits(0, page_index(top), true);
-    if (top > cg_arena.frozen_end) cg_arena.frozen_end = top;
     for (uintptr_t a = cg_arena.base; a < top;) {
         cg_span_t *s = cg_arena.pagemap[page_index(a)];
         a += (uintptr_t)s->npages << CG_PAGE_SHIFT;

@@ -1,0 +1,648 @@
+/* test_arena.c: the arena (arena.c, slab.c, freeze.c): size classes, block
+ * placement and lookup, zeroing, and the property the design rests on: block
+ * bookkeeping lives out of band, so freeing into frozen (PROT_READ) pages
+ * never writes them, and what was freed while frozen is reused after a thaw.
+ *
+ * The tests share one arena (it cannot be torn down); each gives back what
+ * it takes, and checks the live counters against where it started. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define ARENA_SIZE (256 * MiB)
+
+typedef struct {
+    unsigned char *p;
+    size_t n;
+} blk_t;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static size_t round_up(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+/* Everything the arena promises about a fresh block of n bytes. */
+static void check_block(const void *ptr, size_t n, size_t align)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    if (!ptr) fail_msg("no block for %zu bytes (align %zu)", n, align);
+    assert_true(cg_arena_owns(ptr));
+    if (p % (align < 16 ? 16 : align)) fail_msg("%p for %zu bytes not aligned to %zu", ptr, n, align);
+    size_t usable = cg_arena_usable_size(ptr);
+    if (usable < n) fail_msg("usable %zu < %zu", usable, n);
+    /* The block's size is its class, or whole pages for a large block. */
+    int cls = n <= CG_SMALL_MAX && align <= CG_PAGE ? cg_size_class(n, align) : -1;
+    if (cls >= 0) assert_int_equal(usable, cg_class_size(cls));
+    else assert_int_equal(usable, round_up(n, CG_PAGE));
+
+    cg_block_info_t info;
+    const uintptr_t probes[] = { p, p + n / 2, p + n - 1, p + usable - 1 };
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        memset(&info, 0, sizeof info);
+        assert_true(cg_arena_block_info(probes[i], &info));
+        assert_int_equal(info.start, p);
+        assert_int_equal(info.size, usable);
+        assert_true(info.live);
+    }
+    /* An interior pointer is not a block of its own. */
+    if (usable > 1) assert_int_equal(cg_arena_usable_size((const char *)ptr + 1), 0);
+}
+
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)(i * 31 + 7) | 1; /* never 0, so it cannot pass for zeroing */
+}
+
+static void fill(const blk_t *b, unsigned char c)
+{
+    memset(b->p, c, b->n);
+}
+
+static void check_fill(const blk_t *b, unsigned char c)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->p[i] != c)
+            fail_msg("block %p+%zu is 0x%02x, want 0x%02x", (void *)b->p, i, b->p[i], c);
+}
+
+static void check_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i]) fail_msg("block %p not zeroed at +%zu (0x%02x)", p, i, c[i]);
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const blk_t *)a)->p, y = (uintptr_t)((const blk_t *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+/* No two live blocks share a byte (sorts the array). */
+static void check_disjoint(blk_t *b, size_t n)
+{
+    qsort(b, n, sizeof *b, by_address);
+    for (size_t i = 1; i < n; i++)
+        if ((uintptr_t)b[i - 1].p + cg_arena_usable_size(b[i - 1].p) > (uintptr_t)b[i].p)
+            fail_msg("blocks %p and %p overlap", (void *)b[i - 1].p, (void *)b[i].p);
+}
+
+static void free_all(blk_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cg_arena_free(b[i].p);
+        assert_int_equal(cg_arena_usable_size(b[i].p), 0); /* no longer live */
+    }
+}
+
+static void freeze(void)
+{
+    cg_arena_lock(); /* as cg_freeze_all's contract says */
+    assert_int_equal(cg_freeze_all(), 0);
+    cg_arena_unlock();
+}
+
+static void thaw(void)
+{
+    cg_arena_lock();
+    assert_int_equal(cg_thaw_all(), 0);
+    cg_arena_unlock();
+}
+
+/* Whether writing one byte at p kills a process: tried in a child, so this
+ * process stays intact. cmocka catches SIGSEGV to fail a test; the child puts
+ * the default action back so the fault ends it. */
+static bool write_faults(void *p)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGBUS, SIG_DFL);
+        *(volatile unsigned char *)p = 0x5a;
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+}
+
+/* fd 2 to a temp file, so expected complaints (cg_message) stay off the test
+ * log and can be counted. */
+typedef struct {
+    FILE *tmp;
+    int saved;
+} quiet_t;
+
+static void quiet_begin(quiet_t *q)
+{
+    q->tmp = tmpfile();
+    assert_non_null(q->tmp);
+    q->saved = dup(2);
+    assert_true(q->saved >= 0);
+    assert_true(dup2(fileno(q->tmp), 2) >= 0);
+}
+
+/* Restore fd 2; return the number of lines written meanwhile, text in out. */
+static int quiet_end(quiet_t *q, char *out, size_t size)
+{
+    assert_true(dup2(q->saved, 2) >= 0);
+    close(q->saved);
+    ssize_t n = pread(fileno(q->tmp), out, size - 1, 0);
+    assert_true(n >= 0);
+    out[n] = '\0';
+    fclose(q->tmp);
+    int lines = 0;
+    for (char *c = out; *c; c++) lines += *c == '\n';
+    return lines;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    char *envp[] = { NULL };
+    cg_options_load(envp);
+    cg_mark_setup();
+    cg_opt.arena_max = ARENA_SIZE; /* read at the first allocation */
+    return 0;
+}
+
+/* The reservation waits for the first marked allocation. */
+static void test_lazy_reserve(void **state)
+{
+    (void)state;
+    int x;
+    assert_false(cg_arena.ready);
+    assert_false(cg_arena_owns(&x)); /* base == end == 0: nothing is ours */
+    assert_false(cg_arena_owns(NULL));
+    void *p = cg_arena_alloc(1, 16, false);
+    check_block(p, 1, 16);
+    assert_true(cg_arena.ready);
+    assert_int_equal(cg_arena.end - cg_arena.base, ARENA_SIZE);
+    assert_int_equal(cg_arena.base % (2 * MiB), 0);
+    cg_arena_free(p);
+    assert_int_equal(cg_arena.live_blocks, 0);
+    assert_int_equal(cg_arena.live_bytes, 0);
+}
+
+/* ---- size classes ------------------------------------------------------- */
+
+static void test_size_classes(void **state)
+{
+    (void)state;
+    for (int c = 0; c < CG_NUM_CLASSES; c++) {
+        assert_int_equal(cg_class_size(c) % 16, 0);
+        if (c) assert_true(cg_class_size(c) > cg_class_size(c - 1));
+    }
+    assert_int_equal(cg_class_size(0), 16);
+    assert_int_equal(cg_class_size(CG_NUM_CLASSES - 1), CG_SMALL_MAX);
+
+    for (size_t n = 1; n <= CG_SMALL_MAX; n++) {
+        int c = cg_size_class(n, 16);
+        if (c < 0 || cg_class_size(c) < n || (c > 0 && cg_class_size(c - 1) >= n))
+            fail_msg("cg_size_class(%zu, 16) = %d: not the smallest class that fits", n, c);
+        assert_int_equal(cg_size_class(n, 1), c); /* below 16 means 16 */
+    }
+    assert_int_equal(cg_size_class(0, 16), 0);
+    assert_int_equal(cg_size_class(CG_SMALL_MAX + 1, 16), -1);
+    assert_int_equal(cg_size_class((size_t)1 << 40, 16), -1);
+
+    static const size_t aligns[] = { 32, 64, 256, 1024, 4096 };
+    for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++) {
+        size_t al = aligns[a];
+        for (size_t n = 1; n <= CG_SMALL_MAX; n += (n < 512 ? 1 : 13)) {
+            int c = cg_size_class(n, al);
+            if (c < 0) fail_msg("cg_size_class(%zu, %zu) = -1", n, al);
+            assert_true(cg_class_size(c) >= n);
+            assert_int_equal(cg_class_size(c) % al, 0);
+            for (int d = 0; d < c; d++) /* and no smaller class would do */
+                if (cg_class_size(d) >= n && cg_class_size(d) % al == 0)
+                    fail_msg("cg_size_class(%zu, %zu) = %zu, but %zu fits", n, al,
+                             cg_class_size(c), cg_class_size(d));
+        }
+    }
+    assert_int_equal(cg_size_class(100, 8192), -1); /* beyond a page: a large block */
+
+    for (int c = 0; c < CG_NUM_CLASSES; c++) {
+        size_t bytes = (size_t)cg_class_pages(c) * CG_PAGE;
+        size_t blocks = bytes / cg_class_size(c);
+        if (blocks > CG_SLAB_MAX_BLOCKS || blocks < 8)
+            fail_msg("class %zu: %zu blocks per slab", cg_class_size(c), blocks);
+    }
+}
+
+/* ---- allocation and lookup ---------------------------------------------- */
+
+static void test_alloc_many_sizes(void **state)
+{
+    (void)state;
+    enum { MAXB = 4096 };
+    static blk_t b[MAXB];
+    size_t nb = 0;
+    size_t live0 = cg_arena.live_blocks, bytes0 = cg_arena.live_bytes;
+
+    for (size_t n = 1; n <= 20000; n += (n < 2048 ? 1 : 61)) b[nb++].n = n;
+    static const size_t big[] = { 16384, 16385, 65536, MiB, MiB + 1, 3 * MiB };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) b[nb++].n = big[i];
+    assert_true(nb <= MAXB);
+
+    size_t bytes = 0;
+    for (size_t i = 0; i < nb; i++) {
+        b[i].p = cg_arena_alloc(b[i].n, 16, false);
+        check_block(b[i].p, b[i].n, 16);
+        fill(&b[i], pattern(i));
+        bytes += cg_arena_usable_size(b[i].p);
+    }
+    assert_int_equal(cg_arena.live_blocks, live0 + nb);
+    assert_int_equal(cg_arena.live_bytes, bytes0 + bytes);
+    for (size_t i = 0; i < nb; i++) check_fill(&b[i], pattern(i)); /* nobody wrote over it */
+    check_disjoint(b, nb);
+    free_all(b, nb);
+    assert_int_equal(cg_arena.live_blocks, live0);
+    assert_int_equal(cg_arena.live_bytes, bytes0);
+}
+
+static void test_alloc_aligned(void **state)
+{
+    (void)state;
+    static const size_t aligns[] = { 1, 16, 64, 256, 4096, 8192, 65536, 2 * MiB };
+    static const size_t sizes[] = { 1, 17, 100, 1000, 4096, 5000, 16384, 16385, 70000 };
+    blk_t b[sizeof aligns / sizeof aligns[0] * sizeof sizes / sizeof sizes[0]];
+    size_t nb = 0, live0 = cg_arena.live_blocks;
+    for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            blk_t *x = &b[nb++];
+            x->n = sizes[s];
+            x->p = cg_arena_alloc(x->n, aligns[a], false);
+            check_block(x->p, x->n, aligns[a]);
+            fill(x, pattern(nb));
+        }
+    for (size_t i = 0; i < nb; i++) check_fill(&b[i], pattern(i + 1));
+    check_disjoint(b, nb);
+    free_all(b, nb);
+    assert_int_equal(cg_arena.live_blocks, live0);
+}
+
+static void test_owns(void **state)
+{
+    (void)state;
+    void *p = cg_arena_alloc(64, 16, false);
+    check_block(p, 64, 16);
+
+    void *m = malloc(64);
+    int on_stack;
+    assert_non_null(m);
+    assert_false(cg_arena_owns(m));
+    assert_false(cg_arena_owns(&on_stack));
+    assert_false(cg_arena_owns(NULL));
+    assert_false(cg_arena_owns((void *)cg_arena.end));
+    assert_false(cg_arena_owns((void *)(cg_arena.base - 1)));
+    assert_false(cg_arena_owns((void *)UINTPTR_MAX));
+    assert_true(cg_arena_owns((void *)cg_arena.base));
+    assert_true(cg_arena_owns((void *)(cg_arena.end - 1)));
+
+    cg_block_info_t info;
+    assert_false(cg_arena_block_info((uintptr_t)m, &info));
+    assert_false(cg_arena_block_info((uintptr_t)&on_stack, &info));
+    assert_false(cg_arena_block_info(cg_arena.end - 1, &info)); /* ours, but no span yet */
+    assert_int_equal(cg_arena_usable_size(m), 0);
+    assert_int_equal(cg_arena_usable_size(NULL), 0);
+    assert_null(cg_arena_span_of((uintptr_t)m));
+    assert_null(cg_arena_span_of(cg_arena.top));
+
+    free(m);
+    cg_arena_free(p);
+}
+
+/* ---- zeroing ------------------------------------------------------------ */
+
+/* Fill blocks with 0xff, free them, ask for zeroed blocks of the same size:
+ * every one must read zero, including those that reuse the dirty ones. */
+static void zero_case(size_t n, size_t count)
+{
+    blk_t *old = calloc(count, sizeof *old), *neu = calloc(count, sizeof *neu);
+    assert_non_null(old);
+    assert_non_null(neu);
+    for (size_t i = 0; i < count; i++) {
+        old[i].n = n;
+        old[i].p = cg_arena_alloc(n, 16, false);
+        check_block(old[i].p, n, 16);
+        memset(old[i].p, 0xff, cg_arena_usable_size(old[i].p));
+    }
+    qsort(old, count, sizeof *old, by_address);
+    uintptr_t lo = (uintptr_t)old[0].p, hi = (uintptr_t)old[count - 1].p + n;
+    for (size_t i = 0; i < count; i++) cg_arena_free(old[i].p);
+
+    size_t reused = 0;
+    for (size_t i = 0; i < count; i++) {
+        neu[i].n = n;
+        neu[i].p = cg_arena_alloc(n, 16, true);
+        check_block(neu[i].p, n, 16);
+        check_zero(neu[i].p, n);
+        reused += (uintptr_t)neu[i].p >= lo && (uintptr_t)neu[i].p < hi;
+    }
+    /* Otherwise the test proved nothing about dirty memory. */
+    if (!reused) fail_msg("%zu-byte blocks: no zeroed block reused a dirty one", n);
+    free_all(neu, count);
+    free(old);
+    free(neu);
+}
+
+static void test_zeroing(void **state)
+{
+    (void)state;
+    size_t live0 = cg_arena.live_blocks;
+    zero_case(16, 600);       /* more than one slab */
+    zero_case(100, 300);
+    zero_case(1000, 100);
+    zero_case(16384, 20);
+    zero_case(20000, 64);     /* small runs: kept dirty, zeroed by memset */
+    zero_case(MiB, 4);        /* large runs: given back to the kernel */
+    zero_case(3 * MiB + 5, 3);
+    assert_int_equal(cg_arena.live_blocks, live0);
+}
+
+/* ---- freezing: metadata out of band ------------------------------------- */
+
+static void test_freeze_free_thaw(void **state)
+{
+    (void)state;
+    static const struct { size_t n, count; } plan[] = {
+        { 24, 300 }, { 100, 200 }, { 1000, 50 }, { 5000, 20 }, { 16384, 10 },
+        { 20000, 8 }, { MiB, 2 },
+    };
+    enum { MAXB = 1024, NPLAN = sizeof plan / sizeof plan[0] };
+    static blk_t old[MAXB], after[MAXB];
+    size_t nold = 0, nafter = 0;
+    size_t live0 = cg_arena.live_blocks, bytes0 = cg_arena.live_bytes;
+    int freezes0 = cg_arena.freezes;
+
+    for (size_t k = 0; k < NPLAN; k++)
+        for (size_t i = 0; i < plan[k].count; i++) {
+            blk_t *b = &old[nold];
+            b->n = plan[k].n;
+            b->p = cg_arena_alloc(b->n, 16, false);
+            check_block(b->p, b->n, 16);
+            fill(b, pattern(nold));
+            nold++;
+        }
+
+    uintptr_t top = cg_arena.top;
+    freeze();
+    assert_int_equal(cg_arena.freezes, freezes0 + 1);
+    assert_int_equal(cg_arena.frozen_end, top);
+    for (size_t i = 0; i < nold; i++) {
+        assert_true(cg_page_frozen((uintptr_t)old[i].p));
+        assert_true(cg_page_frozen((uintptr_t)old[i].p + old[i].n - 1));
+    }
+    assert_false(cg_page_frozen(top)); /* above the frozen range */
+    /* Frozen for real, not just in the bitmap. */
+    assert_true(write_faults(old[0].p));
+    assert_true(write_faults(old[nold - 1].p + old[nold - 1].n - 1));
+
+    /* Freeing into read-only pages: would fault here if free wrote a byte. */
+    for (size_t i = 0; i < nold; i++) {
+        cg_arena_free(old[i].p);
+        cg_block_info_t info;
+        assert_true(cg_arena_block_info((uintptr_t)old[i].p, &info));
+        assert_false(info.live); /* quarantined, not live */
+        assert_int_equal(cg_arena_usable_size(old[i].p), 0);
+    }
+    assert_int_equal(cg_arena.live_blocks, live0);
+    assert_int_equal(cg_arena.live_bytes, bytes0);
+    for (size_t i = 0; i < nold; i++) {
+        check_fill(&old[i], pattern(i));
+        assert_true(cg_page_frozen((uintptr_t)old[i].p));
+    }
+
+    /* A quarantined block freed again is refused, still without a write. */
+    quiet_t q;
+    char err[4096];
+    quiet_begin(&q);
+    cg_arena_free(old[0].p);
+    cg_arena_free(old[nold - 1].p);
+    assert_int_equal(quiet_end(&q, err, sizeof err), 2);
+    assert_int_equal(cg_arena.live_blocks, live0);
+
+    /* While frozen, new blocks come from fresh pages: never a frozen one. Zeroing
+     * them is a write, so a frozen block handed out would fault. */
+    for (size_t k = 0; k < NPLAN; k++)
+        for (size_t i = 0; i < plan[k].count / 2 + 1; i++) {
+            blk_t *b = &after[nafter++];
+            b->n = plan[k].n;
+            b->p = cg_arena_alloc(b->n, 16, true);
+            check_block(b->p, b->n, 16);
+            check_zero(b->p, b->n);
+            if ((uintptr_t)b->p < top) fail_msg("%p handed out from the frozen range", (void *)b->p);
+            assert_false(cg_page_frozen((uintptr_t)b->p));
+            fill(b, 0xee);
+        }
+    for (size_t i = 0; i < nold; i++) check_fill(&old[i], pattern(i));
+
+    thaw();
+    for (size_t i = 0; i < nold; i++) assert_false(cg_page_frozen((uintptr_t)old[i].p));
+
+    /* The quarantined space is free again: each size finds its way back into
+     * the once-frozen range, and what it gets there is writable. The blocks
+     * taken after the freeze stay live, so they cannot be what is reused. */
+    static blk_t again[8192];
+    size_t nagain = 0;
+    for (size_t k = 0; k < NPLAN; k++) {
+        bool back = false;
+        for (size_t tries = 0; !back && tries < 2000; tries++) {
+            assert_true(nagain < sizeof again / sizeof again[0]);
+            blk_t *b = &again[nagain++];
+            b->n = plan[k].n;
+            b->p = cg_arena_alloc(b->n, 16, false);
+            check_block(b->p, b->n, 16);
+            fill(b, 0x77);
+            back = (uintptr_t)b->p < top;
+        }
+        if (!back) fail_msg("%zu-byte blocks never reused the thawed range", plan[k].n);
+    }
+    for (size_t i = 0; i < nagain; i++) check_fill(&again[i], 0x77);
+    for (size_t i = 0; i < nafter; i++) check_fill(&after[i], 0xee);
+    free_all(again, nagain);
+    free_all(after, nafter);
+    assert_int_equal(cg_arena.live_blocks, live0);
+    assert_int_equal(cg_arena.live_bytes, bytes0);
+}
+
+/* A block that stays live across freeze and thaw keeps its contents and is
+ * writable again afterwards; freeing it after the thaw is an ordinary free. */
+static void test_live_across_freeze(void **state)
+{
+    (void)state;
+    size_t live0 = cg_arena.live_blocks;
+    blk_t b[] = { { NULL, 48 }, { NULL, 3000 }, { NULL, 40000 } };
+    for (size_t i = 0; i < 3; i++) {
+        b[i].p = cg_arena_alloc(b[i].n, 16, false);
+        check_block(b[i].p, b[i].n, 16);
+        fill(&b[i], pattern(i));
+    }
+    freeze();
+    assert_true(write_faults(b[1].p));
+    thaw();
+    for (size_t i = 0; i < 3; i++) {
+        check_fill(&b[i], pattern(i));
+        assert_false(cg_page_frozen((uintptr_t)b[i].p));
+        assert_false(write_faults(b[i].p));
+        fill(&b[i], 0x11); /* writable in this process too */
+        assert_int_equal(cg_arena_usable_size(b[i].p) >= b[i].n, 1);
+    }
+    free_all(b, 3);
+    assert_int_equal(cg_arena.live_blocks, live0);
+}
+
+/* cg_thaw_page: one page writable again, its bit cleared, the rest frozen. */
+static void test_thaw_page(void **state)
+{
+    (void)state;
+    unsigned char *a = cg_arena_alloc(3 * CG_PAGE, CG_PAGE, false);
+    check_block(a, 3 * CG_PAGE, CG_PAGE);
+    memset(a, 0x42, 3 * CG_PAGE);
+    freeze();
+    bool was = false;
+    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE + 100, &was), 0);
+    assert_true(was);
+    assert_false(cg_page_frozen((uintptr_t)a + CG_PAGE));
+    assert_true(cg_page_frozen((uintptr_t)a));
+    assert_true(cg_page_frozen((uintptr_t)a + 2 * CG_PAGE));
+    a[CG_PAGE + 5] = 0x43; /* writable in this process */
+    assert_true(write_faults(a));
+    assert_true(write_faults(a + 2 * CG_PAGE));
+    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE, &was), 0);
+    assert_false(was); /* already thawed */
+    thaw();
+    assert_int_equal(a[CG_PAGE + 5], 0x43);
+    assert_int_equal(a[0], 0x42);
+    cg_arena_free(a);
+}
+
+/* ---- bad frees ---------------------------------------------------------- */
+
+static void test_bad_free(void **state)
+{
+    (void)state;
+    size_t live0 = cg_arena.live_blocks;
+    unsigned char *x = cg_arena_alloc(100, 16, false);
+    unsigned char *y = cg_arena_alloc(100, 16, false); /* keeps x's slab alive */
+    unsigned char *l = cg_arena_alloc(20000, 16, false);
+    check_block(x, 100, 16);
+    check_block(y, 100, 16);
+    check_block(l, 20000, 16);
+    void *m = malloc(32);
+    int on_stack;
+    assert_non_null(m);
+
+    cg_arena_free(x);
+    quiet_t q;
+    char err[8192];
+    quiet_begin(&q);
+    cg_arena_free(x);                        /* double free, slab */
+    cg_arena_free(y + 16);                   /* interior, slab */
+    cg_arena_free(y + 1);                    /* interior, slab, unaligned */
+    cg_arena_free(l + CG_PAGE);              /* interior, large */
+    cg_arena_free(l + 8);
+    cg_arena_free(m);                        /* not ours at all */
+    cg_arena_free(&on_stack);
+    cg_arena_free(NULL);
+    cg_arena_free((void *)(cg_arena.end - 16)); /* ours, but past top */
+    int lines = quiet_end(&q, err, sizeof err);
+    assert_int_equal(lines, 9);
+    assert_non_null(strstr(err, "double free?"));
+    assert_non_null(strstr(err, "not a live marked block"));
+
+    /* Nothing was freed by any of them. */
+    assert_int_equal(cg_arena.live_blocks, live0 + 2);
+    assert_int_equal(cg_arena_usable_size(y), cg_class_size(cg_size_class(100, 16)));
+    assert_int_equal(cg_arena_usable_size(l), round_up(20000, CG_PAGE));
+    memset(y, 1, 100);
+    memset(l, 1, 20000);
+
+    cg_arena_free(l);
+    quiet_begin(&q);
+    cg_arena_free(l);                        /* double free, large */
+    assert_int_equal(quiet_end(&q, err, sizeof err), 1);
+    cg_arena_free(y);
+    assert_int_equal(cg_arena.live_blocks, live0);
+    free(m);
+}
+
+/* ---- page runs: reuse and coalescing ------------------------------------ */
+
+static void test_large_reuse(void **state)
+{
+    (void)state;
+    size_t live0 = cg_arena.live_blocks;
+    uintptr_t top = 0;
+    for (int i = 0; i < 200; i++) { /* a leak would grow top by 800 MiB: the arena is 256 */
+        if (i == 1) top = cg_arena.top; /* the first round may have had to grow it */
+        void *q = cg_arena_alloc(MiB, 16, false);
+        check_block(q, MiB, 16);
+        memset(q, 0xcd, MiB);
+        void *r = cg_arena_alloc(3 * MiB, 16, false);
+        check_block(r, 3 * MiB, 16);
+        cg_arena_free(q);
+        cg_arena_free(r);
+    }
+    assert_int_equal(cg_arena.top, top);
+
+    /* Neighbouring free runs merge: 1M and 3M cut from one 4M run come back as
+     * one 4M run, at the same place. The 2M-aligned run is fresh from the top,
+     * so its neighbourhood is known. */
+    void *g = cg_arena_alloc(4 * MiB, 2 * MiB, false);
+    check_block(g, 4 * MiB, 2 * MiB);
+    uintptr_t top2 = cg_arena.top;
+    cg_arena_free(g);
+    unsigned char *a = cg_arena_alloc(MiB, 16, false);
+    unsigned char *b = cg_arena_alloc(3 * MiB, 16, false);
+    check_block(a, MiB, 16);
+    check_block(b, 3 * MiB, 16);
+    assert_ptr_equal(b, a + MiB);
+    cg_arena_free(a);
+    cg_arena_free(b);
+    /* The merged run is the newest on its list, so it serves the request; it
+     * may also have taken in a free run just before a. */
+    unsigned char *c = cg_arena_alloc(4 * MiB, 16, false);
+    check_block(c, 4 * MiB, 16);
+    assert_true(c <= a);
+    assert_int_equal(cg_arena.top, top2);
+    cg_arena_free(c);
+    assert_int_equal(cg_arena.live_blocks, live0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lazy_reserve), /* first: it sees the arena unreserved */
+        cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_alloc_many_sizes),
+        cmocka_unit_test(test_alloc_aligned),
+        cmocka_unit_test(test_owns),
+        cmocka_unit_test(test_zeroing),
+        cmocka_unit_test(test_freeze_free_thaw),
+        cmocka_unit_test(test_live_across_freeze),
+        cmocka_unit_test(test_thaw_page),
+        cmocka_unit_test(test_bad_free),
+        cmocka_unit_test(test_large_reuse),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
