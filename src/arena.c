@@ -68,7 +68,9 @@ bool cg_arena_setup(size_t reserve)
     cg_arena.frozen = frozen;
     cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
     cg_arena.end = base + reserve;
-    cg_arena.base = base; /* last: cg_arena_owns() now answers yes */
+    cg_arena.base = base;
+    /* Last: from here on cg_arena_owns() can answer yes. */
+    __atomic_store_n(&cg_arena.size, reserve, __ATOMIC_RELEASE);
     __atomic_store_n(&cg_arena.ready, true, __ATOMIC_RELEASE);
     return true;
 }
@@ -152,35 +154,83 @@ static void run_list_add(cg_span_t *s)
     s->listed = CG_LISTED_RUNS;
 }
 
-/* Cut the first npages off a free run; the rest goes back on a list. */
-static cg_span_t *run_split(cg_span_t *s, size_t npages)
+static cg_span_t *free_neighbour(uintptr_t addr);
+
+/* Put a free, unfrozen run on its list, merged with free neighbours. */
+static void run_insert(cg_span_t *s)
 {
-    if (s->npages == npages) return s;
-    cg_span_t *rest = desc_new();
-    if (!rest) return NULL;
-    rest->start = s->start + (npages << CG_PAGE_SHIFT);
-    rest->npages = s->npages - (uint32_t)npages;
-    rest->state = CG_SPAN_FREE;
-    rest->dirty = s->dirty;
+    cg_span_t *prev = s->start > cg_arena.base ? free_neighbour(s->start - CG_PAGE) : NULL;
+    if (prev) {
+        run_unlist(prev);
+        prev->npages += s->npages;
+        prev->dirty |= s->dirty;
+        desc_free(s);
+        s = prev;
+    }
+    cg_span_t *next = free_neighbour(s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT));
+    if (next) {
+        run_unlist(next);
+        s->npages += next->npages;
+        s->dirty |= next->dirty;
+        desc_free(next);
+    }
+    map_pages(s);
+    run_list_add(s);
+}
+
+/* Cut [start, start + npages) out of the unlisted free run s; what lies
+ * before and after goes back on the lists. */
+static cg_span_t *run_carve(cg_span_t *s, uintptr_t start, size_t npages)
+{
+    uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
+    uintptr_t stop = start + (npages << CG_PAGE_SHIFT);
+    cg_span_t *head = start > s->start ? desc_new() : NULL;
+    cg_span_t *tail = stop < end ? desc_new() : NULL;
+    if ((start > s->start && !head) || (stop < end && !tail)) {
+        if (head) desc_free(head);
+        if (tail) desc_free(tail);
+        run_list_add(s);
+        return NULL;
+    }
+    if (head) {
+        head->start = s->start;
+        head->npages = (uint32_t)((start - s->start) >> CG_PAGE_SHIFT);
+        head->state = CG_SPAN_FREE;
+        head->dirty = s->dirty;
+        map_pages(head);
+        run_list_add(head);
+    }
+    if (tail) {
+        tail->start = stop;
+        tail->npages = (uint32_t)((end - stop) >> CG_PAGE_SHIFT);
+        tail->state = CG_SPAN_FREE;
+        tail->dirty = s->dirty;
+        map_pages(tail);
+        run_list_add(tail);
+    }
+    s->start = start;
     s->npages = (uint32_t)npages;
-    map_pages(rest);
-    run_list_add(rest);
     return s;
 }
 
-static cg_span_t *run_from_lists(size_t npages)
+/* The aligned start of npages pages inside free run s, or 0 if they do not fit. */
+static uintptr_t run_fit(const cg_span_t *s, size_t npages, size_t align)
 {
-    for (size_t n = npages; n < CG_RUN_LISTS; n++) {
-        cg_span_t *s = cg_arena.runs[n].head;
-        if (s) {
+    uintptr_t start = ALIGN_UP(s->start, align);
+    uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
+    return start < end && npages <= (end - start) >> CG_PAGE_SHIFT ? start : 0;
+}
+
+static cg_span_t *run_from_lists(size_t npages, size_t align)
+{
+    /* Exact-size lists first (any run there fits when align is a page),
+     * then the list of larger runs, first fit. */
+    for (size_t n = npages < CG_RUN_LISTS ? npages : CG_RUN_LISTS; n <= CG_RUN_LISTS; n++) {
+        for (cg_span_t *s = cg_arena.runs[n].head; s; s = s->next) {
+            uintptr_t start = run_fit(s, npages, align);
+            if (!start) continue;
             run_unlist(s);
-            return run_split(s, npages);
-        }
-    }
-    for (cg_span_t *s = cg_arena.runs[CG_RUN_LISTS].head; s; s = s->next) {
-        if (s->npages >= npages) {
-            run_unlist(s);
-            return run_split(s, npages);
+            return run_carve(s, start, npages);
         }
     }
     return NULL;
@@ -214,8 +264,7 @@ static cg_span_t *run_from_top(size_t npages, size_t align)
         gap->start = cg_arena.top;
         gap->npages = (uint32_t)((start - cg_arena.top) >> CG_PAGE_SHIFT);
         gap->state = CG_SPAN_FREE;
-        map_pages(gap);
-        run_list_add(gap);
+        run_insert(gap);
     }
     s->start = start;
     s->npages = (uint32_t)npages;
@@ -228,7 +277,7 @@ static cg_span_t *run_from_top(size_t npages, size_t align)
 cg_span_t *cg_run_alloc(size_t npages, size_t align)
 {
     if (npages == 0 || npages >= UINT32_MAX) return NULL;
-    cg_span_t *s = align <= CG_PAGE ? run_from_lists(npages) : NULL;
+    cg_span_t *s = run_from_lists(npages, align);
     if (!s) s = run_from_top(npages, align);
     if (!s) return NULL;
     uintptr_t start = s->start;
@@ -262,23 +311,7 @@ void cg_run_free(cg_span_t *s)
     } else {
         s->dirty = 1;
     }
-    cg_span_t *prev = s->start > cg_arena.base ? free_neighbour(s->start - CG_PAGE) : NULL;
-    if (prev) {
-        run_unlist(prev);
-        prev->npages += s->npages;
-        prev->dirty |= s->dirty;
-        desc_free(s);
-        s = prev;
-    }
-    cg_span_t *next = free_neighbour(s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT));
-    if (next) {
-        run_unlist(next);
-        s->npages += next->npages;
-        s->dirty |= next->dirty;
-        desc_free(next);
-    }
-    map_pages(s);
-    run_list_add(s);
+    run_insert(s);
 }
 
 /* ---- blocks ------------------------------------------------------------- */

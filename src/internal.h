@@ -81,7 +81,7 @@ void cg_region_end(void);
 extern cg_arena_t cg_arena;
 static inline bool cg_arena_owns(const void *p)
 {
-    return (uintptr_t)p - cg_arena.base < cg_arena.end - cg_arena.base;
+    return (uintptr_t)p - cg_arena.base < __atomic_load_n(&cg_arena.size, __ATOMIC_RELAXED);
 }
 bool cg_arena_setup(size_t reserve);
 bool cg_arena_ensure(void);

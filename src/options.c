@@ -106,7 +106,7 @@ int cg_option_parse(const cg_option_t *o, const char *value, uint64_t *out)
         else return -1;
         break;
     case CG_OPT_SIZE:
-        if (cg_parse_size(value, &v) != 0 || (v != 0 && v < o->min) || v > o->max) return -1;
+        if (cg_parse_size(value, &v) != 0 || v < o->min || v > o->max) return -1;
         break;
     case CG_OPT_UINT:
         if (parse_uint(value, &v) != 0 || v < o->min || v > o->max) return -1;

@@ -94,7 +94,8 @@ typedef struct cg_list_s {
 #define CG_RUN_LISTS 64
 
 typedef struct cg_arena_s {
-    uintptr_t base, end;         /* the reservation: "ours" is base <= p < end */
+    uintptr_t base, end;         /* the reservation */
+    uintptr_t size;              /* end - base once set up, 0 before: "ours" is p - base < size */
     uintptr_t top;               /* pages below top belong to spans */
     uintptr_t commit;            /* pages below commit are accessible; above, PROT_NONE */
     uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */

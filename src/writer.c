@@ -37,11 +37,24 @@ static void put_number(cg_out_t *o, unsigned long long v, bool neg, unsigned bas
         tmp[n++] = "0123456789abcdef"[v % base];
         v /= base;
     } while (v);
-    if (neg) tmp[n++] = '-';
-    for (const char *p = prefix ? prefix + strlen(prefix) : NULL; p && p > prefix;) tmp[n++] = *--p;
-    char out[32];
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    put_padded(o, out, n, width, left, pad);
+    /* Sign and prefix go before zero padding ("-0042", "0x00ff"), after
+     * space padding ("  -42"). */
+    char lead[4];
+    size_t nl = 0;
+    if (neg) lead[nl++] = '-';
+    for (const char *p = prefix; p && *p && nl < sizeof lead; p++) lead[nl++] = *p;
+    char out[40];
+    size_t len = 0;
+    int digits_width = width - (int)nl;
+    if (pad == '0' && !left) {
+        for (size_t i = 0; i < nl; i++) put(o, lead[i]);
+        for (int fill = digits_width - (int)n; fill > 0; fill--) put(o, '0');
+    } else {
+        for (size_t i = 0; i < nl; i++) out[len++] = lead[i];
+    }
+    for (size_t i = 0; i < n; i++) out[len++] = tmp[n - 1 - i];
+    if (pad == '0' && !left) width = 0;
+    put_padded(o, out, len, width, left, ' ');
 }
 
 size_t cg_vfmt(char *buf, size_t size, const char *fmt, va_list ap)

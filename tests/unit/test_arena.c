@@ -42,7 +42,8 @@ static void check_block(const void *ptr, size_t n, size_t align)
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr) fail_msg("no block for %zu bytes (align %zu)", n, align);
     assert_true(cg_arena_owns(ptr));
-    if (p % (align < 16 ? 16 : align)) fail_msg("%p for %zu bytes not aligned to %zu", ptr, n, align);
+    if (p % (align < 16 ? 16 : align))
+        fail_msg("%p for %zu bytes not aligned to %zu", ptr, n, align);
     size_t usable = cg_arena_usable_size(ptr);
     if (usable < n) fail_msg("usable %zu < %zu", usable, n);
     /* The block's size is its class, or whole pages for a large block. */
@@ -181,6 +182,21 @@ static int group_setup(void **state)
     cg_options_load(envp);
     cg_mark_setup();
     cg_opt.arena_max = ARENA_SIZE; /* read at the first allocation */
+    return 0;
+}
+
+/* After each test: one that failed by a signal (cmocka longjmps out of it)
+ * may have left the arena lock held, which would hang every later test, or
+ * the arena frozen, which would fail them all. Single-threaded here, so
+ * starting the lock afresh is safe; a thaw with nothing frozen changes
+ * nothing. */
+static int unlock_teardown(void **state)
+{
+    (void)state;
+    cg_arena_reset_lock();
+    cg_arena_lock();
+    cg_thaw_all();
+    cg_arena_unlock();
     return 0;
 }
 
@@ -450,7 +466,8 @@ static void test_freeze_free_thaw(void **state)
             b->p = cg_arena_alloc(b->n, 16, true);
             check_block(b->p, b->n, 16);
             check_zero(b->p, b->n);
-            if ((uintptr_t)b->p < top) fail_msg("%p handed out from the frozen range", (void *)b->p);
+            if ((uintptr_t)b->p < top)
+                fail_msg("%p handed out from the frozen range", (void *)b->p);
             assert_false(cg_page_frozen((uintptr_t)b->p));
             fill(b, 0xee);
         }
@@ -483,6 +500,53 @@ static void test_freeze_free_thaw(void **state)
     free_all(after, nafter);
     assert_int_equal(cg_arena.live_blocks, live0);
     assert_int_equal(cg_arena.live_bytes, bytes0);
+}
+
+/* A slab half freed while frozen: after the thaw its quarantined blocks are
+ * handed out again, while its live blocks are left alone. Filling the slab
+ * up must return every block freed while frozen. */
+static void test_quarantine_partial_slab(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    const size_t n = 40;
+    int cls = cg_size_class(n, 16);
+    size_t per_slab = (size_t)cg_class_pages(cls) * CG_PAGE / cg_class_size(cls);
+    size_t live0 = cg_arena.live_blocks;
+    blk_t b[N];
+    for (size_t i = 0; i < N; i++) {
+        b[i].n = n;
+        b[i].p = cg_arena_alloc(n, 16, false);
+        check_block(b[i].p, n, 16);
+        fill(&b[i], pattern(i));
+    }
+    /* Nothing else of this class is live, so the N blocks share one slab. */
+    cg_span_t *slab = cg_arena_span_of((uintptr_t)b[0].p);
+    assert_non_null(slab);
+    for (size_t i = 0; i < N; i++) assert_ptr_equal(cg_arena_span_of((uintptr_t)b[i].p), slab);
+
+    freeze();
+    for (size_t i = 0; i < N; i += 2) cg_arena_free(b[i].p);
+    assert_int_equal(cg_arena.live_blocks, live0 + N / 2);
+    thaw();
+
+    size_t want = per_slab - N / 2, found = 0;
+    blk_t *more = calloc(want, sizeof *more);
+    assert_non_null(more);
+    for (size_t k = 0; k < want; k++) {
+        more[k].n = n;
+        more[k].p = cg_arena_alloc(n, 16, false);
+        check_block(more[k].p, n, 16);
+        assert_ptr_equal(cg_arena_span_of((uintptr_t)more[k].p), slab); /* the slab fills first */
+        fill(&more[k], 0x3c);
+        for (size_t i = 0; i < N; i += 2) found += more[k].p == b[i].p;
+    }
+    assert_int_equal(found, N / 2);
+    for (size_t i = 1; i < N; i += 2) check_fill(&b[i], pattern(i));
+    free_all(more, want);
+    for (size_t i = 1; i < N; i += 2) cg_arena_free(b[i].p);
+    free(more);
+    assert_int_equal(cg_arena.live_blocks, live0);
 }
 
 /* A block that stays live across freeze and thaw keeps its contents and is
@@ -588,6 +652,25 @@ static void test_bad_free(void **state)
 
 /* ---- page runs: reuse and coalescing ------------------------------------ */
 
+/* Runs freed by aligned requests serve later aligned requests: 100 rounds of
+ * 64 KiB aligned to 64 KiB, and of 100 bytes aligned to 8 KiB, must not keep
+ * taking fresh pages from the top. */
+static void test_aligned_reuse(void **state)
+{
+    (void)state;
+    static const size_t cases[][2] = { { 64 * 1024, 64 * 1024 }, { 100, 8192 } };
+    for (size_t c = 0; c < 2; c++) {
+        uintptr_t top = 0;
+        for (int i = 0; i < 100; i++) {
+            void *p = cg_arena_alloc(cases[c][0], cases[c][1], false);
+            check_block(p, cases[c][0], cases[c][1]);
+            if (i == 0) top = cg_arena.top;
+            cg_arena_free(p);
+        }
+        assert_int_equal(cg_arena.top, top);
+    }
+}
+
 static void test_large_reuse(void **state)
 {
     (void)state;
@@ -632,17 +715,20 @@ static void test_large_reuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lazy_reserve), /* first: it sees the arena unreserved */
-        cmocka_unit_test(test_size_classes),
-        cmocka_unit_test(test_alloc_many_sizes),
-        cmocka_unit_test(test_alloc_aligned),
-        cmocka_unit_test(test_owns),
-        cmocka_unit_test(test_zeroing),
-        cmocka_unit_test(test_freeze_free_thaw),
-        cmocka_unit_test(test_live_across_freeze),
-        cmocka_unit_test(test_thaw_page),
-        cmocka_unit_test(test_bad_free),
-        cmocka_unit_test(test_large_reuse),
+        /* First: it sees the arena unreserved. */
+        cmocka_unit_test_teardown(test_lazy_reserve, unlock_teardown),
+        cmocka_unit_test_teardown(test_size_classes, unlock_teardown),
+        cmocka_unit_test_teardown(test_alloc_many_sizes, unlock_teardown),
+        cmocka_unit_test_teardown(test_alloc_aligned, unlock_teardown),
+        cmocka_unit_test_teardown(test_owns, unlock_teardown),
+        cmocka_unit_test_teardown(test_zeroing, unlock_teardown),
+        cmocka_unit_test_teardown(test_freeze_free_thaw, unlock_teardown),
+        cmocka_unit_test_teardown(test_quarantine_partial_slab, unlock_teardown),
+        cmocka_unit_test_teardown(test_live_across_freeze, unlock_teardown),
+        cmocka_unit_test_teardown(test_thaw_page, unlock_teardown),
+        cmocka_unit_test_teardown(test_bad_free, unlock_teardown),
+        cmocka_unit_test_teardown(test_large_reuse, unlock_teardown),
+        cmocka_unit_test_teardown(test_aligned_reuse, unlock_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

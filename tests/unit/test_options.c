@@ -154,7 +154,8 @@ static void test_option_bool(void **state)
     opt_ok("COWGUARD_FREEZE_PARENT", "0", 0);
     opt_ok("COWGUARD_FREEZE_PARENT", "1", 1);
     static const char *const bad[] = { "", "2", "01", "00", "true", "yes", "on", " 1", "1 " };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) opt_bad("COWGUARD_FREEZE_PARENT", bad[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        opt_bad("COWGUARD_FREEZE_PARENT", bad[i]);
 }
 
 static void test_option_uint(void **state)
@@ -330,7 +331,8 @@ static void bad_value_case(const char *entry, const char *name, const char *valu
     char quoted[128];
     snprintf(quoted, sizeof quoted, "'%s'", value);
     if (!strstr(err, quoted)) fail_msg("%s: bad value not shown: %s", entry, err);
-    if (!strstr(err, expected)) fail_msg("%s: expected form '%s' not shown: %s", entry, expected, err);
+    if (!strstr(err, expected))
+        fail_msg("%s: expected form '%s' not shown: %s", entry, expected, err);
     assert_int_equal(cg_opt.verbose, 1); /* the other, good variable still counts */
 }
 
