@@ -58,14 +58,19 @@ bool cg_arena_setup(size_t reserve)
 
     size_t npages = reserve >> CG_PAGE_SHIFT;
     cg_span_t **pagemap = map_noreserve(npages * sizeof *pagemap, PROT_READ | PROT_WRITE);
-    _Atomic uint64_t *frozen = map_noreserve((npages + 63) / 64 * 8, PROT_READ | PROT_WRITE);
-    if (!pagemap || !frozen) {
+    size_t bitmap = (npages + 63) / 64 * 8;
+    _Atomic uint64_t *frozen = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
+    _Atomic uint64_t *trapped = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
+    if (!pagemap || !frozen || !trapped) {
         if (pagemap) munmap(pagemap, npages * sizeof *pagemap);
+        if (frozen) munmap(frozen, bitmap);
+        if (trapped) munmap(trapped, bitmap);
         munmap((void *)base, reserve);
         return false;
     }
     cg_arena.pagemap = pagemap;
     cg_arena.frozen = frozen;
+    cg_arena.trapped = trapped;
     cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
     cg_arena.end = base + reserve;
     cg_arena.base = base;
@@ -316,7 +321,7 @@ void cg_run_free(cg_span_t *s)
 
 /* ---- blocks ------------------------------------------------------------- */
 
-static void *large_alloc(size_t size, size_t align, bool zero)
+static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
 {
     size_t npages = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT;
     cg_span_t *s = cg_run_alloc(npages, align);
@@ -324,6 +329,7 @@ static void *large_alloc(size_t size, size_t align, bool zero)
     s->state = CG_SPAN_LARGE;
     s->user = s->start;
     s->req_size = size;
+    s->site = site;
     s->nused = 1;
     cg_arena.live_bytes += npages << CG_PAGE_SHIFT;
     cg_arena.live_blocks++;
@@ -333,8 +339,9 @@ static void *large_alloc(size_t size, size_t align, bool zero)
 }
 
 /* A marked block, or NULL when the arena cannot give one (the caller then
- * passes the request through). align is a power of two. */
-void *cg_arena_alloc(size_t size, size_t align, bool zero)
+ * passes the request through). align is a power of two; site is recorded
+ * for the block. */
+void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site)
 {
     if (!cg_arena_ensure()) return NULL;
     if (size == 0) size = 1;
@@ -347,13 +354,15 @@ void *cg_arena_alloc(size_t size, size_t align, bool zero)
         p = cg_slab_alloc(cls);
         if (p) {
             size_t bs = cg_class_size(cls);
+            cg_span_t *s = cg_arena.pagemap[page_index((uintptr_t)p)];
+            s->block_site[((uintptr_t)p - s->start) / bs] = site;
             cg_arena.live_bytes += bs;
             cg_arena.live_blocks++;
             /* Inside the lock: a fork cannot freeze the block half-zeroed. */
             if (zero) memset(p, 0, bs);
         }
     } else {
-        p = large_alloc(size, align < CG_PAGE ? CG_PAGE : align, zero);
+        p = large_alloc(size, align < CG_PAGE ? CG_PAGE : align, zero, site);
     }
     cg_arena_unlock();
     if (!p) {
@@ -423,12 +432,14 @@ bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
         out->start = s->start + i * s->block_size;
         out->size = s->block_size;
         out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1);
+        out->site = s->block_site[i];
         return true;
     }
     if (s->state == CG_SPAN_LARGE) {
         out->start = s->user;
         out->size = ((uintptr_t)s->npages << CG_PAGE_SHIFT) - (s->user - s->start);
         out->live = s->nused != 0;
+        out->site = s->site;
         return true;
     }
     return false;

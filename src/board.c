@@ -1,22 +1,25 @@
-/* board.c: counters shared by the whole process tree.
+/* board.c: the memory shared by the whole process tree.
  *
  * One MAP_SHARED anonymous mapping, made by the first process that marks
- * anything (the root) before it can fork, and inherited by every descendant.
- * Each process owns one slot and updates it with atomic operations only, so
- * a child that dies by a signal or leaves through _exit has left its numbers
- * behind, and the root can report them at its exit. */
+ * anything (the root) before it can fork, and inherited by every descendant:
+ * a slot per process, then the site and write tables (sites.c). Each process
+ * updates its own slot with atomic operations only, so a child that dies by
+ * a signal or leaves through _exit has left its numbers behind, and the root
+ * reports them at its exit. */
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define BOARD_MAGIC 0x636f7767u /* "cowg" */
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
 
 cg_board_t *cg_board;
 cg_slot_t *cg_self;
 
-static void claim(cg_board_t *b, int32_t ppid, uint64_t frozen_bytes)
+static void claim(cg_board_t *b, int32_t ppid, uint64_t frozen_pages, uint64_t marked_bytes)
 {
     uint32_t i = atomic_fetch_add(&b->nslots, 1);
     if (i >= CG_BOARD_SLOTS) {
@@ -27,19 +30,31 @@ static void claim(cg_board_t *b, int32_t ppid, uint64_t frozen_bytes)
     }
     cg_slot_t *s = &b->slots[i];
     s->ppid = ppid;
-    atomic_store(&s->frozen_bytes, frozen_bytes);
+    atomic_store(&s->frozen_pages, frozen_pages);
+    atomic_store(&s->marked_bytes, marked_bytes);
     atomic_store(&s->pid, (int32_t)getpid()); /* last: the slot is now complete */
     cg_self = s;
 }
 
 bool cg_board_setup(void)
 {
-    void *p = mmap(NULL, sizeof(cg_board_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    size_t frames = cg_opt.backtrace;
+    size_t stride = sizeof(cg_site_t) + frames * sizeof(uintptr_t);
+    size_t sites = ALIGN_UP(sizeof(cg_board_t), 64);
+    size_t writes = ALIGN_UP(sites + (frames ? CG_SITE_SLOTS * stride : 0), 64);
+    size_t size = ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), CG_PAGE);
+    /* Untouched pages of a shared mapping cost nothing; the tables fill sparsely. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
     cg_board_t *b = p;
     b->magic = BOARD_MAGIC;
     b->root_pid = (int32_t)getpid();
-    claim(b, (int32_t)getppid(), 0);
+    b->site_frames = (uint32_t)frames;
+    b->site_stride = (uint32_t)stride;
+    b->sites_offset = sites;
+    b->writes_offset = writes;
+    b->size = size;
+    claim(b, (int32_t)getppid(), 0, 0);
     cg_board = b;
     return true;
 }
@@ -49,18 +64,26 @@ void cg_board_child(void)
 {
     if (!cg_board) return;
     int32_t ppid = cg_self ? atomic_load(&cg_self->pid) : (int32_t)getppid();
-    uint64_t frozen = cg_self ? atomic_load(&cg_self->frozen_bytes) : 0;
-    claim(cg_board, ppid, frozen);
+    uint64_t pages = cg_self ? atomic_load(&cg_self->frozen_pages) : 0;
+    uint64_t marked = cg_self ? atomic_load(&cg_self->marked_bytes) : 0;
+    claim(cg_board, ppid, pages, marked);
 }
 
-void cg_board_note_freeze(size_t bytes, size_t pages)
+static void raise_max(_Atomic uint64_t *max, uint64_t v)
+{
+    uint64_t old = atomic_load(max);
+    while (v > old && !atomic_compare_exchange_weak(max, &old, v)) {}
+}
+
+void cg_board_note_freeze(size_t marked_bytes, size_t pages)
 {
     if (!cg_board) return;
-    if (cg_self) atomic_store(&cg_self->frozen_bytes, bytes);
-    uint64_t old = atomic_load(&cg_board->max_frozen_bytes);
-    while (bytes > old && !atomic_compare_exchange_weak(&cg_board->max_frozen_bytes, &old, bytes)) {}
-    old = atomic_load(&cg_board->max_frozen_pages);
-    while (pages > old && !atomic_compare_exchange_weak(&cg_board->max_frozen_pages, &old, pages)) {}
+    if (cg_self) {
+        atomic_store(&cg_self->frozen_pages, pages);
+        atomic_store(&cg_self->marked_bytes, marked_bytes);
+    }
+    raise_max(&cg_board->max_marked_bytes, marked_bytes);
+    raise_max(&cg_board->max_frozen_pages, pages);
 }
 
 /* Async-signal-safe. */
@@ -69,10 +92,38 @@ void cg_board_note_fault(void)
     if (cg_self) atomic_fetch_add_explicit(&cg_self->faults, 1, memory_order_relaxed);
 }
 
-void cg_board_note_exit(cg_exit_how_t how, int code, int sig)
+bool cg_board_is_root(void)
 {
-    if (!cg_self) return;
-    cg_self->exit_code = code;
-    cg_self->exit_signal = sig;
-    atomic_store(&cg_self->exit_how, (int32_t)how);
+    return cg_board && getpid() == cg_board->root_pid;
+}
+
+void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)
+{
+    if (!s) return;
+    s->exit_code = code;
+    s->exit_signal = sig;
+    atomic_store(&s->exit_how, (int32_t)how);
+}
+
+/* The slot of a descendant, by pid: the newest one still running, since
+ * pids are reused. */
+cg_slot_t *cg_board_find(pid_t pid)
+{
+    if (!cg_board || pid <= 0) return NULL;
+    uint32_t n = atomic_load(&cg_board->nslots);
+    for (uint32_t i = n; i-- > 0;) {
+        cg_slot_t *s = &cg_board->slots[i];
+        if (atomic_load(&s->pid) == pid && atomic_load(&s->exit_how) == CG_EXIT_RUNNING) return s;
+    }
+    return NULL;
+}
+
+/* A reaper learnt how a child ended (wait and friends). A child that ran
+ * its own exit path already said how it left; a signal death it could not. */
+void cg_board_note_reaped(pid_t pid, int status)
+{
+    cg_slot_t *s = cg_board_find(pid);
+    if (!s) return;
+    if (WIFSIGNALED(status)) cg_board_note_exit(s, CG_EXIT_SIGNAL, 0, WTERMSIG(status));
+    else if (WIFEXITED(status)) cg_board_note_exit(s, CG_EXIT_REAPED, WEXITSTATUS(status), 0);
 }

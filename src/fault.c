@@ -117,23 +117,44 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 static const char *role(void)
 {
-    return cg_board && getpid() != cg_board->root_pid ? "child" : "root process";
+    return cg_board && !cg_board_is_root() ? "child" : "root process";
 }
 
-static void abort_on_write(uintptr_t addr)
+/* Append a stack, one symbolized frame a line, sanitizer style. */
+static size_t put_stack(char *buf, size_t size, int pid, const uintptr_t *frames, uint32_t n)
 {
-    char buf[1024];
+    size_t len = 0;
+    for (uint32_t i = 0; i < n && len < size; i++) {
+        cg_frame_t f;
+        cg_symbolize(frames[i], &f);
+        len += cg_fmt(buf + len, size - len, "==%d==    #%u %p in %s %s+0x%lx\n", pid, i,
+                      (void *)(frames[i] - 1), f.function ? f.function : "??", f.object,
+                      (unsigned long)f.offset);
+    }
+    return len;
+}
+
+static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwriter)
+{
+    static char buf[16384]; /* static: the stack may be small (sigaltstack) */
     size_t n = 0;
     int pid = (int)getpid();
     n += cg_fmt(buf + n, sizeof buf - n,
                 "==%d==ERROR: cowguard: write to frozen memory at %p in %s %d (parent %d)\n", pid,
                 (void *)addr, role(), pid, (int)getppid());
+    if (nwriter && n < sizeof buf) {
+        n += cg_fmt(buf + n, sizeof buf - n, "==%d==  written by:\n", pid);
+        if (n < sizeof buf) n += put_stack(buf + n, sizeof buf - n, pid, writer, nwriter);
+    }
     cg_block_info_t b;
-    if (n < sizeof buf && cg_arena_block_info(addr, &b))
+    if (n < sizeof buf && cg_arena_block_info(addr, &b)) {
+        const cg_site_t *site = cg_site_get(b.site);
         n += cg_fmt(buf + n, sizeof buf - n,
-                    "==%d==  %p is %zu bytes inside a %zu-byte %s marked block at %p\n", pid,
+                    "==%d==  %p is %zu bytes inside a %zu-byte %s marked block at %p%s\n", pid,
                     (void *)addr, (size_t)(addr - b.start), b.size, b.live ? "live" : "freed",
-                    (void *)b.start);
+                    (void *)b.start, site ? ", allocated by:" : "");
+        if (site && n < sizeof buf) n += put_stack(buf + n, sizeof buf - n, pid, site->frames, site->nframes);
+    }
     if (n < sizeof buf)
         n += cg_fmt(buf + n, sizeof buf - n,
                     "==%d==  COWGUARD_POLICY=abort; with COWGUARD_POLICY=report the page would be "
@@ -147,16 +168,30 @@ static void abort_on_write(uintptr_t addr)
     abort();
 }
 
-static void on_frozen_write(uintptr_t addr)
+/* Count the write, and where it came from: the writer's stack and the
+ * block's allocation site. */
+static uint32_t note_write(uintptr_t addr, void *uc, uintptr_t *writer)
 {
+    cg_board_note_fault();
+    if (!cg_board || !cg_board->site_frames) return 0;
+    uint32_t n = cg_backtrace_signal(uc, writer, cg_board->site_frames);
+    cg_block_info_t b;
+    uint16_t alloc = cg_arena_block_info(addr, &b) ? b.site : 0;
+    cg_write_note(cg_site_id(writer, n), alloc);
+    return n;
+}
+
+static void on_frozen_write(uintptr_t addr, void *uc)
+{
+    uintptr_t writer[CG_MAX_FRAMES];
     if (cg_opt.policy == CG_POLICY_ABORT) {
-        cg_board_note_fault();
-        abort_on_write(addr);
+        uint32_t n = note_write(addr, uc, writer);
+        abort_on_write(addr, writer, n);
     }
     bool was_frozen;
     int r = cg_thaw_page(addr, &was_frozen);
     if (was_frozen) {
-        cg_board_note_fault();
+        note_write(addr, uc, writer);
         if (cg_opt.verbose >= 1) {
             cg_block_info_t b;
             if (cg_arena_block_info(addr, &b))
@@ -183,7 +218,7 @@ static void handler(int sig, siginfo_t *si, void *uc)
     /* Below frozen_end, only a freeze makes arena pages inaccessible. */
     if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
         && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE))
-        on_frozen_write(addr);
+        on_frozen_write(addr, uc);
     else
         chain(sig, si, uc);
     errno = saved;

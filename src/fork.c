@@ -31,7 +31,10 @@ static void child(void)
 {
     cg_fault_reset_lock();
     cg_arena_reset_lock();
-    if (cg_arena.ready) cg_board_child();
+    if (cg_arena.ready) {
+        cg_freeze_child();
+        cg_board_child();
+    }
 }
 
 void cg_fork_setup(void)

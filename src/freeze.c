@@ -16,19 +16,30 @@ static inline size_t page_index(uintptr_t addr)
     return (addr - cg_arena.base) >> CG_PAGE_SHIFT;
 }
 
-static void set_bits(size_t from, size_t to, bool on)
+static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
 {
     for (size_t i = from; i < to;) {
         if (i % 64 == 0 && to - i >= 64) { /* whole words at a time */
-            atomic_store_explicit(&cg_arena.frozen[i / 64], on ? ~0ULL : 0, memory_order_relaxed);
+            atomic_store_explicit(&map[i / 64], on ? ~0ULL : 0, memory_order_relaxed);
             i += 64;
             continue;
         }
         uint64_t bit = 1ULL << (i % 64);
-        if (on) atomic_fetch_or_explicit(&cg_arena.frozen[i / 64], bit, memory_order_relaxed);
-        else atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
+        if (on) atomic_fetch_or_explicit(&map[i / 64], bit, memory_order_relaxed);
+        else atomic_fetch_and_explicit(&map[i / 64], ~bit, memory_order_relaxed);
         i++;
     }
+}
+
+static void set_bits(size_t from, size_t to, bool on)
+{
+    set_range(cg_arena.frozen, from, to, on);
+}
+
+/* In a forked child: the pages its parent thawed are not its copies. */
+void cg_freeze_child(void)
+{
+    if (cg_arena.ready) set_range(cg_arena.trapped, 0, page_index(cg_arena.frozen_end), false);
 }
 
 bool cg_page_frozen(uintptr_t addr)
@@ -108,6 +119,7 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen)
     uint64_t bit = 1ULL << (i % 64);
     uint64_t old = atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
     *was_frozen = (old & bit) != 0;
+    if (*was_frozen) atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], bit, memory_order_relaxed);
     if (mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) == 0) return 0;
     /* Out of mappings (vm.max_map_count): thaw the whole frozen range, which
      * merges it back into one mapping. Its other pages were not written, so

@@ -6,6 +6,7 @@
  * handler: that waits for the first marked allocation, so a program that
  * marks nothing runs as if cowguard were not there. */
 #include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -14,6 +15,13 @@ extern char **environ;
 
 __thread cg_tls_t cg_tls CG_TLS;
 _Atomic int cg_state;
+
+/* exit(), or a return from main: on_exit passes the status, which a
+ * destructor or an atexit handler would not see. */
+static void on_exit_handler(int status, void *arg)
+{
+    cg_process_exit(CG_EXIT_EXIT, status);
+}
 
 void cg_init(void)
 {
@@ -34,6 +42,8 @@ void cg_init(void)
         cg_mark_setup();
     }
     cg_fork_setup();
+    cg_backtrace_setup();
+    on_exit(on_exit_handler, NULL); /* registered first, so it runs after the program's */
     atomic_store_explicit(&cg_state, 2, memory_order_release);
     cg_tls.busy--;
 }
@@ -43,7 +53,3 @@ __attribute__((constructor)) static void cg_constructor(void)
     cg_init();
 }
 
-__attribute__((destructor)) static void cg_destructor(void)
-{
-    cg_report_at_exit();
-}

@@ -4,6 +4,9 @@
 #define CG_INTERNAL_H
 
 #include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
 #include "types.h"
 
 /* ---- "init.c": once-init, passive mode, exit ---------------------------- */
@@ -30,6 +33,12 @@ typedef struct cg_next_s {
     size_t (*malloc_usable_size)(void *);
     pid_t (*fork)(void);
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    void (*_exit)(int) __attribute__((noreturn));
+    pid_t (*wait)(int *);
+    pid_t (*waitpid)(pid_t, int *, int);
+    pid_t (*wait3)(int *, int, struct rusage *);
+    pid_t (*wait4)(pid_t, int *, int, struct rusage *);
+    int (*waitid)(idtype_t, id_t, siginfo_t *, int);
 } cg_next_t;
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
@@ -85,7 +94,7 @@ static inline bool cg_arena_owns(const void *p)
 }
 bool cg_arena_setup(size_t reserve);
 bool cg_arena_ensure(void);
-void *cg_arena_alloc(size_t size, size_t align, bool zero);
+void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site);
 void cg_arena_free(void *p);
 size_t cg_arena_usable_size(const void *p);
 bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out);
@@ -113,6 +122,7 @@ int cg_freeze_all(void);
 int cg_thaw_all(void);
 bool cg_page_frozen(uintptr_t addr);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen);
+void cg_freeze_child(void);
 
 /* ---- "fault.c": the SIGSEGV handler, the program's own handlers --------- */
 void cg_fault_install(void);
@@ -125,20 +135,46 @@ int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void cg_fork_setup(void);
 void cg_fork_done(pid_t pid);
 
-/* ---- "board.c": counters shared by the process tree --------------------- */
+/* ---- "board.c": memory shared by the process tree ----------------------- */
 extern cg_board_t *cg_board;
 extern cg_slot_t *cg_self;
 bool cg_board_setup(void);
 void cg_board_child(void);
-void cg_board_note_freeze(size_t bytes, size_t pages);
+bool cg_board_is_root(void);
+void cg_board_note_freeze(size_t marked_bytes, size_t pages);
 void cg_board_note_fault(void);
-void cg_board_note_exit(cg_exit_how_t how, int code, int sig);
+void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
+void cg_board_note_reaped(pid_t pid, int status);
+cg_slot_t *cg_board_find(pid_t pid);
 
-/* ---- "report.c": where the report goes, and when ------------------------ */
-void cg_report_at_exit(void);
+/* ---- "sites.c": the stack and write tables on the board ----------------- */
+uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
+const cg_site_t *cg_site_get(uint16_t id);
+void cg_write_note(uint16_t writer, uint16_t alloc);
+void cg_write_each(void (*fn)(uint16_t writer, uint16_t alloc, int32_t pid, uint32_t pages, void *arg),
+                   void *arg);
+
+/* ---- "backtrace.c": stacks with libunwind ------------------------------- */
+void cg_backtrace_setup(void);
+uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
+uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
+uint16_t cg_site_here(void);
+
+/* ---- "symbolize.c": names for addresses --------------------------------- */
+void cg_symbolize(uintptr_t addr, cg_frame_t *out);
+
+/* ---- "measure.c": what the kernel says ---------------------------------- */
+void cg_measure_self(cg_slot_t *s);
+
+/* ---- "report.c": when, where, and the numbers ------------------------- */
+void cg_process_exit(cg_exit_how_t how, int code);
 int cg_report_open(char *path, size_t size);
+void cg_report_process(const cg_slot_t *s, cg_proc_t *p);
+const char *cg_exit_how_name(cg_exit_how_t how);
+const char *cg_signal_name(int sig);
 
-/* ---- "report_text.c": the text report ----------------------------------- */
-void cg_report_text(cg_sink_t *out);
+/* ---- "report_text.c", "report_json.c": the two forms ------------------- */
+void cg_report_text(const cg_report_t *r, cg_sink_t *out);
+void cg_report_json(const cg_report_t *r, cg_sink_t *out);
 
 #endif /* CG_INTERNAL_H */

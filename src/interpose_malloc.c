@@ -13,7 +13,7 @@
 
 static void *marked(size_t size, size_t align, bool zero)
 {
-    return cg_mark_wanted(size) ? cg_arena_alloc(size, align, zero) : NULL;
+    return cg_mark_wanted(size) ? cg_arena_alloc(size, align, zero, cg_site_here()) : NULL;
 }
 
 CG_EXPORT void *malloc(size_t size)
@@ -57,7 +57,7 @@ static void *realloc_marked(void *ptr, size_t size)
     }
     cg_span_t *s = cg_arena_span_of((uintptr_t)ptr);
     if (size <= old && !s->frozen) return ptr;
-    void *q = cg_arena_alloc(size, 16, false);
+    void *q = cg_arena_alloc(size, 16, false, cg_site_here());
     if (!q) q = cg_next.malloc(size);
     if (!q) return NULL;
     memcpy(q, ptr, old < size ? old : size);
@@ -77,7 +77,7 @@ CG_EXPORT void *realloc(void *ptr, size_t size)
     }
     /* A block that grows into a marked size moves into the arena. */
     if (cg_unlikely(cg_mark_wanted(size)) && cg_next.malloc_usable_size) {
-        void *q = cg_arena_alloc(size, 16, false);
+        void *q = cg_arena_alloc(size, 16, false, cg_site_here());
         if (q) {
             size_t old = cg_next.malloc_usable_size(ptr);
             memcpy(q, ptr, old < size ? old : size);

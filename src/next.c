@@ -67,6 +67,12 @@ void cg_next_resolve(void)
     cg_next.posix_memalign = must("posix_memalign");
     cg_next.fork = must("fork");
     cg_next.sigaction = must("sigaction");
+    cg_next._exit = must("_exit");
+    cg_next.wait = must("wait");
+    cg_next.waitpid = must("waitpid");
+    cg_next.wait3 = must("wait3");
+    cg_next.wait4 = must("wait4");
+    cg_next.waitid = must("waitid");
     /* Not every allocator has these; the wrappers fall back when absent. */
     cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
     cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");

@@ -1,14 +1,28 @@
-/* report.c: when the report is written and where to.
+/* report.c: when a report is written, where to, and the numbers in it.
  *
- * The root of the process tree writes it from its destructor, once, when
- * anything was frozen. A report file is created with O_EXCL and O_NOFOLLOW:
- * never through a planted symlink, never over another process's file. */
+ * Every process records its own exit (cg_process_exit, from on_exit or
+ * _exit): it measures itself and, when it is the root of the tree, writes
+ * the report for the whole tree; any other process writes a report of its
+ * own when COWGUARD_REPORT is a file template with %p. The numbers are
+ * gathered here into a cg_report_t that the text and JSON writers print.
+ *
+ * Nothing here allocates or uses stdio: _exit may be called from a signal
+ * handler. Report files are created with O_EXCL and O_NOFOLLOW: never
+ * through a planted symlink, never over another process's file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* ---- where ---------------------------------------------------------------- */
+
+static const char *destination(void)
+{
+    return (const char *)(uintptr_t)cg_opt.report;
+}
 
 /* Expand %p (pid) and %% in the COWGUARD_REPORT template. */
 static bool expand(const char *tmpl, char *out, size_t size)
@@ -33,11 +47,10 @@ static bool expand(const char *tmpl, char *out, size_t size)
     return true;
 }
 
-/* The descriptor the report goes to, or -1 for none. path receives the file
- * name when it is a file. */
+/* The descriptor the report goes to, or -1 for none. */
 int cg_report_open(char *path, size_t size)
 {
-    const char *where = (const char *)(uintptr_t)cg_opt.report;
+    const char *where = destination();
     path[0] = '\0';
     if (strcmp(where, "off") == 0) return -1;
     if (strcmp(where, "stderr") == 0) return 2;
@@ -54,19 +67,189 @@ int cg_report_open(char *path, size_t size)
     return fd;
 }
 
-void cg_report_at_exit(void)
+static bool per_process_files(void)
 {
-    static _Atomic int done;
-    if (!cg_board || getpid() != cg_board->root_pid) return;
-    if (atomic_load(&cg_board->max_frozen_pages) == 0) return; /* nothing was ever frozen */
-    if (atomic_exchange(&done, 1)) return;
+    return strstr(destination(), "%p") != NULL;
+}
+
+/* ---- what ----------------------------------------------------------------- */
+
+static cg_row_t rows[CG_REPORT_ROWS];
+
+static uint32_t row_hash(uint16_t w, uint16_t a)
+{
+    return ((uint32_t)w * 2654435761u ^ a * 40503u) % CG_REPORT_ROWS;
+}
+
+static void add_write(uint16_t w, uint16_t a, int32_t pid, uint32_t pages, void *arg)
+{
+    cg_report_t *r = arg;
+    if (r->pid && pid != r->pid) return;
+    for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
+        cg_row_t *row = &rows[(row_hash(w, a) + probe) % CG_REPORT_ROWS];
+        if (row->pages == 0) {
+            row->writer = w;
+            row->alloc = a;
+            r->nrows++;
+        } else if (row->writer != w || row->alloc != a) {
+            continue;
+        }
+        row->pages += pages;
+        row->processes++;
+        return;
+    }
+    r->lost_rows++;
+}
+
+static void sift(cg_row_t *a, size_t root, size_t n)
+{
+    for (;;) { /* a min-heap on pages: the sort below ends largest first */
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child + 1].pages < a[child].pages) child++;
+        if (a[root].pages <= a[child].pages) return;
+        cg_row_t t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+static void sort_rows(cg_row_t *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) sift(a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        cg_row_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift(a, 0, end);
+    }
+}
+
+/* The numbers of a slot as the report shows them: the kernel's where the
+ * process measured itself, cowguard's counters otherwise. */
+void cg_report_process(const cg_slot_t *s, cg_proc_t *p)
+{
+    p->pid = atomic_load(&s->pid);
+    p->ppid = s->ppid;
+    p->root = cg_board && p->pid == cg_board->root_pid;
+    p->how = (cg_exit_how_t)atomic_load(&s->exit_how);
+    p->code = s->exit_code;
+    p->signal = s->exit_signal;
+    p->frozen_pages = atomic_load(&s->frozen_pages);
+    p->faults = atomic_load(&s->faults);
+    p->measured = atomic_load(&s->measured) != 0;
+    p->copied_pages = p->measured ? s->copied_pages : p->faults;
+    p->private_dirty_kb = p->measured ? s->private_dirty_kb : -1;
+    p->pss_kb = p->measured ? s->pss_kb : -1;
+}
+
+/* Gather the report: the whole tree, or only process pid. */
+static void build(cg_report_t *r, int32_t pid)
+{
+    memset(r, 0, sizeof *r);
+    memset(rows, 0, sizeof rows);
+    cg_board_t *b = cg_board;
+    r->pid = pid;
+    r->root_pid = b->root_pid;
+    r->forks = atomic_load(&b->forks);
+    r->marked_bytes = atomic_load(&b->max_marked_bytes);
+    uint32_t n = atomic_load(&b->nslots);
+    for (uint32_t i = 0; i < n; i++) {
+        cg_proc_t p;
+        if (!atomic_load(&b->slots[i].pid)) continue;
+        cg_report_process(&b->slots[i], &p);
+        if (pid && p.pid != pid) continue;
+        r->processes++;
+        r->faults += p.faults;
+        r->copied_pages += p.copied_pages;
+        if (!p.root && p.frozen_pages > p.copied_pages)
+            r->shared_pages += p.frozen_pages - p.copied_pages;
+        if (p.frozen_pages > r->frozen_pages) r->frozen_pages = p.frozen_pages;
+    }
+    if (!pid) {
+        uint64_t max = atomic_load(&b->max_frozen_pages);
+        if (max > r->frozen_pages) r->frozen_pages = max;
+    }
+    cg_write_each(add_write, r);
+    /* Pack the used rows to the front, then sort them, most pages first. */
+    size_t k = 0;
+    for (size_t i = 0; i < CG_REPORT_ROWS; i++)
+        if (rows[i].pages) rows[k++] = rows[i];
+    sort_rows(rows, k);
+    r->rows = rows;
+    r->nrows = k;
+    r->lost = atomic_load(&b->lost);
+    r->lost_sites = atomic_load(&b->lost_sites);
+    r->lost_writes = atomic_load(&b->lost_writes);
+}
+
+static void write_report(int32_t pid)
+{
+    static cg_report_t r; /* static: exit paths get no large stack frames */
+    static cg_sink_t out;
     char path[4096];
     int fd = cg_report_open(path, sizeof path);
     if (fd < 0) return;
-    static cg_sink_t out; /* static: exit paths get no large stack frames */
+    build(&r, pid);
     out.fd = fd;
     out.len = 0;
-    cg_report_text(&out);
+    if (cg_opt.report_format == 1) cg_report_json(&r, &out);
+    else cg_report_text(&r, &out);
     cg_sink_flush(&out);
     if (fd != 2) close(fd);
+}
+
+/* ---- when ----------------------------------------------------------------- */
+
+/* This process is leaving through exit (how = CG_EXIT_EXIT) or _exit. */
+void cg_process_exit(cg_exit_how_t how, int code)
+{
+    static pid_t done; /* once per process; a forked child starts over */
+    pid_t me = getpid();
+    if (done == me || !cg_board || !cg_self) return;
+    done = me;
+    int saved = errno;
+    cg_measure_self(cg_self);
+    cg_board_note_exit(cg_self, how, code & 0xff, 0);
+    /* A tree in which nothing was ever frozen gets no report. */
+    if (atomic_load(&cg_board->max_frozen_pages) != 0) {
+        if (cg_board_is_root()) write_report(0);
+        else if (per_process_files()) write_report((int32_t)me);
+    }
+    errno = saved;
+}
+
+const char *cg_exit_how_name(cg_exit_how_t how)
+{
+    switch (how) {
+    case CG_EXIT_EXIT: return "exit";
+    case CG_EXIT_UNDERSCORE: return "_exit";
+    case CG_EXIT_SIGNAL: return "signal";
+    case CG_EXIT_REAPED: return "exit";
+    default: return "running";
+    }
+}
+
+/* "SIGKILL"; sigabbrev_np is not in every libc, and these are the ones
+ * that end processes. */
+const char *cg_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGKILL: return "SIGKILL";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGALRM: return "SIGALRM";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    default: return "a signal";
+    }
 }

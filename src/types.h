@@ -80,8 +80,10 @@ typedef struct cg_span_s {
     uintptr_t user;           /* CG_SPAN_LARGE: the block (aligned in the run) */
     size_t req_size;          /* CG_SPAN_LARGE: the size asked for */
     struct cg_span_s *next, *prev;
+    uint16_t site;            /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
     uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while frozen, not reusable */
+    uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
 typedef enum { CG_LISTED_NONE = 0, CG_LISTED_PARTIAL, CG_LISTED_RUNS } cg_listed_t;
@@ -101,6 +103,7 @@ typedef struct cg_arena_s {
     uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */
     cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
     _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
+    _Atomic uint64_t *trapped;   /* page index -> 1 bit: thawed by a trapped write in this process */
     pthread_mutex_t lock;
     cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
     cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */
@@ -116,34 +119,111 @@ typedef struct cg_block_info_s {
     uintptr_t start;
     size_t size;
     bool live;
+    uint16_t site; /* allocation site, 0 = unknown */
 } cg_block_info_t;
 
 /* ---- the board: state shared by the whole process tree ------------------ */
 
 #define CG_BOARD_SLOTS 4096
+#define CG_MAX_FRAMES 64
+#define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
+#define CG_WRITE_SLOTS 65536 /* (writer, allocation, pid) triples */
 
-typedef enum { CG_EXIT_RUNNING = 0, CG_EXIT_EXIT, CG_EXIT_UNDERSCORE, CG_EXIT_SIGNAL } cg_exit_how_t;
+typedef enum {
+    CG_EXIT_RUNNING = 0, /* no exit seen (yet) */
+    CG_EXIT_EXIT,        /* exit(), or return from main */
+    CG_EXIT_UNDERSCORE,  /* _exit() or _Exit() */
+    CG_EXIT_SIGNAL,      /* killed by a signal, as its reaper saw */
+    CG_EXIT_REAPED,      /* exited without cowguard seeing it (after exec, say) */
+} cg_exit_how_t;
 
 typedef struct cg_slot_s {
-    _Atomic int32_t pid;      /* 0 = free */
+    _Atomic int32_t pid;           /* 0 = free */
     int32_t ppid;
-    _Atomic uint64_t faults;  /* trapped writes */
-    _Atomic uint64_t frozen_bytes; /* bytes in frozen pages when it started */
-    _Atomic int32_t exit_how; /* cg_exit_how_t */
+    _Atomic uint64_t faults;       /* trapped writes */
+    _Atomic uint64_t frozen_pages; /* frozen when it was forked (root: at its last freeze) */
+    _Atomic uint64_t marked_bytes; /* live marked bytes at that time */
+    _Atomic int32_t exit_how;      /* cg_exit_how_t */
     int32_t exit_code;
     int32_t exit_signal;
+    _Atomic int32_t measured;      /* 1: the fields below are the kernel's, read at exit */
+    int64_t private_dirty_kb;
+    int64_t pss_kb;
+    uint64_t copied_pages;         /* trapped pages the kernel shows as private */
 } cg_slot_t;
+
+/* A deduplicated stack: an allocation site or a writer. */
+typedef struct cg_site_s {
+    _Atomic uint64_t hash; /* 0 empty, 1 being written, else the stack's hash */
+    uint32_t nframes;
+    uint32_t unused;
+    uintptr_t frames[];    /* return addresses, innermost first */
+} cg_site_t;
+
+/* Pages one process wrote through one writer stack into blocks of one
+ * allocation site. */
+typedef struct cg_write_s {
+    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else writer<<16|alloc, +1 */
+    _Atomic int32_t pid;
+    _Atomic uint32_t pages;
+} cg_write_t;
 
 typedef struct cg_board_s {
     uint32_t magic;
     int32_t root_pid;
+    uint32_t site_frames;      /* frames per site entry (COWGUARD_BACKTRACE) */
+    uint32_t site_stride;      /* bytes per site entry */
+    size_t sites_offset;       /* from the board's start */
+    size_t writes_offset;
+    size_t size;               /* of the whole mapping */
     _Atomic uint32_t nslots;   /* slots handed out */
     _Atomic uint32_t lost;     /* processes that found no free slot */
+    _Atomic uint32_t lost_sites;
+    _Atomic uint32_t lost_writes;
     _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
-    _Atomic uint64_t max_frozen_bytes;
+    _Atomic uint64_t max_marked_bytes;
     _Atomic uint64_t max_frozen_pages;
     cg_slot_t slots[CG_BOARD_SLOTS];
 } cg_board_t;
+
+/* A frame, symbolized. */
+typedef struct cg_frame_s {
+    const char *function; /* NULL when the object has no symbol for it */
+    const char *object;   /* path, or "?" */
+    uintptr_t offset;     /* from the object's load address: what addr2line takes */
+} cg_frame_t;
+
+/* ---- the report's model ------------------------------------------------- */
+
+#define CG_REPORT_ROWS 8192
+
+/* One (writer site, allocation site) pair, over the processes in scope. */
+typedef struct cg_row_s {
+    uint16_t writer, alloc;
+    uint32_t processes;
+    uint64_t pages;
+} cg_row_t;
+
+/* One process, as reported. */
+typedef struct cg_proc_s {
+    int32_t pid, ppid;
+    bool root;
+    bool measured;           /* the kernel's numbers, read at its exit */
+    cg_exit_how_t how;
+    int code, signal;
+    uint64_t frozen_pages, faults, copied_pages;
+    int64_t private_dirty_kb, pss_kb; /* -1: not measured */
+} cg_proc_t;
+
+typedef struct cg_report_s {
+    int32_t pid;             /* 0: the whole tree; else this process only */
+    int32_t root_pid;
+    uint32_t processes;
+    uint64_t forks, marked_bytes, frozen_pages, shared_pages, copied_pages, faults;
+    cg_row_t *rows;          /* most pages first */
+    size_t nrows;
+    uint32_t lost, lost_sites, lost_writes, lost_rows;
+} cg_report_t;
 
 /* ---- per-thread state --------------------------------------------------- */
 

@@ -208,7 +208,7 @@ static void test_lazy_reserve(void **state)
     assert_false(cg_arena.ready);
     assert_false(cg_arena_owns(&x)); /* base == end == 0: nothing is ours */
     assert_false(cg_arena_owns(NULL));
-    void *p = cg_arena_alloc(1, 16, false);
+    void *p = cg_arena_alloc(1, 16, false, 0);
     check_block(p, 1, 16);
     assert_true(cg_arena.ready);
     assert_int_equal(cg_arena.end - cg_arena.base, ARENA_SIZE);
@@ -281,7 +281,7 @@ static void test_alloc_many_sizes(void **state)
 
     size_t bytes = 0;
     for (size_t i = 0; i < nb; i++) {
-        b[i].p = cg_arena_alloc(b[i].n, 16, false);
+        b[i].p = cg_arena_alloc(b[i].n, 16, false, 0);
         check_block(b[i].p, b[i].n, 16);
         fill(&b[i], pattern(i));
         bytes += cg_arena_usable_size(b[i].p);
@@ -306,7 +306,7 @@ static void test_alloc_aligned(void **state)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             blk_t *x = &b[nb++];
             x->n = sizes[s];
-            x->p = cg_arena_alloc(x->n, aligns[a], false);
+            x->p = cg_arena_alloc(x->n, aligns[a], false, 0);
             check_block(x->p, x->n, aligns[a]);
             fill(x, pattern(nb));
         }
@@ -319,7 +319,7 @@ static void test_alloc_aligned(void **state)
 static void test_owns(void **state)
 {
     (void)state;
-    void *p = cg_arena_alloc(64, 16, false);
+    void *p = cg_arena_alloc(64, 16, false, 0);
     check_block(p, 64, 16);
 
     void *m = malloc(64);
@@ -358,7 +358,7 @@ static void zero_case(size_t n, size_t count)
     assert_non_null(neu);
     for (size_t i = 0; i < count; i++) {
         old[i].n = n;
-        old[i].p = cg_arena_alloc(n, 16, false);
+        old[i].p = cg_arena_alloc(n, 16, false, 0);
         check_block(old[i].p, n, 16);
         memset(old[i].p, 0xff, cg_arena_usable_size(old[i].p));
     }
@@ -369,7 +369,7 @@ static void zero_case(size_t n, size_t count)
     size_t reused = 0;
     for (size_t i = 0; i < count; i++) {
         neu[i].n = n;
-        neu[i].p = cg_arena_alloc(n, 16, true);
+        neu[i].p = cg_arena_alloc(n, 16, true, 0);
         check_block(neu[i].p, n, 16);
         check_zero(neu[i].p, n);
         reused += (uintptr_t)neu[i].p >= lo && (uintptr_t)neu[i].p < hi;
@@ -414,7 +414,7 @@ static void test_freeze_free_thaw(void **state)
         for (size_t i = 0; i < plan[k].count; i++) {
             blk_t *b = &old[nold];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, false);
+            b->p = cg_arena_alloc(b->n, 16, false, 0);
             check_block(b->p, b->n, 16);
             fill(b, pattern(nold));
             nold++;
@@ -463,7 +463,7 @@ static void test_freeze_free_thaw(void **state)
         for (size_t i = 0; i < plan[k].count / 2 + 1; i++) {
             blk_t *b = &after[nafter++];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, true);
+            b->p = cg_arena_alloc(b->n, 16, true, 0);
             check_block(b->p, b->n, 16);
             check_zero(b->p, b->n);
             if ((uintptr_t)b->p < top)
@@ -487,7 +487,7 @@ static void test_freeze_free_thaw(void **state)
             assert_true(nagain < sizeof again / sizeof again[0]);
             blk_t *b = &again[nagain++];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, false);
+            b->p = cg_arena_alloc(b->n, 16, false, 0);
             check_block(b->p, b->n, 16);
             fill(b, 0x77);
             back = (uintptr_t)b->p < top;
@@ -516,7 +516,7 @@ static void test_quarantine_partial_slab(void **state)
     blk_t b[N];
     for (size_t i = 0; i < N; i++) {
         b[i].n = n;
-        b[i].p = cg_arena_alloc(n, 16, false);
+        b[i].p = cg_arena_alloc(n, 16, false, 0);
         check_block(b[i].p, n, 16);
         fill(&b[i], pattern(i));
     }
@@ -535,7 +535,7 @@ static void test_quarantine_partial_slab(void **state)
     assert_non_null(more);
     for (size_t k = 0; k < want; k++) {
         more[k].n = n;
-        more[k].p = cg_arena_alloc(n, 16, false);
+        more[k].p = cg_arena_alloc(n, 16, false, 0);
         check_block(more[k].p, n, 16);
         assert_ptr_equal(cg_arena_span_of((uintptr_t)more[k].p), slab); /* the slab fills first */
         fill(&more[k], 0x3c);
@@ -557,7 +557,7 @@ static void test_live_across_freeze(void **state)
     size_t live0 = cg_arena.live_blocks;
     blk_t b[] = { { NULL, 48 }, { NULL, 3000 }, { NULL, 40000 } };
     for (size_t i = 0; i < 3; i++) {
-        b[i].p = cg_arena_alloc(b[i].n, 16, false);
+        b[i].p = cg_arena_alloc(b[i].n, 16, false, 0);
         check_block(b[i].p, b[i].n, 16);
         fill(&b[i], pattern(i));
     }
@@ -579,7 +579,7 @@ static void test_live_across_freeze(void **state)
 static void test_thaw_page(void **state)
 {
     (void)state;
-    unsigned char *a = cg_arena_alloc(3 * CG_PAGE, CG_PAGE, false);
+    unsigned char *a = cg_arena_alloc(3 * CG_PAGE, CG_PAGE, false, 0);
     check_block(a, 3 * CG_PAGE, CG_PAGE);
     memset(a, 0x42, 3 * CG_PAGE);
     freeze();
@@ -606,9 +606,9 @@ static void test_bad_free(void **state)
 {
     (void)state;
     size_t live0 = cg_arena.live_blocks;
-    unsigned char *x = cg_arena_alloc(100, 16, false);
-    unsigned char *y = cg_arena_alloc(100, 16, false); /* keeps x's slab alive */
-    unsigned char *l = cg_arena_alloc(20000, 16, false);
+    unsigned char *x = cg_arena_alloc(100, 16, false, 0);
+    unsigned char *y = cg_arena_alloc(100, 16, false, 0); /* keeps x's slab alive */
+    unsigned char *l = cg_arena_alloc(20000, 16, false, 0);
     check_block(x, 100, 16);
     check_block(y, 100, 16);
     check_block(l, 20000, 16);
@@ -662,7 +662,7 @@ static void test_aligned_reuse(void **state)
     for (size_t c = 0; c < 2; c++) {
         uintptr_t top = 0;
         for (int i = 0; i < 100; i++) {
-            void *p = cg_arena_alloc(cases[c][0], cases[c][1], false);
+            void *p = cg_arena_alloc(cases[c][0], cases[c][1], false, 0);
             check_block(p, cases[c][0], cases[c][1]);
             if (i == 0) top = cg_arena.top;
             cg_arena_free(p);
@@ -678,10 +678,10 @@ static void test_large_reuse(void **state)
     uintptr_t top = 0;
     for (int i = 0; i < 200; i++) { /* a leak would grow top by 800 MiB: the arena is 256 */
         if (i == 1) top = cg_arena.top; /* the first round may have had to grow it */
-        void *q = cg_arena_alloc(MiB, 16, false);
+        void *q = cg_arena_alloc(MiB, 16, false, 0);
         check_block(q, MiB, 16);
         memset(q, 0xcd, MiB);
-        void *r = cg_arena_alloc(3 * MiB, 16, false);
+        void *r = cg_arena_alloc(3 * MiB, 16, false, 0);
         check_block(r, 3 * MiB, 16);
         cg_arena_free(q);
         cg_arena_free(r);
@@ -691,12 +691,12 @@ static void test_large_reuse(void **state)
     /* Neighbouring free runs merge: 1M and 3M cut from one 4M run come back as
      * one 4M run, at the same place. The 2M-aligned run is fresh from the top,
      * so its neighbourhood is known. */
-    void *g = cg_arena_alloc(4 * MiB, 2 * MiB, false);
+    void *g = cg_arena_alloc(4 * MiB, 2 * MiB, false, 0);
     check_block(g, 4 * MiB, 2 * MiB);
     uintptr_t top2 = cg_arena.top;
     cg_arena_free(g);
-    unsigned char *a = cg_arena_alloc(MiB, 16, false);
-    unsigned char *b = cg_arena_alloc(3 * MiB, 16, false);
+    unsigned char *a = cg_arena_alloc(MiB, 16, false, 0);
+    unsigned char *b = cg_arena_alloc(3 * MiB, 16, false, 0);
     check_block(a, MiB, 16);
     check_block(b, 3 * MiB, 16);
     assert_ptr_equal(b, a + MiB);
@@ -704,7 +704,7 @@ static void test_large_reuse(void **state)
     cg_arena_free(b);
     /* The merged run is the newest on its list, so it serves the request; it
      * may also have taken in a free run just before a. */
-    unsigned char *c = cg_arena_alloc(4 * MiB, 16, false);
+    unsigned char *c = cg_arena_alloc(4 * MiB, 16, false, 0);
     check_block(c, 4 * MiB, 16);
     assert_true(c <= a);
     assert_int_equal(cg_arena.top, top2);

@@ -1,0 +1,68 @@
+/* interpose_wait.c: the exported wait family. Only a reaper learns that a
+ * child was killed by a signal (Pool.terminate's SIGTERM, the OOM killer's
+ * SIGKILL); each status it collects is noted on the child's board slot.
+ * The caller's arguments and results pass through unchanged. */
+#include <errno.h>
+#include <signal.h>
+
+#include "internal.h"
+
+static void note(pid_t pid, int status)
+{
+    if (pid > 0 && cg_board) {
+        int saved = errno;
+        cg_board_note_reaped(pid, status);
+        errno = saved;
+    }
+}
+
+CG_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+    cg_init();
+    int st = 0;
+    pid_t r = cg_next.waitpid(pid, &st, options);
+    if (r > 0 && status) *status = st;
+    note(r, st);
+    return r;
+}
+
+CG_EXPORT pid_t wait(int *status)
+{
+    cg_init();
+    int st = 0;
+    pid_t r = cg_next.wait(&st);
+    if (r > 0 && status) *status = st;
+    note(r, st);
+    return r;
+}
+
+CG_EXPORT pid_t wait3(int *status, int options, struct rusage *usage)
+{
+    cg_init();
+    int st = 0;
+    pid_t r = cg_next.wait3(&st, options, usage);
+    if (r > 0 && status) *status = st;
+    note(r, st);
+    return r;
+}
+
+CG_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
+{
+    cg_init();
+    int st = 0;
+    pid_t r = cg_next.wait4(pid, &st, options, usage);
+    if (r > 0 && status) *status = st;
+    note(r, st);
+    return r;
+}
+
+CG_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+    cg_init();
+    int r = cg_next.waitid(idtype, id, info, options);
+    if (r == 0 && info && info->si_pid > 0 && !(options & WNOWAIT)) {
+        if (info->si_code == CLD_EXITED) note(info->si_pid, (info->si_status & 0xff) << 8);
+        else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) note(info->si_pid, info->si_status & 0x7f);
+    }
+    return r;
+}

@@ -1,0 +1,91 @@
+/* measure.c: what the kernel says about this process, read at its exit.
+ *
+ * /proc/self/smaps_rollup gives Private_Dirty and Pss; /proc/self/pagemap's
+ * bit 56 (exclusively mapped, readable without root) tells, for each page a
+ * trapped write thawed here, whether the kernel really gave this process its
+ * own copy. Plain open/read/pread into stack buffers: this runs in _exit,
+ * which a signal handler may call. */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_EXCLUSIVE (1ULL << 56)
+#define CHUNK 512 /* pagemap entries read at once */
+
+static int64_t field_kb(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            int64_t v = 0;
+            for (const char *p = line + n + 1; *p; p++) {
+                if (*p >= '0' && *p <= '9') v = v * 10 + (*p - '0');
+                else if (*p != ' ') break;
+            }
+            return v;
+        }
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    return -1;
+}
+
+static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
+{
+    char buf[4096];
+    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
+    close(fd);
+    buf[len] = '\0';
+    *private_dirty_kb = field_kb(buf, "Private_Dirty");
+    *pss_kb = field_kb(buf, "Pss");
+    return *private_dirty_kb >= 0 && *pss_kb >= 0;
+}
+
+/* Pages this process thawed with a trapped write that are now present and
+ * mapped by it alone. */
+static uint64_t copied_pages(void)
+{
+    if (!cg_arena.ready) return 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    size_t first = cg_arena.base >> CG_PAGE_SHIFT;
+    size_t npages = (cg_arena.frozen_end - cg_arena.base) >> CG_PAGE_SHIFT;
+    uint64_t entries[CHUNK], copied = 0;
+    size_t chunk = SIZE_MAX; /* index of the chunk in entries[] */
+    for (size_t w = 0; w < (npages + 63) / 64; w++) {
+        uint64_t bits = atomic_load_explicit(&cg_arena.trapped[w], memory_order_relaxed);
+        while (bits) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (i >= npages) break;
+            if (i / CHUNK != chunk) {
+                chunk = i / CHUNK;
+                memset(entries, 0, sizeof entries);
+                if (pread(fd, entries, sizeof entries, (off_t)((first + chunk * CHUNK) * 8)) < 0) break;
+            }
+            uint64_t e = entries[i % CHUNK];
+            copied += (e & PM_PRESENT) && (e & PM_EXCLUSIVE);
+        }
+    }
+    close(fd);
+    return copied;
+}
+
+/* Fill s with this process's numbers, as the kernel has them now. */
+void cg_measure_self(cg_slot_t *s)
+{
+    if (!s) return;
+    int64_t pd = -1, pss = -1;
+    if (!rollup(&pd, &pss)) pd = pss = -1;
+    s->private_dirty_kb = pd;
+    s->pss_kb = pss;
+    s->copied_pages = copied_pages();
+    atomic_store(&s->measured, 1);
+}

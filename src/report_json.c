@@ -1,0 +1,120 @@
+/* report_json.c: the JSON report. The core fields and their meaning are
+ * fixed (docs/report.md); more may be added, none renamed. */
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "internal.h"
+
+static void str(cg_sink_t *out, const char *s)
+{
+    char buf[256];
+    size_t n = 0;
+    buf[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (n > sizeof buf - 8) {
+            buf[n] = '\0';
+            cg_sink_printf(out, "%s", buf);
+            n = 0;
+        }
+        if (*p == '"' || *p == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            n += cg_fmt(buf + n, sizeof buf - n, "\\u%04x", *p);
+        } else {
+            buf[n++] = (char)*p;
+        }
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    cg_sink_printf(out, "%s", buf);
+}
+
+static void frames(cg_sink_t *out, uint16_t id)
+{
+    const cg_site_t *s = cg_site_get(id);
+    cg_sink_printf(out, "[");
+    for (uint32_t i = 0; s && i < s->nframes; i++) {
+        cg_frame_t f;
+        cg_symbolize(s->frames[i], &f);
+        cg_sink_printf(out, "%s{\"function\": ", i ? ", " : "");
+        if (f.function) str(out, f.function);
+        else cg_sink_printf(out, "null");
+        cg_sink_printf(out, ", \"object\": ");
+        str(out, f.object);
+        cg_sink_printf(out, ", \"offset\": \"0x%lx\"}", (unsigned long)f.offset);
+    }
+    cg_sink_printf(out, "]");
+}
+
+static void num_or_null(cg_sink_t *out, const char *name, int64_t v, bool known)
+{
+    if (known) cg_sink_printf(out, "\"%s\": %lld", name, (long long)v);
+    else cg_sink_printf(out, "\"%s\": null", name);
+}
+
+static void process(cg_sink_t *out, const cg_proc_t *p)
+{
+    cg_sink_printf(out, "    {\"pid\": %d, \"ppid\": %d, \"role\": \"%s\", \"exit\": {\"how\": \"%s\", ",
+                   (int)p->pid, (int)p->ppid, p->root ? "root" : "child", cg_exit_how_name(p->how));
+    bool exited = p->how != CG_EXIT_RUNNING && p->how != CG_EXIT_SIGNAL;
+    num_or_null(out, "code", p->code, exited);
+    cg_sink_printf(out, ", ");
+    num_or_null(out, "signal", p->signal, p->how == CG_EXIT_SIGNAL);
+    cg_sink_printf(out, "},\n     \"frozen_bytes\": %llu, \"faults\": %llu, \"copied_pages\": %llu, "
+                        "\"copied_bytes\": %llu, ",
+                   (unsigned long long)(p->frozen_pages * CG_PAGE), (unsigned long long)p->faults,
+                   (unsigned long long)p->copied_pages, (unsigned long long)(p->copied_pages * CG_PAGE));
+    num_or_null(out, "private_dirty_kb", p->private_dirty_kb, p->private_dirty_kb >= 0);
+    cg_sink_printf(out, ", ");
+    num_or_null(out, "pss_kb", p->pss_kb, p->pss_kb >= 0);
+    cg_sink_printf(out, ", \"measured\": %s}", p->measured ? "true" : "false");
+}
+
+void cg_report_json(const cg_report_t *r, cg_sink_t *out)
+{
+    static const char *policies[] = { "report", "abort", "off" };
+    struct utsname u;
+    if (uname(&u) != 0) u.nodename[0] = '\0';
+    cg_sink_printf(out, "{\"cowguard\": \"%s\", \"root_pid\": %d, \"policy\": \"%s\",\n", PACKAGE_VERSION,
+                   (int)r->root_pid, policies[cg_opt.policy < 3 ? cg_opt.policy : 0]);
+    cg_sink_printf(out, " \"scope\": \"%s\", \"pid\": %d, \"host\": ", r->pid ? "process" : "tree",
+                   (int)getpid());
+    str(out, u.nodename);
+    cg_sink_printf(out, ", \"page_size\": %zu,\n", CG_PAGE);
+    cg_sink_printf(out, " \"totals\": {\"processes\": %u, \"frozen_bytes\": %llu, \"shared_bytes\": %llu, "
+                        "\"copied_bytes\": %llu, \"copied_pages\": %llu, \"faults\": %llu, "
+                        "\"marked_bytes\": %llu, \"forks\": %llu},\n",
+                   r->processes, (unsigned long long)(r->frozen_pages * CG_PAGE),
+                   (unsigned long long)(r->shared_pages * CG_PAGE),
+                   (unsigned long long)(r->copied_pages * CG_PAGE), (unsigned long long)r->copied_pages,
+                   (unsigned long long)r->faults, (unsigned long long)r->marked_bytes,
+                   (unsigned long long)r->forks);
+
+    cg_sink_printf(out, " \"processes\": [\n");
+    cg_board_t *b = cg_board;
+    uint32_t n = atomic_load(&b->nslots);
+    bool first = true;
+    for (uint32_t i = 0; i < n; i++) {
+        cg_proc_t p;
+        if (!atomic_load(&b->slots[i].pid)) continue;
+        cg_report_process(&b->slots[i], &p);
+        if (r->pid && p.pid != r->pid) continue;
+        cg_sink_printf(out, "%s", first ? "" : ",\n");
+        process(out, &p);
+        first = false;
+    }
+    cg_sink_printf(out, "\n ],\n \"sites\": [");
+    for (size_t i = 0; i < r->nrows; i++) {
+        const cg_row_t *row = &r->rows[i];
+        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"processes\": %u,\n   \"writer\": ", i ? "," : "",
+                       (unsigned long long)row->pages, row->processes);
+        frames(out, row->writer);
+        cg_sink_printf(out, ",\n   \"allocated\": ");
+        frames(out, row->alloc);
+        cg_sink_printf(out, "}");
+    }
+    cg_sink_printf(out, "%s],\n \"lost\": {\"processes\": %u, \"stacks\": %u, \"writes\": %u}\n}\n",
+                   r->nrows ? "\n " : "", r->lost, r->lost_sites, r->lost_writes + r->lost_rows);
+}

@@ -1,0 +1,135 @@
+/* sites.c: the stack table and the write table, both in the board, so that
+ * every process of the tree adds to them and the root reads them all.
+ *
+ * Both are open-addressing hash tables filled lock-free: an entry is claimed
+ * with a compare-and-swap, written, then published. The fault handler adds
+ * to them, so nothing here allocates, locks or waits for long. */
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SITE_EMPTY 0
+#define SITE_BUSY 1
+#define WRITE_BUSY UINT64_MAX
+#define SPINS 1000 /* a writer in another thread finishes within a few stores */
+
+static cg_site_t *site_at(cg_board_t *b, uint32_t i)
+{
+    return (cg_site_t *)((char *)b + b->sites_offset + (size_t)i * b->site_stride);
+}
+
+static cg_write_t *writes(cg_board_t *b)
+{
+    return (cg_write_t *)((char *)b + b->writes_offset);
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t stack_hash(const uintptr_t *frames, uint32_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (uint32_t i = 0; i < n; i++) h = mix(h ^ frames[i]) + i;
+    return h < 2 ? h + 2 : h; /* 0 and 1 mark empty and busy entries */
+}
+
+static bool same_stack(const cg_site_t *s, const uintptr_t *frames, uint32_t n)
+{
+    if (s->nframes != n) return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (s->frames[i] != frames[i]) return false;
+    return true;
+}
+
+/* The id of this stack (1..CG_SITE_SLOTS), adding it when new; 0 when the
+ * table is full or backtraces are off. Async-signal-safe. */
+uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->site_frames || n == 0) return 0;
+    if (n > b->site_frames) n = b->site_frames;
+    uint64_t h = stack_hash(frames, n);
+    for (uint32_t probe = 0; probe < CG_SITE_SLOTS; probe++) {
+        uint32_t i = (uint32_t)((h + probe) % CG_SITE_SLOTS);
+        cg_site_t *s = site_at(b, i);
+        uint64_t cur = atomic_load_explicit(&s->hash, memory_order_acquire);
+        for (int spin = 0; cur == SITE_BUSY && spin < SPINS; spin++)
+            cur = atomic_load_explicit(&s->hash, memory_order_acquire);
+        if (cur == SITE_EMPTY) {
+            uint64_t expected = SITE_EMPTY;
+            if (atomic_compare_exchange_strong(&s->hash, &expected, SITE_BUSY)) {
+                for (uint32_t f = 0; f < n; f++) s->frames[f] = frames[f];
+                s->nframes = n;
+                atomic_store_explicit(&s->hash, h, memory_order_release);
+                return (uint16_t)(i + 1);
+            }
+            cur = expected;
+        }
+        if (cur == h && same_stack(s, frames, n)) return (uint16_t)(i + 1);
+    }
+    atomic_fetch_add(&b->lost_sites, 1);
+    return 0;
+}
+
+/* The frames of site id, or NULL. */
+const cg_site_t *cg_site_get(uint16_t id)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->site_frames || id == 0 || id > CG_SITE_SLOTS) return NULL;
+    const cg_site_t *s = site_at(b, id - 1u);
+    return atomic_load_explicit(&((cg_site_t *)s)->hash, memory_order_acquire) > SITE_BUSY ? s : NULL;
+}
+
+/* Count one trapped page written by this process through writer into a block
+ * of alloc. Async-signal-safe. */
+void cg_write_note(uint16_t writer, uint16_t alloc)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->site_frames) return;
+    uint64_t key = ((uint64_t)writer << 16 | alloc) + 1;
+    int32_t pid = (int32_t)getpid();
+    uint64_t h = mix(key * 31 + (uint64_t)pid);
+    cg_write_t *t = writes(b);
+    for (uint32_t probe = 0; probe < CG_WRITE_SLOTS; probe++) {
+        cg_write_t *w = &t[(h + probe) % CG_WRITE_SLOTS];
+        uint64_t cur = atomic_load_explicit(&w->key, memory_order_acquire);
+        for (int spin = 0; cur == WRITE_BUSY && spin < SPINS; spin++)
+            cur = atomic_load_explicit(&w->key, memory_order_acquire);
+        if (cur == 0) {
+            uint64_t expected = 0;
+            if (atomic_compare_exchange_strong(&w->key, &expected, WRITE_BUSY)) {
+                atomic_store(&w->pid, pid);
+                atomic_store(&w->pages, 1);
+                atomic_store_explicit(&w->key, key, memory_order_release);
+                return;
+            }
+            cur = expected;
+        }
+        if (cur == key && atomic_load(&w->pid) == pid) {
+            atomic_fetch_add(&w->pages, 1);
+            return;
+        }
+    }
+    atomic_fetch_add(&b->lost_writes, 1);
+}
+
+/* Visit every published write entry. */
+void cg_write_each(void (*fn)(uint16_t writer, uint16_t alloc, int32_t pid, uint32_t pages, void *arg),
+                   void *arg)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->site_frames) return;
+    cg_write_t *t = writes(b);
+    for (uint32_t i = 0; i < CG_WRITE_SLOTS; i++) {
+        uint64_t key = atomic_load_explicit(&t[i].key, memory_order_acquire);
+        if (key == 0 || key == WRITE_BUSY) continue;
+        key -= 1;
+        fn((uint16_t)(key >> 16), (uint16_t)(key & 0xffff), atomic_load(&t[i].pid),
+           atomic_load(&t[i].pages), arg);
+    }
+}
