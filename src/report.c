@@ -47,24 +47,46 @@ static bool expand(const char *tmpl, char *out, size_t size)
     return true;
 }
 
-/* The descriptor the report goes to, or -1 for none. */
+#define PARTIAL ".partial"
+
+/* The descriptor the report goes to, or -1 for none. A file report is
+ * written under path + ".partial" and published by cg_report_close, so
+ * nobody reads a half-written report. */
 int cg_report_open(char *path, size_t size)
 {
     const char *where = destination();
     path[0] = '\0';
     if (strcmp(where, "off") == 0) return -1;
     if (strcmp(where, "stderr") == 0) return 2;
-    if (!expand(where, path, size)) {
+    if (!expand(where, path, size - sizeof PARTIAL)) {
         cg_message("COWGUARD_REPORT: file name too long; writing the report to stderr");
+        path[0] = '\0';
         return 2;
     }
+    size_t n = strlen(path);
+    memcpy(path + n, PARTIAL, sizeof PARTIAL);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    path[n] = '\0';
     if (fd < 0) {
-        cg_message("cannot create report file %s (%s); writing the report to stderr", path,
+        cg_message("cannot create report file %s%s (%s); writing the report to stderr", path, PARTIAL,
                    strerror(errno));
+        path[0] = '\0';
         return 2;
     }
     return fd;
+}
+
+/* Publish a finished report file: link never replaces an existing file. */
+void cg_report_close(int fd, const char *path)
+{
+    if (fd == 2 || fd < 0) return;
+    close(fd);
+    char partial[4096 + sizeof PARTIAL];
+    cg_fmt(partial, sizeof partial, "%s%s", path, PARTIAL);
+    if (link(partial, path) != 0)
+        cg_message("cannot create report file %s (%s); the report is in %s", path, strerror(errno), partial);
+    else
+        unlink(partial);
 }
 
 static bool per_process_files(void)
@@ -197,12 +219,18 @@ static void write_report(int32_t pid)
     if (cg_opt.report_format == 1) cg_report_json(&r, &out);
     else cg_report_text(&r, &out);
     cg_sink_flush(&out);
-    if (fd != 2) close(fd);
+    cg_report_close(fd, path);
 }
 
 /* ---- when ----------------------------------------------------------------- */
 
-/* This process is leaving through exit (how = CG_EXIT_EXIT) or _exit. */
+/* This process is leaving through exit (how = CG_EXIT_EXIT) or _exit.
+ *
+ * Signals are blocked meanwhile: without cowguard the process would already
+ * be gone, and a SIGTERM its parent sends now (Pool.terminate does) must not
+ * cut the report short or change how it ends. After _exit they stay blocked
+ * (the process is leaving); after exit the program's mask comes back for
+ * what exit still does. */
 void cg_process_exit(cg_exit_how_t how, int code)
 {
     static pid_t done; /* once per process; a forked child starts over */
@@ -210,6 +238,9 @@ void cg_process_exit(cg_exit_how_t how, int code)
     if (done == me || !cg_board || !cg_self) return;
     done = me;
     int saved = errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     cg_measure_self(cg_self);
     cg_board_note_exit(cg_self, how, code & 0xff, 0);
     /* A tree in which nothing was ever frozen gets no report. */
@@ -217,6 +248,7 @@ void cg_process_exit(cg_exit_how_t how, int code)
         if (cg_board_is_root()) write_report(0);
         else if (per_process_files()) write_report((int32_t)me);
     }
+    if (how == CG_EXIT_EXIT) pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
 }
 
