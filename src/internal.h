@@ -163,6 +163,9 @@ uint16_t cg_site_here(void);
 /* ---- "symbolize.c": names for addresses --------------------------------- */
 void cg_symbolize(uintptr_t addr, cg_frame_t *out);
 
+/* ---- "srcline.c": file and line, when libdw and debug info are there ---- */
+bool cg_srcline(uintptr_t addr, const char **file, int *line);
+
 /* ---- "measure.c": what the kernel says ---------------------------------- */
 void cg_measure_self(cg_slot_t *s);
 

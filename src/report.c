@@ -206,7 +206,7 @@ static void build(cg_report_t *r, int32_t pid)
     r->lost_writes = atomic_load(&b->lost_writes);
 }
 
-static void write_report(int32_t pid)
+static void write_report(int32_t pid, bool lines)
 {
     static cg_report_t r; /* static: exit paths get no large stack frames */
     static cg_sink_t out;
@@ -214,6 +214,7 @@ static void write_report(int32_t pid)
     int fd = cg_report_open(path, sizeof path);
     if (fd < 0) return;
     build(&r, pid);
+    r.lines = lines;
     out.fd = fd;
     out.len = 0;
     if (cg_opt.report_format == 1) cg_report_json(&r, &out);
@@ -245,8 +246,9 @@ void cg_process_exit(cg_exit_how_t how, int code)
     cg_board_note_exit(cg_self, how, code & 0xff, 0);
     /* A tree in which nothing was ever frozen gets no report. */
     if (atomic_load(&cg_board->max_frozen_pages) != 0) {
-        if (cg_board_is_root()) write_report(0);
-        else if (per_process_files()) write_report((int32_t)me);
+        bool lines = how == CG_EXIT_EXIT; /* exit() is not called from signal handlers */
+        if (cg_board_is_root()) write_report(0, lines);
+        else if (per_process_files()) write_report((int32_t)me, lines);
     }
     if (how == CG_EXIT_EXIT) pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;

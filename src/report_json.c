@@ -31,7 +31,7 @@ static void str(cg_sink_t *out, const char *s)
     cg_sink_printf(out, "%s", buf);
 }
 
-static void frames(cg_sink_t *out, uint16_t id)
+static void frames(cg_sink_t *out, uint16_t id, bool lines)
 {
     const cg_site_t *s = cg_site_get(id);
     cg_sink_printf(out, "[");
@@ -43,7 +43,15 @@ static void frames(cg_sink_t *out, uint16_t id)
         else cg_sink_printf(out, "null");
         cg_sink_printf(out, ", \"object\": ");
         str(out, f.object);
-        cg_sink_printf(out, ", \"offset\": \"0x%lx\"}", (unsigned long)f.offset);
+        cg_sink_printf(out, ", \"offset\": \"0x%lx\"", (unsigned long)f.offset);
+        const char *file;
+        int line;
+        if (lines && cg_srcline(s->frames[i], &file, &line)) {
+            cg_sink_printf(out, ", \"file\": ");
+            str(out, file);
+            cg_sink_printf(out, ", \"line\": %d", line);
+        }
+        cg_sink_printf(out, "}");
     }
     cg_sink_printf(out, "]");
 }
@@ -110,9 +118,9 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
         const cg_row_t *row = &r->rows[i];
         cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"processes\": %u,\n   \"writer\": ", i ? "," : "",
                        (unsigned long long)row->pages, row->processes);
-        frames(out, row->writer);
+        frames(out, row->writer, r->lines);
         cg_sink_printf(out, ",\n   \"allocated\": ");
-        frames(out, row->alloc);
+        frames(out, row->alloc, r->lines);
         cg_sink_printf(out, "}");
     }
     cg_sink_printf(out, "%s],\n \"lost\": {\"processes\": %u, \"stacks\": %u, \"writes\": %u}\n}\n",

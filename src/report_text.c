@@ -15,7 +15,7 @@ static const char *policy_name(void)
     return names[cg_opt.policy < 3 ? cg_opt.policy : 0];
 }
 
-static void stack(cg_sink_t *out, int me, const char *title, uint16_t id)
+static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool lines)
 {
     const cg_site_t *s = cg_site_get(id);
     if (!s) {
@@ -26,8 +26,14 @@ static void stack(cg_sink_t *out, int me, const char *title, uint16_t id)
     for (uint32_t i = 0; i < s->nframes; i++) {
         cg_frame_t f;
         cg_symbolize(s->frames[i], &f);
-        cg_sink_printf(out, "==%d==       #%u %p in %s %s+0x%lx\n", me, i, (void *)(s->frames[i] - 1),
-                       f.function ? f.function : "??", f.object, (unsigned long)f.offset);
+        const char *file;
+        int line;
+        if (lines && cg_srcline(s->frames[i], &file, &line))
+            cg_sink_printf(out, "==%d==       #%u %p in %s %s:%d (%s+0x%lx)\n", me, i, (void *)(s->frames[i] - 1),
+                           f.function ? f.function : "??", file, line, f.object, (unsigned long)f.offset);
+        else
+            cg_sink_printf(out, "==%d==       #%u %p in %s %s+0x%lx\n", me, i, (void *)(s->frames[i] - 1),
+                           f.function ? f.function : "??", f.object, (unsigned long)f.offset);
     }
 }
 
@@ -123,8 +129,8 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
             cg_sink_printf(out, "==%d==   site %zu: %llu page%s written, in %u process%s\n", me, i + 1,
                            (unsigned long long)row->pages, row->pages == 1 ? "" : "s", row->processes,
                            row->processes == 1 ? "" : "es");
-            stack(out, me, "written by", row->writer);
-            stack(out, me, "into memory allocated by", row->alloc);
+            stack(out, me, "written by", row->writer, r->lines);
+            stack(out, me, "into memory allocated by", row->alloc, r->lines);
         }
         if (r->nrows > TOP_SITES)
             cg_sink_printf(out, "==%d==   ... %zu more sites (COWGUARD_REPORT_FORMAT=json lists all)\n", me,

@@ -223,6 +223,7 @@ typedef struct cg_report_s {
     cg_row_t *rows;          /* most pages first */
     size_t nrows;
     uint32_t lost, lost_sites, lost_writes, lost_rows;
+    bool lines;              /* may look up file:line (allocates: not in signal context) */
 } cg_report_t;
 
 /* ---- per-thread state --------------------------------------------------- */

@@ -15,7 +15,9 @@ pass "abort diagnostic names the writer (sneaky_writer) and the allocation site 
 
 run COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/r.%p.json" "$PROGS/sneaky"
 expect_rc 0 "report"
-python3 - "$TMP" <<'PY' || fail "JSON report"
+lines=no
+grep -q '^#define HAVE_ELFUTILS_LIBDWFL_H 1' "$BUILD/config.h" && lines=yes
+python3 - "$TMP" "$lines" <<'PY' || fail "JSON report"
 import glob, json, sys
 reports = [json.load(open(p)) for p in glob.glob(sys.argv[1] + "/r.*.json")]
 tree = [r for r in reports if r["scope"] == "tree"]
@@ -30,6 +32,8 @@ assert len(child) == 1 and child[0]["copied_pages"] == 1 and child[0]["measured"
 assert child[0]["exit"] == {"how": "_exit", "code": 0, "signal": None}, child[0]["exit"]
 assert r["totals"]["frozen_bytes"] >= 65536, r["totals"]
 assert r["totals"]["copied_pages"] == 1, r["totals"]
+if sys.argv[2] == "yes":  # built with libdwfl: file and line from the debug info
+    assert top["writer"][0].get("file", "").endswith("sneaky.c") and top["writer"][0]["line"] > 0, top["writer"][0]
 own = [x for x in reports if x["scope"] == "process"]
 assert len(own) == 1 and own[0]["processes"][0]["pid"] == child[0]["pid"], "the child's own report"
 PY
