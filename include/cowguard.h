@@ -53,6 +53,23 @@ int cowguard_is_frozen(const void *ptr) COWGUARD_WEAK_;
 /* 1 when libcowguard.so is loaded and set up to mark data, else 0. */
 int cowguard_active(void) COWGUARD_WEAK_;
 
+/* This process's numbers, and the tree's so far. Set size to
+ * sizeof(cowguard_stats_t) first; fields a library does not know stay 0. */
+typedef struct cowguard_stats {
+    size_t size;
+    unsigned long long marked_bytes;   /* live marked blocks, bytes */
+    unsigned long long marked_blocks;
+    unsigned long long arena_bytes;    /* arena pages in use, bytes */
+    unsigned long long frozen_bytes;   /* frozen now, in this process */
+    unsigned long long faults;         /* trapped writes, in this process */
+    unsigned long long processes;      /* in the process tree so far */
+    unsigned long long tree_faults;    /* trapped writes, whole tree */
+    int is_root;                       /* this process reports for the tree */
+} cowguard_stats_t;
+
+/* Fill *out; return 0, or -1 when cowguard is not active. */
+int cowguard_stats(cowguard_stats_t *out) COWGUARD_WEAK_;
+
 #if defined(__GNUC__) && !defined(COWGUARD_NO_WRAPPERS)
 /* The wrappers take the address of each weak function: 0 when the library is
  * absent. The macros after them route calls of the public names here. */
@@ -92,6 +109,10 @@ static inline int cowguard_active_(void)
 {
     return cowguard_active ? cowguard_active() : 0;
 }
+static inline int cowguard_stats_(cowguard_stats_t *out)
+{
+    return cowguard_stats ? cowguard_stats(out) : -1;
+}
 #define cowguard_readonly_begin() cowguard_readonly_begin_()
 #define cowguard_readonly_end() cowguard_readonly_end_()
 #define cowguard_malloc(size) cowguard_malloc_(size)
@@ -101,6 +122,7 @@ static inline int cowguard_active_(void)
 #define cowguard_thaw() cowguard_thaw_()
 #define cowguard_is_frozen(ptr) cowguard_is_frozen_(ptr)
 #define cowguard_active() cowguard_active_()
+#define cowguard_stats(out) cowguard_stats_(out)
 #endif
 
 #ifdef __cplusplus

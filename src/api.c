@@ -1,6 +1,7 @@
 /* api.c: the public API of include/cowguard.h. */
 #define COWGUARD_NO_WRAPPERS
 #include <errno.h>
+#include <string.h>
 
 #include "../include/cowguard.h"
 #include "internal.h"
@@ -72,4 +73,31 @@ CG_EXPORT int cowguard_active(void)
 {
     cg_init();
     return cg_mark_enabled;
+}
+
+CG_EXPORT int cowguard_stats(cowguard_stats_t *out)
+{
+    cg_init();
+    if (!out || !cg_mark_enabled) return -1;
+    cowguard_stats_t s = { .size = sizeof s };
+    if (cg_arena.ready) {
+        cg_arena_lock();
+        s.marked_bytes = cg_arena.live_bytes;
+        s.marked_blocks = cg_arena.live_blocks;
+        s.arena_bytes = cg_arena.top - cg_arena.base;
+        s.frozen_bytes = cg_frozen_pages() * CG_PAGE;
+        cg_arena_unlock();
+    }
+    if (cg_self) s.faults = atomic_load(&cg_self->faults);
+    if (cg_board) {
+        uint32_t n = atomic_load(&cg_board->nslots);
+        s.processes = n;
+        for (uint32_t i = 0; i < n; i++) s.tree_faults += atomic_load(&cg_board->slots[i].faults);
+        s.is_root = cg_board_is_root();
+    }
+    /* A caller built against an older header gets the fields it knows. */
+    size_t size = out->size && out->size < sizeof s ? out->size : sizeof s;
+    memcpy(out, &s, size);
+    out->size = size;
+    return 0;
 }

@@ -87,9 +87,11 @@ void cg_board_note_freeze(size_t marked_bytes, size_t pages)
 }
 
 /* Async-signal-safe. */
-void cg_board_note_fault(void)
+void cg_board_note_fault(bool copied)
 {
-    if (cg_self) atomic_fetch_add_explicit(&cg_self->faults, 1, memory_order_relaxed);
+    if (!cg_self) return;
+    atomic_fetch_add_explicit(&cg_self->faults, 1, memory_order_relaxed);
+    if (copied) atomic_fetch_add_explicit(&cg_self->copies, 1, memory_order_relaxed);
 }
 
 bool cg_board_is_root(void)

@@ -168,16 +168,19 @@ static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwr
     abort();
 }
 
-/* Count the write, and where it came from: the writer's stack and the
- * block's allocation site. */
+/* Count the write, whether it copies a page (another process shares it;
+ * a page the others have let go of is written in place), and where it came
+ * from: the writer's stack and the block's allocation site. */
 static uint32_t note_write(uintptr_t addr, void *uc, uintptr_t *writer)
 {
-    cg_board_note_fault();
+    bool copied = cg_page_shared(addr);
+    if (copied) cg_note_copied(addr);
+    cg_board_note_fault(copied);
     if (!cg_board || !cg_board->site_frames) return 0;
     uint32_t n = cg_backtrace_signal(uc, writer, cg_board->site_frames);
     cg_block_info_t b;
     uint16_t alloc = cg_arena_block_info(addr, &b) ? b.site : 0;
-    cg_write_note(cg_site_id(writer, n), alloc);
+    cg_write_note(cg_site_id(writer, n), alloc, copied);
     return n;
 }
 
@@ -214,6 +217,7 @@ static void on_frozen_write(uintptr_t addr, void *uc)
 static void handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
+    cg_tls.in_fault++;
     uintptr_t addr = (uintptr_t)si->si_addr;
     /* Below frozen_end, only a freeze makes arena pages inaccessible. */
     if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
@@ -221,5 +225,6 @@ static void handler(int sig, siginfo_t *si, void *uc)
         on_frozen_write(addr, uc);
     else
         chain(sig, si, uc);
+    cg_tls.in_fault--;
     errno = saved;
 }

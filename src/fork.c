@@ -1,6 +1,6 @@
 /* fork.c: what a fork does to cowguard's state.
  *
- * The prepare handler takes every cowguard lock (arena, then fault) and
+ * The prepare handler takes every cowguard lock (arena, fault, symbolizer) and
  * freezes the arena, so the child starts with consistent allocator state
  * and frozen pages. It is registered at start-up, before any other library
  * can register one, and prepare handlers run in reverse order: it runs last,
@@ -14,14 +14,17 @@ static bool frozen_by_fork; /* this fork froze the arena */
 static void prepare(void)
 {
     cg_arena_lock();
+    cg_mark_fork();
     frozen_by_fork = false;
     if (cg_arena.ready && cg_opt.policy != CG_POLICY_OFF)
         frozen_by_fork = cg_freeze_all() == 0 && cg_arena.top > cg_arena.base;
     cg_fault_lock();
+    cg_symbolize_lock();
 }
 
 static void parent(void)
 {
+    cg_symbolize_unlock();
     cg_fault_unlock();
     if (frozen_by_fork && !cg_opt.freeze_parent) cg_thaw_all();
     cg_arena_unlock();
@@ -29,6 +32,7 @@ static void parent(void)
 
 static void child(void)
 {
+    cg_symbolize_reset_lock();
     cg_fault_reset_lock();
     cg_arena_reset_lock();
     if (cg_arena.ready) {

@@ -42,6 +42,15 @@ void cg_freeze_child(void)
     if (cg_arena.ready) set_range(cg_arena.trapped, 0, page_index(cg_arena.frozen_end), false);
 }
 
+/* Pages frozen now, in this process. */
+size_t cg_frozen_pages(void)
+{
+    size_t n = 0, words = (page_index(cg_arena.frozen_end) + 63) / 64;
+    for (size_t w = 0; w < words; w++)
+        n += (size_t)__builtin_popcountll(atomic_load_explicit(&cg_arena.frozen[w], memory_order_relaxed));
+    return n;
+}
+
 bool cg_page_frozen(uintptr_t addr)
 {
     if (!cg_arena_owns((void *)addr) || addr >= cg_arena.frozen_end) return false;
@@ -109,6 +118,14 @@ int cg_thaw_all(void)
     return 0;
 }
 
+/* A trapped write to addr is about to copy its page (another process shares
+ * it): remember the page, for the measurement at exit. Async-signal-safe. */
+void cg_note_copied(uintptr_t addr)
+{
+    size_t i = page_index(addr);
+    atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], 1ULL << (i % 64), memory_order_relaxed);
+}
+
 /* Make the page holding addr writable again. Async-signal-safe: an atomic
  * bit and one system call. *was_frozen tells whether this call cleared the
  * bit (another thread may have won the race for the same page). */
@@ -119,7 +136,6 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen)
     uint64_t bit = 1ULL << (i % 64);
     uint64_t old = atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
     *was_frozen = (old & bit) != 0;
-    if (*was_frozen) atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], bit, memory_order_relaxed);
     if (mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) == 0) return 0;
     /* Out of mappings (vm.max_map_count): thaw the whole frozen range, which
      * merges it back into one mapping. Its other pages were not written, so

@@ -75,16 +75,22 @@ void cg_bytes_text(uint64_t v, char *buf, size_t size);
 /* ---- "mark.c": the marking decision ------------------------------------- */
 extern uint64_t cg_mark_min_size;     /* 0 = no size rule */
 extern bool cg_mark_enabled;          /* the arena can take marked data */
+extern bool cg_mark_slow;             /* COWGUARD_PREFORK or COWGUARD_SITES in force */
+bool cg_mark_decide(size_t size);
 static inline bool cg_mark_wanted(size_t size)
 {
     if (cg_likely(cg_tls.region_depth == 0)
-        && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size))
+        && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size) && cg_likely(!cg_mark_slow))
         return false;
-    return cg_mark_enabled && cg_tls.busy == 0;
+    return cg_mark_enabled && cg_tls.busy == 0 && cg_mark_decide(size);
 }
 void cg_mark_setup(void);
+void cg_mark_fork(void);
 void cg_region_begin(void);
 void cg_region_end(void);
+
+/* ---- "glob.c": shell patterns ------------------------------------------- */
+bool cg_glob_match(const char *pattern, size_t plen, const char *name, size_t nlen);
 
 /* ---- "arena.c": the reservation, page runs, descriptors ----------------- */
 extern cg_arena_t cg_arena;
@@ -121,8 +127,10 @@ void cg_slab_freeze(cg_span_t *s);
 int cg_freeze_all(void);
 int cg_thaw_all(void);
 bool cg_page_frozen(uintptr_t addr);
+size_t cg_frozen_pages(void);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen);
 void cg_freeze_child(void);
+void cg_note_copied(uintptr_t addr);
 
 /* ---- "fault.c": the SIGSEGV handler, the program's own handlers --------- */
 void cg_fault_install(void);
@@ -142,7 +150,7 @@ bool cg_board_setup(void);
 void cg_board_child(void);
 bool cg_board_is_root(void);
 void cg_board_note_freeze(size_t marked_bytes, size_t pages);
-void cg_board_note_fault(void);
+void cg_board_note_fault(bool copied);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
 void cg_board_note_reaped(pid_t pid, int status);
 cg_slot_t *cg_board_find(pid_t pid);
@@ -150,9 +158,8 @@ cg_slot_t *cg_board_find(pid_t pid);
 /* ---- "sites.c": the stack and write tables on the board ----------------- */
 uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
 const cg_site_t *cg_site_get(uint16_t id);
-void cg_write_note(uint16_t writer, uint16_t alloc);
-void cg_write_each(void (*fn)(uint16_t writer, uint16_t alloc, int32_t pid, uint32_t pages, void *arg),
-                   void *arg);
+void cg_write_note(uint16_t writer, uint16_t alloc, bool copied);
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, void *arg), void *arg);
 
 /* ---- "backtrace.c": stacks with libunwind ------------------------------- */
 void cg_backtrace_setup(void);
@@ -162,12 +169,16 @@ uint16_t cg_site_here(void);
 
 /* ---- "symbolize.c": names for addresses --------------------------------- */
 void cg_symbolize(uintptr_t addr, cg_frame_t *out);
+void cg_symbolize_lock(void);
+void cg_symbolize_unlock(void);
+void cg_symbolize_reset_lock(void);
 
 /* ---- "srcline.c": file and line, when libdw and debug info are there ---- */
 bool cg_srcline(uintptr_t addr, const char **file, int *line);
 
 /* ---- "measure.c": what the kernel says ---------------------------------- */
 void cg_measure_self(cg_slot_t *s);
+bool cg_page_shared(uintptr_t addr);
 
 /* ---- "report.c": when, where, and the numbers ------------------------- */
 void cg_process_exit(cg_exit_how_t how, int code);

@@ -1,16 +1,133 @@
 /* mark.c: which allocations are marked read-only.
  *
  * The test on every malloc is inline (cg_mark_wanted in internal.h): the
- * calling thread's region depth and one size compare. */
+ * calling thread's region depth, one size compare and one flag. The rules
+ * that cost more sit behind the flag: COWGUARD_PREFORK, and COWGUARD_SITES,
+ * which unwinds the allocation stack and matches its functions and objects
+ * against globs. A stack's verdict is cached by the stack's hash, so a hot
+ * allocation site pays for symbols and globs once; the unwind itself
+ * (libunwind's cached fast path) it pays every time, since one call site
+ * reached from different callers can get different verdicts. */
+#include <string.h>
+#include <sys/mman.h>
+
 #include "internal.h"
 
 uint64_t cg_mark_min_size;
 bool cg_mark_enabled;
+bool cg_mark_slow;
+
+static bool prefork; /* COWGUARD_PREFORK, until the first fork */
+
+#define MAX_GLOBS 32
+static struct {
+    const char *text;
+    size_t len;
+} globs[MAX_GLOBS];
+static int nglobs;
+
+/* Verdict cache: hash with the low two bits replaced by the verdict. */
+#define CACHE_SLOTS 16384
+#define VERDICT_MARK 1
+#define VERDICT_SKIP 2
+static _Atomic uint64_t *cache;
+
+static void parse_sites(const char *s)
+{
+    while (s && *s && nglobs < MAX_GLOBS) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (len) {
+            globs[nglobs].text = s;
+            globs[nglobs].len = len;
+            nglobs++;
+        }
+        s = comma ? comma + 1 : NULL;
+    }
+    if (s && *s) cg_message("COWGUARD_SITES: more than %d globs; the rest are ignored", MAX_GLOBS);
+}
 
 void cg_mark_setup(void)
 {
     cg_mark_min_size = cg_opt.min_size;
+    prefork = cg_opt.prefork != 0;
+    parse_sites((const char *)(uintptr_t)cg_opt.sites);
+    if (nglobs) {
+        cache = mmap(NULL, CACHE_SLOTS * sizeof *cache, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (cache == MAP_FAILED) cache = NULL; /* then every stack is matched afresh */
+    }
+    cg_mark_slow = prefork || nglobs;
     cg_mark_enabled = true;
+}
+
+/* The first fork ends COWGUARD_PREFORK, in parent and child. */
+void cg_mark_fork(void)
+{
+    if (prefork) {
+        prefork = false;
+        cg_mark_slow = nglobs != 0;
+    }
+}
+
+static bool any_glob(const char *name, size_t len)
+{
+    for (int i = 0; i < nglobs; i++)
+        if (cg_glob_match(globs[i].text, globs[i].len, name, len)) return true;
+    return false;
+}
+
+/* A frame matches by its function's name, also without the suffix of a
+ * compiler's clone (build_table.constprop.0 is build_table), by its
+ * object's file name, or by that name cut after ".so" (so libfoo.so matches
+ * libfoo.so.1.2). */
+static bool frame_matches(uintptr_t addr)
+{
+    cg_frame_t f;
+    cg_symbolize(addr, &f);
+    if (f.function) {
+        const char *dot = strchr(f.function, '.');
+        if (any_glob(f.function, strlen(f.function))) return true;
+        if (dot && dot > f.function && any_glob(f.function, (size_t)(dot - f.function))) return true;
+    }
+    const char *base = strrchr(f.object, '/');
+    base = base ? base + 1 : f.object;
+    size_t len = strlen(base);
+    if (any_glob(base, len)) return true;
+    const char *so = strstr(base, ".so.");
+    return so && any_glob(base, (size_t)(so + 3 - base));
+}
+
+static bool sites_match(void)
+{
+    uintptr_t frames[CG_MAX_FRAMES];
+    uint32_t n = cg_backtrace(frames, (uint32_t)cg_opt.site_depth);
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (uint32_t i = 0; i < n; i++) h = (h ^ frames[i]) * 0xff51afd7ed558ccdULL;
+    uint64_t key = h & ~3ULL;
+    for (uint32_t probe = 0; cache && probe < 8; probe++) {
+        uint64_t e = atomic_load_explicit(&cache[(h + probe) % CACHE_SLOTS], memory_order_relaxed);
+        if (e == 0) break;
+        if ((e & ~3ULL) == key) return (e & 3) == VERDICT_MARK;
+    }
+    bool mark = false;
+    cg_tls.busy++; /* symbolizing may allocate through dladdr's callees */
+    for (uint32_t i = 0; i < n && !mark; i++) mark = frame_matches(frames[i]);
+    cg_tls.busy--;
+    for (uint32_t probe = 0; cache && probe < 8; probe++) {
+        uint64_t expected = 0;
+        if (atomic_compare_exchange_strong(&cache[(h + probe) % CACHE_SLOTS], &expected,
+                                           key | (mark ? VERDICT_MARK : VERDICT_SKIP)))
+            break;
+    }
+    return mark;
+}
+
+/* The rules behind cg_mark_slow, for a request the inline test let by. */
+bool cg_mark_decide(size_t size)
+{
+    if (cg_tls.region_depth || (cg_mark_min_size && size >= cg_mark_min_size) || prefork) return true;
+    return nglobs && sites_match();
 }
 
 void cg_region_begin(void)

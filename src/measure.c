@@ -78,6 +78,21 @@ static uint64_t copied_pages(void)
     return copied;
 }
 
+/* Whether the page at addr is present and mapped by another process too, as
+ * pagemap says. Async-signal-safe: the fault handler asks it. The file is
+ * opened each time: a descriptor kept open would belong to whichever process
+ * opened it, and the program may close or reuse descriptors. */
+bool cg_page_shared(uintptr_t addr)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true; /* unknown: count it, as before pagemap existed */
+    uint64_t e = 0;
+    ssize_t n = pread(fd, &e, sizeof e, (off_t)((addr >> CG_PAGE_SHIFT) * 8));
+    close(fd);
+    if (n != (ssize_t)sizeof e) return true;
+    return (e & PM_PRESENT) && !(e & PM_EXCLUSIVE);
+}
+
 /* Fill s with this process's numbers, as the kernel has them now. */
 void cg_measure_self(cg_slot_t *s)
 {

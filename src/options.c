@@ -220,7 +220,9 @@ static const cg_option_t *find(const char *name, size_t len)
 void cg_options_load(char **envp)
 {
     for (size_t i = 0; i < cg_option_count; i++)
-        cg_option_parse(&cg_option_table[i], cg_option_table[i].deflt, option_slot[i]);
+        if (!cg_option_table[i].deflt || cg_option_parse(&cg_option_table[i], cg_option_table[i].deflt,
+                                                         option_slot[i]) != 0)
+            *option_slot[i] = 0;
     for (char **e = envp; e && *e; e++) {
         const char *var = *e;
         if (strncmp(var, "COWGUARD_", 9) != 0) continue;
@@ -243,7 +245,7 @@ void cg_options_load(char **envp)
             char expected[160];
             cg_option_expected(o, expected, sizeof expected);
             cg_message("%s='%s' is not valid: expected %s; using %s", o->name, eq + 1, expected,
-                       o->deflt);
+                       o->deflt ? o->deflt : "none");
         }
     }
 }

@@ -103,33 +103,40 @@ static uint32_t row_hash(uint16_t w, uint16_t a)
     return ((uint32_t)w * 2654435761u ^ a * 40503u) % CG_REPORT_ROWS;
 }
 
-static void add_write(uint16_t w, uint16_t a, int32_t pid, uint32_t pages, void *arg)
+static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, void *arg)
 {
     cg_report_t *r = arg;
-    if (r->pid && pid != r->pid) return;
+    if (r->pid && atomic_load(&e->pid) != r->pid) return;
     for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
         cg_row_t *row = &rows[(row_hash(w, a) + probe) % CG_REPORT_ROWS];
-        if (row->pages == 0) {
+        if (row->writes == 0) {
             row->writer = w;
             row->alloc = a;
             r->nrows++;
         } else if (row->writer != w || row->alloc != a) {
             continue;
         }
-        row->pages += pages;
+        row->writes += atomic_load(&e->writes);
+        row->pages += atomic_load(&e->pages);
         row->processes++;
         return;
     }
     r->lost_rows++;
 }
 
+/* Rows rank by pages copied, then by trapped writes. */
+static bool row_before(const cg_row_t *a, const cg_row_t *b)
+{
+    return a->pages != b->pages ? a->pages > b->pages : a->writes > b->writes;
+}
+
 static void sift(cg_row_t *a, size_t root, size_t n)
 {
-    for (;;) { /* a min-heap on pages: the sort below ends largest first */
+    for (;;) { /* a heap with the last-ranked row on top: the sort ends best first */
         size_t child = 2 * root + 1;
         if (child >= n) return;
-        if (child + 1 < n && a[child + 1].pages < a[child].pages) child++;
-        if (a[root].pages <= a[child].pages) return;
+        if (child + 1 < n && row_before(&a[child], &a[child + 1])) child++;
+        if (!row_before(&a[root], &a[child])) return;
         cg_row_t t = a[root];
         a[root] = a[child];
         a[child] = t;
@@ -161,7 +168,7 @@ void cg_report_process(const cg_slot_t *s, cg_proc_t *p)
     p->frozen_pages = atomic_load(&s->frozen_pages);
     p->faults = atomic_load(&s->faults);
     p->measured = atomic_load(&s->measured) != 0;
-    p->copied_pages = p->measured ? s->copied_pages : p->faults;
+    p->copied_pages = p->measured ? s->copied_pages : atomic_load(&s->copies);
     p->private_dirty_kb = p->measured ? s->private_dirty_kb : -1;
     p->pss_kb = p->measured ? s->pss_kb : -1;
 }
@@ -197,7 +204,7 @@ static void build(cg_report_t *r, int32_t pid)
     /* Pack the used rows to the front, then sort them, most pages first. */
     size_t k = 0;
     for (size_t i = 0; i < CG_REPORT_ROWS; i++)
-        if (rows[i].pages) rows[k++] = rows[i];
+        if (rows[i].writes) rows[k++] = rows[i];
     sort_rows(rows, k);
     r->rows = rows;
     r->nrows = k;

@@ -116,8 +116,9 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     cg_sink_printf(out, "\n ],\n \"sites\": [");
     for (size_t i = 0; i < r->nrows; i++) {
         const cg_row_t *row = &r->rows[i];
-        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"processes\": %u,\n   \"writer\": ", i ? "," : "",
-                       (unsigned long long)row->pages, row->processes);
+        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u,\n   \"writer\": ",
+                       i ? "," : "", (unsigned long long)row->pages, (unsigned long long)row->writes,
+                       row->processes);
         frames(out, row->writer, r->lines);
         cg_sink_printf(out, ",\n   \"allocated\": ");
         frames(out, row->alloc, r->lines);

@@ -126,8 +126,9 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
         cg_sink_printf(out, "==%d==\n==%d== top write sites:\n", me, me);
         for (size_t i = 0; i < r->nrows && i < TOP_SITES; i++) {
             const cg_row_t *row = &r->rows[i];
-            cg_sink_printf(out, "==%d==   site %zu: %llu page%s written, in %u process%s\n", me, i + 1,
-                           (unsigned long long)row->pages, row->pages == 1 ? "" : "s", row->processes,
+            cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied, by %llu trapped write%s in %u process%s\n",
+                           me, i + 1, (unsigned long long)row->pages, row->pages == 1 ? "" : "s",
+                           (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
                            row->processes == 1 ? "" : "es");
             stack(out, me, "written by", row->writer, r->lines);
             stack(out, me, "into memory allocated by", row->alloc, r->lines);

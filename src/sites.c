@@ -85,9 +85,9 @@ const cg_site_t *cg_site_get(uint16_t id)
     return atomic_load_explicit(&((cg_site_t *)s)->hash, memory_order_acquire) > SITE_BUSY ? s : NULL;
 }
 
-/* Count one trapped page written by this process through writer into a block
- * of alloc. Async-signal-safe. */
-void cg_write_note(uint16_t writer, uint16_t alloc)
+/* Count one trapped write by this process through writer into a block of
+ * alloc, and whether it copied a shared page. Async-signal-safe. */
+void cg_write_note(uint16_t writer, uint16_t alloc, bool copied)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
@@ -104,14 +104,16 @@ void cg_write_note(uint16_t writer, uint16_t alloc)
             uint64_t expected = 0;
             if (atomic_compare_exchange_strong(&w->key, &expected, WRITE_BUSY)) {
                 atomic_store(&w->pid, pid);
-                atomic_store(&w->pages, 1);
+                atomic_store(&w->writes, 1);
+                atomic_store(&w->pages, copied);
                 atomic_store_explicit(&w->key, key, memory_order_release);
                 return;
             }
             cur = expected;
         }
         if (cur == key && atomic_load(&w->pid) == pid) {
-            atomic_fetch_add(&w->pages, 1);
+            atomic_fetch_add(&w->writes, 1);
+            if (copied) atomic_fetch_add(&w->pages, 1);
             return;
         }
     }
@@ -119,8 +121,7 @@ void cg_write_note(uint16_t writer, uint16_t alloc)
 }
 
 /* Visit every published write entry. */
-void cg_write_each(void (*fn)(uint16_t writer, uint16_t alloc, int32_t pid, uint32_t pages, void *arg),
-                   void *arg)
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, void *arg), void *arg)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
@@ -129,7 +130,6 @@ void cg_write_each(void (*fn)(uint16_t writer, uint16_t alloc, int32_t pid, uint
         uint64_t key = atomic_load_explicit(&t[i].key, memory_order_acquire);
         if (key == 0 || key == WRITE_BUSY) continue;
         key -= 1;
-        fn((uint16_t)(key >> 16), (uint16_t)(key & 0xffff), atomic_load(&t[i].pid),
-           atomic_load(&t[i].pages), arg);
+        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), arg);
     }
 }

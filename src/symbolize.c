@@ -32,7 +32,23 @@ typedef struct {
 
 #define MAX_OBJS 256
 static obj_t objs[MAX_OBJS];
-static int nobjs;
+static _Atomic int nobjs; /* objs[0..nobjs) are complete: read without the lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* adding an object */
+
+void cg_symbolize_lock(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void cg_symbolize_unlock(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void cg_symbolize_reset_lock(void)
+{
+    pthread_mutex_init(&lock, NULL);
+}
 
 static void sift(sym_t *a, size_t root, size_t n)
 {
@@ -108,12 +124,28 @@ static void load_symbols(obj_t *o)
     o->nsyms = k;
 }
 
+static obj_t *find(const struct link_map *lm)
+{
+    int n = atomic_load_explicit(&nobjs, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (objs[i].lm == lm) return &objs[i];
+    return NULL;
+}
+
+/* The object's entry, loading its symbols the first time. In the fault
+ * handler the lock is only tried: its holder may be the interrupted code. */
 static obj_t *object_of(const struct link_map *lm)
 {
-    for (int i = 0; i < nobjs; i++)
-        if (objs[i].lm == lm) return &objs[i];
-    if (nobjs == MAX_OBJS) return NULL;
-    obj_t *o = &objs[nobjs++];
+    obj_t *o = find(lm);
+    if (o) return o;
+    if (cg_tls.in_fault ? pthread_mutex_trylock(&lock) != 0 : pthread_mutex_lock(&lock) != 0) return NULL;
+    o = find(lm);
+    if (o || atomic_load(&nobjs) == MAX_OBJS) {
+        pthread_mutex_unlock(&lock);
+        return o;
+    }
+    o = &objs[atomic_load(&nobjs)];
+    memset(o, 0, sizeof *o);
     o->lm = lm;
     if (lm->l_name && lm->l_name[0]) {
         cg_fmt(o->path, sizeof o->path, "%s", lm->l_name);
@@ -122,6 +154,8 @@ static obj_t *object_of(const struct link_map *lm)
         o->path[n > 0 ? n : 0] = '\0';
     }
     load_symbols(o);
+    atomic_fetch_add_explicit(&nobjs, 1, memory_order_release);
+    pthread_mutex_unlock(&lock);
     return o;
 }
 

@@ -103,7 +103,7 @@ typedef struct cg_arena_s {
     uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */
     cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
     _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
-    _Atomic uint64_t *trapped;   /* page index -> 1 bit: thawed by a trapped write in this process */
+    _Atomic uint64_t *trapped;   /* page index -> 1 bit: a trapped write here found it shared */
     pthread_mutex_t lock;
     cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
     cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */
@@ -141,6 +141,7 @@ typedef struct cg_slot_s {
     _Atomic int32_t pid;           /* 0 = free */
     int32_t ppid;
     _Atomic uint64_t faults;       /* trapped writes */
+    _Atomic uint64_t copies;       /* of them, writes to a page another process shared */
     _Atomic uint64_t frozen_pages; /* frozen when it was forked (root: at its last freeze) */
     _Atomic uint64_t marked_bytes; /* live marked bytes at that time */
     _Atomic int32_t exit_how;      /* cg_exit_how_t */
@@ -165,7 +166,9 @@ typedef struct cg_site_s {
 typedef struct cg_write_s {
     _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else writer<<16|alloc, +1 */
     _Atomic int32_t pid;
-    _Atomic uint32_t pages;
+    _Atomic uint32_t writes; /* trapped writes */
+    _Atomic uint32_t pages;  /* of them, writes that copied a shared page */
+    uint32_t unused;
 } cg_write_t;
 
 typedef struct cg_board_s {
@@ -201,7 +204,8 @@ typedef struct cg_frame_s {
 typedef struct cg_row_s {
     uint16_t writer, alloc;
     uint32_t processes;
-    uint64_t pages;
+    uint64_t pages;  /* copied */
+    uint64_t writes; /* trapped */
 } cg_row_t;
 
 /* One process, as reported. */
@@ -231,6 +235,7 @@ typedef struct cg_report_s {
 typedef struct cg_tls_s {
     uint32_t region_depth; /* cowguard_readonly_begin() nesting */
     uint32_t busy;         /* inside cowguard: allocations pass through */
+    uint32_t in_fault;     /* inside the fault handler: take no lock that may be held */
 } cg_tls_t;
 
 #endif /* CG_TYPES_H */

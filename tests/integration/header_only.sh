@@ -30,6 +30,7 @@ cowguard_is_frozen
 cowguard_malloc
 cowguard_readonly_begin
 cowguard_readonly_end
+cowguard_stats
 cowguard_thaw
 fork
 free

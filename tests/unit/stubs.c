@@ -1,10 +1,11 @@
-/* stubs.c: test doubles for what arena.c, slab.c, freeze.c and mark.c take
- * from the rest of the library (init.c, board.c, fault.c), so the arena can
+/* stubs.c: test doubles for what arena.c, slab.c and freeze.c take from the
+ * rest of the library (init.c, mark.c, board.c, fault.c), so the arena can
  * be tested alone. */
 #include "internal.h"
 
-/* As in init.c: the per-thread state mark.c reads. */
+/* As in init.c and mark.c. */
 __thread cg_tls_t cg_tls CG_TLS;
+bool cg_mark_enabled;
 
 /* No process-tree board: nothing to count into. */
 cg_board_t *cg_board = NULL;
@@ -15,14 +16,15 @@ bool cg_board_setup(void)
     return true;
 }
 
-void cg_board_note_freeze(size_t bytes, size_t pages)
+void cg_board_note_freeze(size_t marked_bytes, size_t pages)
 {
-    (void)bytes;
+    (void)marked_bytes;
     (void)pages;
 }
 
-void cg_board_note_fault(void)
+void cg_board_note_fault(bool copied)
 {
+    (void)copied;
 }
 
 /* No SIGSEGV handler: a write to a frozen page must crash the test, which is

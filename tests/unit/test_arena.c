@@ -180,7 +180,7 @@ static int group_setup(void **state)
     (void)state;
     char *envp[] = { NULL };
     cg_options_load(envp);
-    cg_mark_setup();
+    cg_mark_enabled = true; /* as cg_mark_setup (init.c) would */
     cg_opt.arena_max = ARENA_SIZE; /* read at the first allocation */
     return 0;
 }
