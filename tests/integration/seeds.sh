@@ -1,0 +1,54 @@
+# The seeds' workloads under the launcher, as their users would run them.
+#  seed001: a dict of 200,000 bin() strings built inside cowguard.readonly(),
+#    read by a fork Pool of 4: frozen bytes cover the dict; CPython's
+#    reference counting copies pages, and the top sites show the interpreter
+#    writing into the strings bin() made.
+#  seed003: a 400 MB NumPy array read by 4 fork workers as a global, marked
+#    by COWGUARD_MIN_SIZE=1M alone: at least 390 MB frozen, a few MB at most
+#    copied, all 4 workers in the report.
+. "$SRC/tests/integration/lib.sh"
+cg="$BUILD/tools/cowguard"
+ex="$SRC/docs/examples"
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+
+rc=0
+"$cg" --python --report-format json --report "$TMP/a.%p.json" -- "$py" "$ex/seed001_bin_cache.py" \
+    >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "seed001"
+bytes=$(sed -n 's/^RESULT dict_bytes=\([0-9]*\) .*/\1/p' "$TMP/out")
+python3 - "$TMP" "$bytes" <<'PY' || fail "seed001 report"
+import glob, json, sys
+r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/a.*.json")) if x["scope"] == "tree"][0]
+t = r["totals"]
+assert t["frozen_bytes"] >= int(sys.argv[2]), (t, sys.argv[2])
+assert t["copied_bytes"] > 0, t
+assert len([p for p in r["processes"] if p["role"] == "child"]) == 4
+def names(frames): return {f["function"] for f in frames}
+refcount = [s for s in r["sites"][:3]
+            if s["writer"][0]["function"] == "_PyEval_EvalFrameDefault"
+            and names(s["allocated"]) & {"PyNumber_ToBase", "PyUnicode_New"}]
+assert refcount, [(s["writer"][:1], s["allocated"][:3]) for s in r["sites"][:3]]
+PY
+pass "seed001: $bytes bytes of dict frozen; the eval loop's reference counting copied pages of bin()'s strings"
+
+if ! "$py" -c 'import numpy' 2>/dev/null; then
+    echo "skip: seed003 needs NumPy for $py (Debian: python3-numpy)"
+    exit 0
+fi
+rc=0
+COWGUARD_MIN_SIZE=1M "$cg" --report-format json --report "$TMP/b.%p.json" -- "$py" "$ex/seed003_numpy.py" global 400 \
+    >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "seed003"
+python3 - "$TMP" <<'PY' || fail "seed003 report"
+import glob, json, sys
+r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/b.*.json")) if x["scope"] == "tree"][0]
+t = r["totals"]
+assert t["frozen_bytes"] >= 390 << 20, t
+assert t["copied_bytes"] <= 4 << 20, t
+kids = [p for p in r["processes"] if p["role"] == "child"]
+assert len(kids) == 4, kids
+# Workers that Pool.terminate() killed did not measure themselves.
+assert all(p["private_dirty_kb"] < 16 * 1024 for p in kids if p["measured"]), kids
+PY
+pass "seed003: >= 390 MB frozen, <= 4 MB copied, 4 workers, those measured under 16 MB private"
