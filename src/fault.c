@@ -134,7 +134,7 @@ static size_t put_stack(char *buf, size_t size, int pid, const uintptr_t *frames
     return len;
 }
 
-static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwriter)
+static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwriter, bool kernel)
 {
     static char buf[16384]; /* static: the stack may be small (sigaltstack) */
     size_t n = 0;
@@ -143,7 +143,8 @@ static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwr
                 "==%d==ERROR: cowguard: write to frozen memory at %p in %s %d (parent %d)\n", pid,
                 (void *)addr, role(), pid, (int)getppid());
     if (nwriter && n < sizeof buf) {
-        n += cg_fmt(buf + n, sizeof buf - n, "==%d==  written by:\n", pid);
+        n += cg_fmt(buf + n, sizeof buf - n, "==%d==  written by%s:\n", pid,
+                    kernel ? " the kernel, for a read-family call made" : "");
         if (n < sizeof buf) n += put_stack(buf + n, sizeof buf - n, pid, writer, nwriter);
     }
     cg_block_info_t b;
@@ -168,50 +169,74 @@ static void abort_on_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwr
     abort();
 }
 
-/* Count the write, whether it copies a page (another process shares it;
- * a page the others have let go of is written in place), and where it came
- * from: the writer's stack and the block's allocation site. */
-static uint32_t note_write(uintptr_t addr, void *uc, uintptr_t *writer)
+/* The writer's stack: unwound from the signal context, or, for a write the
+ * kernel is about to do for the program (uc NULL), the caller's. */
+static uint32_t writer_stack(void *uc, uintptr_t *frames)
 {
-    bool copied = cg_page_shared(addr);
-    if (copied) cg_note_copied(addr);
-    cg_board_note_fault(copied);
     if (!cg_board || !cg_board->site_frames) return 0;
-    uint32_t n = cg_backtrace_signal(uc, writer, cg_board->site_frames);
+    return uc ? cg_backtrace_signal(uc, frames, cg_board->site_frames)
+              : cg_backtrace(frames, cg_board->site_frames);
+}
+
+/* Count the write, whether it copies a page, and where it came from: the
+ * writer's stack and the block's allocation site. */
+static void note_write(uintptr_t addr, const uintptr_t *writer, uint32_t n, bool copied)
+{
+    cg_board_note_fault(copied);
+    if (!cg_board || !cg_board->site_frames) return;
     cg_block_info_t b;
     uint16_t alloc = cg_arena_block_info(addr, &b) ? b.site : 0;
     cg_write_note(cg_site_id(writer, n), alloc, copied);
-    return n;
 }
 
 static void on_frozen_write(uintptr_t addr, void *uc)
 {
     uintptr_t writer[CG_MAX_FRAMES];
     if (cg_opt.policy == CG_POLICY_ABORT) {
-        uint32_t n = note_write(addr, uc, writer);
-        abort_on_write(addr, writer, n);
+        uint64_t e;
+        bool copied = cg_pagemap_read(addr & ~(uintptr_t)(CG_PAGE - 1), 1, &e) != 0 || cg_pagemap_shared(e);
+        uint32_t n = writer_stack(uc, writer);
+        note_write(addr, writer, n, copied);
+        abort_on_write(addr, writer, n, uc == NULL);
     }
-    bool was_frozen;
-    int r = cg_thaw_page(addr, &was_frozen);
+    bool was_frozen, copied;
+    int r = cg_thaw_page(addr, &was_frozen, &copied);
     if (was_frozen) {
-        note_write(addr, uc, writer);
+        note_write(addr, writer, writer_stack(uc, writer), copied);
         if (cg_opt.verbose >= 1) {
             cg_block_info_t b;
             if (cg_arena_block_info(addr, &b))
-                cg_message("trapped write at %p (%zu bytes into the block at %p); page copied",
-                           (void *)addr, (size_t)(addr - b.start), (void *)b.start);
+                cg_message("trapped %swrite at %p (%zu bytes into the block at %p)%s", uc ? "" : "kernel ",
+                           (void *)addr, (size_t)(addr - b.start), (void *)b.start, copied ? "; page copied" : "");
             else
-                cg_message("trapped write at %p; page copied", (void *)addr);
+                cg_message("trapped %swrite at %p%s", uc ? "" : "kernel ", (void *)addr,
+                           copied ? "; page copied" : "");
         }
     }
     if (r < 0) {
         /* The write cannot go on; say why, then fail the way the write would. */
         cg_message("cannot make %p writable again; the write to frozen memory fails", (void *)addr);
-        struct sigaction d;
-        memset(&d, 0, sizeof d);
-        d.sa_handler = SIG_DFL;
-        cg_next.sigaction(SIGSEGV, &d, NULL);
+        if (uc) {
+            struct sigaction d;
+            memset(&d, 0, sizeof d);
+            d.sa_handler = SIG_DFL;
+            cg_next.sigaction(SIGSEGV, &d, NULL);
+        }
     }
+}
+
+/* The kernel is about to write [a, a + len) for the program (read(2)
+ * and friends): it would fail with EFAULT on a frozen page rather than
+ * fault, so each frozen page there is treated as a trapped write now. */
+void cg_before_kernel_write(uintptr_t a, size_t len)
+{
+    uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
+    if (cg_likely(len == 0 || a >= end || a + len <= cg_arena.base || !cg_arena_owns((void *)cg_arena.base)))
+        return;
+    uintptr_t from = a < cg_arena.base ? cg_arena.base : a & ~(uintptr_t)(CG_PAGE - 1);
+    uintptr_t to = a + len < a || a + len > end ? end : a + len;
+    for (uintptr_t p = from; p < to; p += CG_PAGE)
+        if (cg_page_frozen(p)) on_frozen_write(p < a ? a : p, NULL);
 }
 
 static void handler(int sig, siginfo_t *si, void *uc)

@@ -6,8 +6,10 @@
  * is async-signal-safe); a thaw of everything re-merges the mappings and lets
  * the allocator reuse what was freed while frozen. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -15,6 +17,9 @@ static inline size_t page_index(uintptr_t addr)
 {
     return (addr - cg_arena.base) >> CG_PAGE_SHIFT;
 }
+
+static void budget_setup(void);
+static _Atomic size_t thaws; /* thaw operations since the last freeze (which re-merges) */
 
 static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
 {
@@ -66,6 +71,7 @@ int cg_freeze_all(void)
     /* Handler, bits and bound first: another thread may write a page the
      * instant mprotect returns, and its fault must be recognised as ours. */
     cg_fault_install();
+    budget_setup();
     set_bits(0, page_index(top), true);
     if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
     if (mprotect((void *)cg_arena.base, top - cg_arena.base, PROT_READ) != 0) {
@@ -73,6 +79,7 @@ int cg_freeze_all(void)
         set_bits(0, page_index(top), false);
         return -1;
     }
+    atomic_store(&thaws, 0); /* one mapping again */
     for (uintptr_t a = cg_arena.base; a < top;) {
         cg_span_t *s = cg_arena.pagemap[page_index(a)];
         a += (uintptr_t)s->npages << CG_PAGE_SHIFT;
@@ -118,32 +125,133 @@ int cg_thaw_all(void)
     return 0;
 }
 
-/* A trapped write to addr is about to copy its page (another process shares
- * it): remember the page, for the measurement at exit. Async-signal-safe. */
-void cg_note_copied(uintptr_t addr)
+/* ---- the mapping budget -------------------------------------------------
+ *
+ * Thawing one page of a frozen range splits its mapping in up to three, and
+ * the kernel allows vm.max_map_count mappings (65530 by default), after
+ * which mprotect fails. So cowguard allows its thaws half of the mappings
+ * still free when it first freezes, and thaws larger aligned units as that
+ * allowance runs out: one page, then 16, then 512, then everything. A
+ * program writing scattered frozen pages keeps running; pages thawed
+ * without being written are not trapped any more, but still counted by the
+ * kernel if they are copied (see note_shared). */
+
+static size_t allowance; /* thaws times two may reach this */
+
+static size_t read_file(const char *path, char *buf, size_t size)
 {
-    size_t i = page_index(addr);
-    atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], 1ULL << (i % 64), memory_order_relaxed);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
 }
 
-/* Make the page holding addr writable again. Async-signal-safe: an atomic
- * bit and one system call. *was_frozen tells whether this call cleared the
- * bit (another thread may have won the race for the same page). */
-int cg_thaw_page(uintptr_t addr, bool *was_frozen)
+static size_t count_mappings(void)
+{
+    char buf[8192];
+    size_t lines = 0;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++) lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+/* Normal context (the first freeze). */
+static void budget_setup(void)
+{
+    if (allowance) return;
+    char buf[32];
+    size_t max = 65530;
+    if (read_file("/proc/sys/vm/max_map_count", buf, sizeof buf)) {
+        size_t v = 0;
+        for (const char *p = buf; *p >= '0' && *p <= '9'; p++) v = v * 10 + (size_t)(*p - '0');
+        if (v) max = v;
+    }
+    size_t used = count_mappings();
+    allowance = max > used ? (max - used) / 2 : 1;
+}
+
+/* Pages per thaw now; 0 means the whole frozen range. */
+static size_t thaw_unit(void)
+{
+    size_t added = atomic_load_explicit(&thaws, memory_order_relaxed) * 2;
+    if (added < allowance / 2) return 1;
+    if (added < allowance / 4 * 3) return 16;
+    if (added < allowance / 8 * 7) return 512;
+    return 0;
+}
+
+size_t cg_thaw_budget(size_t *used)
+{
+    *used = atomic_load(&thaws) * 2;
+    return allowance;
+}
+
+/* Remember the pages of [from, to) that another process shares now: if this
+ * process writes one of them, the kernel copies it, and the measurement at
+ * exit counts it (trapped bitmap). Async-signal-safe. */
+static void note_shared(uintptr_t from, uintptr_t to)
+{
+    uint64_t entries[512];
+    for (uintptr_t a = from; a < to; a += sizeof entries / 8 * CG_PAGE) {
+        size_t n = (to - a) >> CG_PAGE_SHIFT;
+        if (n > 512) n = 512;
+        if (cg_pagemap_read(a, n, entries) != 0) {
+            set_range(cg_arena.trapped, page_index(a), page_index(a) + n, true); /* unknown: assume shared */
+            continue;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (cg_pagemap_shared(entries[k])) {
+                size_t i = page_index(a) + k;
+                atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], 1ULL << (i % 64), memory_order_relaxed);
+            }
+    }
+}
+
+/* A write to addr trapped: make its page writable again (with the unit
+ * around it when mappings run short). *was_frozen tells whether this call
+ * thawed the page (another thread may have won the race for it); *copied
+ * whether the write copies it, because another process shares it.
+ * Async-signal-safe: atomic bits, pagemap reads and mprotect. Returns 0, or
+ * -1 when the page cannot be made writable. */
+int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
 {
     uintptr_t page = addr & ~(uintptr_t)(CG_PAGE - 1);
+    uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
     size_t i = page_index(page);
     uint64_t bit = 1ULL << (i % 64);
     uint64_t old = atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
     *was_frozen = (old & bit) != 0;
-    if (mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) == 0) return 0;
-    /* Out of mappings (vm.max_map_count): thaw the whole frozen range, which
-     * merges it back into one mapping. Its other pages were not written, so
-     * they stay shared with the other processes; they are just not trapped. */
-    if (mprotect((void *)cg_arena.base, cg_arena.frozen_end - cg_arena.base,
-                 PROT_READ | PROT_WRITE) == 0) {
-        set_bits(0, page_index(cg_arena.frozen_end), false);
-        return 1;
+    *copied = false;
+    if (*was_frozen) {
+        uint64_t e;
+        *copied = cg_pagemap_read(page, 1, &e) != 0 || cg_pagemap_shared(e);
+        if (*copied) atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], bit, memory_order_relaxed);
     }
-    return -1;
+    size_t unit = *was_frozen ? thaw_unit() : 1;
+    uintptr_t from = page, to = page + CG_PAGE;
+    if (unit != 1) {
+        uintptr_t span = unit ? unit * CG_PAGE : end - cg_arena.base;
+        from = unit ? cg_arena.base + ((page - cg_arena.base) / span) * span : cg_arena.base;
+        to = from + span < end ? from + span : end;
+    }
+    if (unit != 1 || mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
+        /* A unit, or out of mappings all the same: thaw the larger range,
+         * which merges mappings; fall back to everything. */
+        if (mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0) {
+            from = cg_arena.base;
+            to = end;
+            if (mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0) return -1;
+        }
+        set_bits(page_index(from), page_index(to), false);
+        if (from < page) note_shared(from, page);
+        if (page + CG_PAGE < to) note_shared(page + CG_PAGE, to);
+    }
+    atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
+    return 0;
 }

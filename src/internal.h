@@ -5,6 +5,8 @@
 
 #include <stdarg.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "types.h"
@@ -39,6 +41,18 @@ typedef struct cg_next_s {
     pid_t (*wait3)(int *, int, struct rusage *);
     pid_t (*wait4)(pid_t, int *, int, struct rusage *);
     int (*waitid)(idtype_t, id_t, siginfo_t *, int);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*pread)(int, void *, size_t, off_t);
+    ssize_t (*pread64)(int, void *, size_t, off_t);
+    ssize_t (*readv)(int, const struct iovec *, int);
+    ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+    ssize_t (*preadv64)(int, const struct iovec *, int, off_t);
+    ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+    ssize_t (*preadv64v2)(int, const struct iovec *, int, off_t, int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 } cg_next_t;
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
@@ -128,9 +142,9 @@ int cg_freeze_all(void);
 int cg_thaw_all(void);
 bool cg_page_frozen(uintptr_t addr);
 size_t cg_frozen_pages(void);
-int cg_thaw_page(uintptr_t addr, bool *was_frozen);
+int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
+size_t cg_thaw_budget(size_t *used);
 void cg_freeze_child(void);
-void cg_note_copied(uintptr_t addr);
 
 /* ---- "fault.c": the SIGSEGV handler, the program's own handlers --------- */
 void cg_fault_install(void);
@@ -138,6 +152,7 @@ void cg_fault_lock(void);
 void cg_fault_unlock(void);
 void cg_fault_reset_lock(void);
 int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+void cg_before_kernel_write(uintptr_t a, size_t len);
 
 /* ---- "fork.c": what a fork does to cowguard's state --------------------- */
 void cg_fork_setup(void);
@@ -178,7 +193,8 @@ bool cg_srcline(uintptr_t addr, const char **file, int *line);
 
 /* ---- "measure.c": what the kernel says ---------------------------------- */
 void cg_measure_self(cg_slot_t *s);
-bool cg_page_shared(uintptr_t addr);
+int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries);
+bool cg_pagemap_shared(uint64_t entry);
 
 /* ---- "report.c": when, where, and the numbers ------------------------- */
 void cg_process_exit(cg_exit_how_t how, int code);

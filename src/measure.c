@@ -78,19 +78,23 @@ static uint64_t copied_pages(void)
     return copied;
 }
 
-/* Whether the page at addr is present and mapped by another process too, as
- * pagemap says. Async-signal-safe: the fault handler asks it. The file is
- * opened each time: a descriptor kept open would belong to whichever process
- * opened it, and the program may close or reuse descriptors. */
-bool cg_page_shared(uintptr_t addr)
+/* The pagemap entries of n pages from addr. Async-signal-safe: the fault
+ * handler reads them. The file is opened each time: a descriptor kept open
+ * would belong to whichever process opened it, and the program may close or
+ * reuse descriptors. */
+int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries)
 {
     int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return true; /* unknown: count it, as before pagemap existed */
-    uint64_t e = 0;
-    ssize_t n = pread(fd, &e, sizeof e, (off_t)((addr >> CG_PAGE_SHIFT) * 8));
+    if (fd < 0) return -1;
+    ssize_t r = pread(fd, entries, n * 8, (off_t)((addr >> CG_PAGE_SHIFT) * 8));
     close(fd);
-    if (n != (ssize_t)sizeof e) return true;
-    return (e & PM_PRESENT) && !(e & PM_EXCLUSIVE);
+    return r == (ssize_t)(n * 8) ? 0 : -1;
+}
+
+/* Present, and mapped by another process too: a write would copy it. */
+bool cg_pagemap_shared(uint64_t entry)
+{
+    return (entry & PM_PRESENT) && !(entry & PM_EXCLUSIVE);
 }
 
 /* Fill s with this process's numbers, as the kernel has them now. */

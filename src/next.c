@@ -73,6 +73,18 @@ void cg_next_resolve(void)
     cg_next.wait3 = must("wait3");
     cg_next.wait4 = must("wait4");
     cg_next.waitid = must("waitid");
+    cg_next.read = must("read");
+    cg_next.pread = must("pread");
+    cg_next.pread64 = must("pread64");
+    cg_next.readv = must("readv");
+    cg_next.preadv = must("preadv");
+    cg_next.preadv64 = must("preadv64");
+    cg_next.preadv2 = must("preadv2");
+    cg_next.preadv64v2 = must("preadv64v2");
+    cg_next.recv = must("recv");
+    cg_next.recvfrom = must("recvfrom");
+    cg_next.recvmsg = must("recvmsg");
+    cg_next.recvmmsg = must("recvmmsg");
     /* Not every allocator has these; the wrappers fall back when absent. */
     cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
     cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");

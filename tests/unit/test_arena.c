@@ -583,16 +583,17 @@ static void test_thaw_page(void **state)
     check_block(a, 3 * CG_PAGE, CG_PAGE);
     memset(a, 0x42, 3 * CG_PAGE);
     freeze();
-    bool was = false;
-    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE + 100, &was), 0);
+    bool was = false, copied = true;
+    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE + 100, &was, &copied), 0);
     assert_true(was);
+    assert_false(copied); /* no other process maps it: the write copies nothing */
     assert_false(cg_page_frozen((uintptr_t)a + CG_PAGE));
     assert_true(cg_page_frozen((uintptr_t)a));
     assert_true(cg_page_frozen((uintptr_t)a + 2 * CG_PAGE));
     a[CG_PAGE + 5] = 0x43; /* writable in this process */
     assert_true(write_faults(a));
     assert_true(write_faults(a + 2 * CG_PAGE));
-    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE, &was), 0);
+    assert_int_equal(cg_thaw_page((uintptr_t)a + CG_PAGE, &was, &copied), 0);
     assert_false(was); /* already thawed */
     thaw();
     assert_int_equal(a[CG_PAGE + 5], 0x43);
