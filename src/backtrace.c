@@ -41,6 +41,12 @@ static inline bool own(uintptr_t ip)
     return ip >= self_lo && ip < self_hi;
 }
 
+/* Is ip in cowguard's own code? */
+bool cg_backtrace_own(uintptr_t ip)
+{
+    return own(ip);
+}
+
 /* The caller's stack, cowguard's frames left out. Not for signal context. */
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max)
 {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -239,6 +240,18 @@ void cg_before_kernel_write(uintptr_t a, size_t len)
         if (cg_page_frozen(p)) on_frozen_write(p < a ? a : p, NULL);
 }
 
+/* The interrupted instruction's address. */
+static uintptr_t fault_pc(void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.pc;
+#else
+    return 0;
+#endif
+}
+
 static void handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
@@ -248,8 +261,14 @@ static void handler(int sig, siginfo_t *si, void *uc)
     if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
         && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE))
         on_frozen_write(addr, uc);
-    else
+    else {
+        uintptr_t pc = fault_pc(uc);
+        if (si->si_code > 0 && cg_backtrace_own(pc))
+            cg_message("fault at %p in cowguard's own code (address %p): a bad argument to a cowguard "
+                       "call, or a bug in cowguard",
+                       (void *)pc, (void *)addr);
         chain(sig, si, uc);
+    }
     cg_tls.in_fault--;
     errno = saved;
 }

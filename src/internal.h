@@ -181,6 +181,7 @@ void cg_backtrace_setup(void);
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
 uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
 uint16_t cg_site_here(void);
+bool cg_backtrace_own(uintptr_t ip);
 
 /* ---- "symbolize.c": names for addresses --------------------------------- */
 void cg_symbolize(uintptr_t addr, cg_frame_t *out);

@@ -13,17 +13,38 @@
 /* The next definition of fn, resolving cowguard first if need be. */
 #define NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
 
-static void before_iov(const struct iovec *iov, int n)
+/* Copy the program's argument structures without trusting them: a bad
+ * pointer must give the call its EFAULT, not crash cowguard. */
+static bool peek(void *dst, const void *src, size_t n)
 {
-    for (int i = 0; iov && i < n; i++) cg_before_kernel_write((uintptr_t)(iov[i].iov_base), iov[i].iov_len);
+    struct iovec local = { dst, n }, remote = { (void *)src, n };
+    return src && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
 }
 
-static void before_msg(const struct msghdr *m)
+static bool arena_frozen(void)
 {
-    if (!m) return;
-    cg_before_kernel_write((uintptr_t)(m->msg_name), m->msg_namelen);
-    cg_before_kernel_write((uintptr_t)(m->msg_control), m->msg_controllen);
-    before_iov(m->msg_iov, (int)m->msg_iovlen);
+    return __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_RELAXED) > cg_arena.base;
+}
+
+static void before_iov(const struct iovec *iov, int n)
+{
+    struct iovec v[64];
+    if (!arena_frozen()) return;
+    for (int i = 0; i < n; i += 64) {
+        int k = n - i < 64 ? n - i : 64;
+        if (!peek(v, iov + i, (size_t)k * sizeof *v)) return;
+        for (int j = 0; j < k; j++) cg_before_kernel_write((uintptr_t)v[j].iov_base, v[j].iov_len);
+    }
+}
+
+static void before_msg(const struct msghdr *msg)
+{
+    struct msghdr m;
+    if (!arena_frozen() || !peek(&m, msg, sizeof m)) return;
+    cg_before_kernel_write((uintptr_t)msg, sizeof m); /* lengths and flags come back */
+    cg_before_kernel_write((uintptr_t)m.msg_name, m.msg_namelen);
+    cg_before_kernel_write((uintptr_t)m.msg_control, m.msg_controllen);
+    before_iov(m.msg_iov, (int)m.msg_iovlen);
 }
 
 CG_EXPORT ssize_t read(int fd, void *buf, size_t n)
@@ -84,21 +105,23 @@ CG_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 CG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
     cg_before_kernel_write((uintptr_t)(buf), n);
-    if (from && fromlen) cg_before_kernel_write((uintptr_t)(from), *fromlen);
-    if (fromlen) cg_before_kernel_write((uintptr_t)(fromlen), sizeof *fromlen);
+    socklen_t len;
+    if (from && arena_frozen() && peek(&len, fromlen, sizeof len)) cg_before_kernel_write((uintptr_t)from, len);
+    cg_before_kernel_write((uintptr_t)(fromlen), sizeof *fromlen);
     return NEXT(recvfrom)(fd, buf, n, flags, from, fromlen);
 }
 
 CG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     before_msg(msg);
-    if (msg) cg_before_kernel_write((uintptr_t)(msg), sizeof *msg); /* lengths and flags come back */
     return NEXT(recvmsg)(fd, msg, flags);
 }
 
 CG_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
 {
-    for (unsigned int i = 0; vec && i < n; i++) before_msg(&vec[i].msg_hdr);
-    if (vec) cg_before_kernel_write((uintptr_t)(vec), (size_t)n * sizeof *vec);
+    for (unsigned int i = 0; i < n && arena_frozen(); i++) {
+        before_msg(&vec[i].msg_hdr);
+        cg_before_kernel_write((uintptr_t)&vec[i].msg_len, sizeof vec[i].msg_len);
+    }
     return NEXT(recvmmsg)(fd, vec, n, flags, timeout);
 }

@@ -10,6 +10,10 @@
  *   raise             raise(SIGSEGV) reaches the program's handler as SI_TKILL
  *   raise-default     raise(SIGSEGV) without a handler kills by SIGSEGV
  *   default           a write to a read-only page without a handler kills by SIGSEGV
+ *   nodefer, defer    with and without SA_NODEFER: prints whether SIGSEGV was
+ *                     blocked while the handler ran ("blocked=0" or "=1")
+ *   ignore-raise      SIG_IGN, then raise(SIGSEGV): ignored, the program goes on
+ *   ignore-fault      SIG_IGN, then a real fault: the kernel kills by SIGSEGV
  *
  * The handled modes fault on a page the program protected itself; the
  * handler checks what it received, unprotects the page and returns, so the
@@ -28,11 +32,15 @@ static char *own_page;                 /* the page the program protects itself *
 static volatile sig_atomic_t calls;    /* handler invocations */
 static volatile sig_atomic_t bad_info; /* a handler saw the wrong siginfo */
 static volatile int expect_code;
+static volatile sig_atomic_t blocked = -1; /* SIGSEGV blocked inside the handler */
 
 static void on_segv_info(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     calls++;
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    blocked = sigismember(&now, SIGSEGV);
     if (sig != SIGSEGV || si->si_code != expect_code) bad_info = 1;
     if (expect_code == SEGV_ACCERR) {
         if (si->si_addr != own_page + 100) bad_info = 1;
@@ -94,6 +102,25 @@ int main(int argc, char **argv)
         data = frozen_data();
         raise(SIGSEGV);
         return 20;
+    }
+    if (strncmp(mode, "ignore-", 7) == 0) {
+        data = frozen_data();
+        if (signal(SIGSEGV, SIG_IGN) == SIG_ERR) return 10;
+        if (strcmp(mode, "ignore-raise") == 0) {
+            raise(SIGSEGV); /* ignored */
+            printf("ok\n");
+            return 0;
+        }
+        mprotect(own_page, 4096, PROT_READ);
+        *(volatile char *)(own_page + 100) = 'x'; /* a fault cannot be ignored */
+        return 20;
+    }
+    if (strcmp(mode, "nodefer") == 0 || strcmp(mode, "defer") == 0) {
+        data = frozen_data();
+        install("sigaction", strcmp(mode, "nodefer") == 0 ? SA_NODEFER : 0);
+        fault_own_page();
+        printf("calls=%d blocked=%d\n", (int)calls, (int)blocked);
+        return calls == 1 && !bad_info ? 0 : 1;
     }
     if (strcmp(mode, "sigaction-before") == 0) {
         install("sigaction", 0);
