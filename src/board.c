@@ -19,21 +19,27 @@
 cg_board_t *cg_board;
 cg_slot_t *cg_self;
 
-static void claim(cg_board_t *b, int32_t ppid, uint64_t frozen_pages, uint64_t marked_bytes)
+/* A slot for a process whose parent is ppid; UINT32_MAX when the board is full. */
+static uint32_t reserve(cg_board_t *b, int32_t ppid, uint64_t frozen_pages, uint64_t marked_bytes)
 {
     uint32_t i = atomic_fetch_add(&b->nslots, 1);
     if (i >= CG_BOARD_SLOTS) {
         atomic_fetch_add(&b->lost, 1);
         atomic_store(&b->nslots, CG_BOARD_SLOTS);
-        cg_self = NULL;
-        return;
+        return UINT32_MAX;
     }
     cg_slot_t *s = &b->slots[i];
     s->ppid = ppid;
     atomic_store(&s->frozen_pages, frozen_pages);
     atomic_store(&s->marked_bytes, marked_bytes);
-    atomic_store(&s->pid, (int32_t)getpid()); /* last: the slot is now complete */
-    cg_self = s;
+    return i;
+}
+
+/* The slot gets its pid, from whichever of parent and child gets there first. */
+static void publish(uint32_t i, pid_t pid)
+{
+    int32_t expected = 0;
+    if (i < CG_BOARD_SLOTS) atomic_compare_exchange_strong(&cg_board->slots[i].pid, &expected, (int32_t)pid);
 }
 
 bool cg_board_setup(void)
@@ -54,19 +60,36 @@ bool cg_board_setup(void)
     b->sites_offset = sites;
     b->writes_offset = writes;
     b->size = size;
-    claim(b, (int32_t)getppid(), 0, 0);
     cg_board = b;
+    uint32_t i = reserve(b, (int32_t)getppid(), 0, 0);
+    publish(i, getpid());
+    cg_self = &b->slots[i];
     return true;
 }
 
-/* In a forked child, before it returns from fork. */
-void cg_board_child(void)
+/* Before a fork (arena lock held): a slot for the child, reserved by the
+ * parent, so that the child is on the board even if the parent exits before
+ * the child first runs. */
+uint32_t cg_board_reserve(void)
+{
+    if (!cg_board) return UINT32_MAX;
+    return reserve(cg_board, cg_self ? atomic_load(&cg_self->pid) : (int32_t)getpid(),
+                   cg_self ? atomic_load(&cg_self->frozen_pages) : 0,
+                   cg_self ? atomic_load(&cg_self->marked_bytes) : 0);
+}
+
+/* In the parent after fork (pid > 0; -1: the fork failed, the slot stays empty). */
+void cg_board_forked(uint32_t slot, pid_t pid)
+{
+    if (cg_board && pid > 0) publish(slot, pid);
+}
+
+/* In the child, before it returns from fork. */
+void cg_board_child(uint32_t slot)
 {
     if (!cg_board) return;
-    int32_t ppid = cg_self ? atomic_load(&cg_self->pid) : (int32_t)getppid();
-    uint64_t pages = cg_self ? atomic_load(&cg_self->frozen_pages) : 0;
-    uint64_t marked = cg_self ? atomic_load(&cg_self->marked_bytes) : 0;
-    claim(cg_board, ppid, pages, marked);
+    publish(slot, getpid());
+    cg_self = slot < CG_BOARD_SLOTS ? &cg_board->slots[slot] : NULL;
 }
 
 static void raise_max(_Atomic uint64_t *max, uint64_t v)

@@ -18,6 +18,7 @@ static void prepare(void)
     frozen_by_fork = false;
     if (cg_arena.ready && cg_opt.policy != CG_POLICY_OFF)
         frozen_by_fork = cg_freeze_all() == 0 && cg_arena.top > cg_arena.base;
+    cg_tls.fork_slot = cg_arena.ready ? cg_board_reserve() : UINT32_MAX;
     cg_fault_lock();
     cg_symbolize_lock();
 }
@@ -37,7 +38,7 @@ static void child(void)
     cg_arena_reset_lock();
     if (cg_arena.ready) {
         cg_freeze_child();
-        cg_board_child();
+        cg_board_child(cg_tls.fork_slot);
     }
 }
 
@@ -46,8 +47,10 @@ void cg_fork_setup(void)
     pthread_atfork(prepare, parent, child);
 }
 
-/* After fork() returned in the parent. */
+/* After fork() returned in the parent, in the thread that forked. */
 void cg_fork_done(pid_t pid)
 {
-    if (pid > 0 && frozen_by_fork && cg_board) atomic_fetch_add(&cg_board->forks, 1);
+    if (pid <= 0 || !cg_board) return;
+    cg_board_forked(cg_tls.fork_slot, pid);
+    if (frozen_by_fork) atomic_fetch_add(&cg_board->forks, 1);
 }

@@ -243,7 +243,9 @@ void cg_process_exit(cg_exit_how_t how, int code)
 {
     static pid_t done; /* once per process; a forked child starts over */
     pid_t me = getpid();
-    if (done == me || !cg_board || !cg_self) return;
+    /* A vfork or posix_spawn child shares its parent's memory, slot included,
+     * and ran no atfork handler: it is not a worker, and must not touch them. */
+    if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return;
     done = me;
     int saved = errno;
     sigset_t all, old;

@@ -236,6 +236,7 @@ typedef struct cg_tls_s {
     uint32_t region_depth; /* cowguard_readonly_begin() nesting */
     uint32_t busy;         /* inside cowguard: allocations pass through */
     uint32_t in_fault;     /* inside the fault handler: take no lock that may be held */
+    uint32_t fork_slot;    /* the board slot reserved for the child of this thread's fork */
 } cg_tls_t;
 
 #endif /* CG_TYPES_H */
