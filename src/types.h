@@ -45,7 +45,6 @@ typedef struct cg_options_s {
 #define CG_OPT(field, name, type, deflt, words, min, max, doc) uint64_t field;
 #include "options.def"
 #undef CG_OPT
-    const char *report_path; /* COWGUARD_REPORT when it names a file */
 } cg_options_t;
 
 /* ---- the arena ---------------------------------------------------------- */
