@@ -201,7 +201,7 @@ bool cg_pagemap_shared(uint64_t entry);
 
 /* ---- "report.c": when, where, and the numbers ------------------------- */
 void cg_process_exit(cg_exit_how_t how, int code);
-int cg_report_open(char *path, size_t size);
+int cg_report_open(char *path, size_t size, bool root);
 void cg_report_close(int fd, const char *path);
 void cg_report_process(const cg_slot_t *s, cg_proc_t *p);
 const char *cg_exit_how_name(cg_exit_how_t how);

@@ -51,8 +51,11 @@ static bool expand(const char *tmpl, char *out, size_t size)
 
 /* The descriptor the report goes to, or -1 for none. A file report is
  * written under path + ".partial" and published by cg_report_close, so
- * nobody reads a half-written report. */
-int cg_report_open(char *path, size_t size)
+ * nobody reads a half-written report. When the file cannot be made, the
+ * root's report goes to stderr with one warning; another process's own
+ * report is dropped without a word: the root's covers it, and forty
+ * workers need not repeat the root's warning. */
+int cg_report_open(char *path, size_t size, bool root)
 {
     const char *where = destination();
     path[0] = '\0';
@@ -68,6 +71,7 @@ int cg_report_open(char *path, size_t size)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     path[n] = '\0';
     if (fd < 0) {
+        if (!root) return -1;
         cg_message("cannot create report file %s%s (%s); writing the report to stderr", path, PARTIAL,
                    strerror(errno));
         path[0] = '\0';
@@ -218,7 +222,7 @@ static void write_report(int32_t pid, bool lines)
     static cg_report_t r; /* static: exit paths get no large stack frames */
     static cg_sink_t out;
     char path[4096];
-    int fd = cg_report_open(path, sizeof path);
+    int fd = cg_report_open(path, sizeof path, pid == 0);
     if (fd < 0) return;
     build(&r, pid);
     r.lines = lines;
