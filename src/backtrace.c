@@ -9,12 +9,46 @@
  * frames alike. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <sched.h>
 #include <libunwind.h>
 #include <link.h>
 
 #include "internal.h"
 
 static uintptr_t self_lo, self_hi; /* the library's code */
+
+/* libunwind takes locks of its own while it unwinds. A fork while another
+ * thread holds one would leave it held in the child, and the child's next
+ * unwind (in the fault handler) would hang. So the prepare handler stops
+ * new unwinds and waits for those under way; meanwhile stacks come back
+ * empty. */
+static _Atomic int unwinding;   /* unwinds under way */
+static _Atomic int fork_pending; /* a fork is being prepared */
+
+static bool unwind_begin(void)
+{
+    atomic_fetch_add(&unwinding, 1);
+    if (!atomic_load(&fork_pending)) return true;
+    atomic_fetch_sub(&unwinding, 1);
+    return false;
+}
+
+static void unwind_end(void)
+{
+    atomic_fetch_sub(&unwinding, 1);
+}
+
+void cg_backtrace_prefork(void)
+{
+    atomic_store(&fork_pending, 1);
+    while (atomic_load(&unwinding) > 0) sched_yield();
+}
+
+void cg_backtrace_postfork(void)
+{
+    atomic_store(&unwinding, 0);
+    atomic_store(&fork_pending, 0);
+}
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -52,9 +86,11 @@ uint32_t cg_backtrace(uintptr_t *frames, uint32_t max)
 {
     void *raw[CG_MAX_FRAMES + 8];
     if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
+    if (!unwind_begin()) return 0;
     cg_tls.busy++; /* libunwind may allocate its caches */
     int n = unw_backtrace(raw, (int)max + 8);
     cg_tls.busy--;
+    unwind_end();
     uint32_t k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!own((uintptr_t)raw[i])) frames[k++] = (uintptr_t)raw[i];
@@ -66,15 +102,18 @@ uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
 {
     unw_cursor_t cursor;
     if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
-    if (unw_init_local2(&cursor, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) < 0) return 0;
+    if (!unwind_begin()) return 0;
     uint32_t k = 0;
-    bool first = true;
-    do {
-        unw_word_t ip;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-        if (!own(ip)) frames[k++] = first ? ip + 1 : ip;
-        first = false;
-    } while (k < max && unw_step(&cursor) > 0);
+    if (unw_init_local2(&cursor, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
+        bool first = true;
+        do {
+            unw_word_t ip;
+            if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+            if (!own(ip)) frames[k++] = first ? ip + 1 : ip;
+            first = false;
+        } while (k < max && unw_step(&cursor) > 0);
+    }
+    unwind_end();
     return k;
 }
 

@@ -1,12 +1,9 @@
-/* fault.c: the SIGSEGV handler, and the program's own SIGSEGV action.
+/* fault.c: the SIGSEGV handler and the write policy.
  *
- * Once something is frozen, cowguard's handler owns SIGSEGV in the kernel.
- * The action the program asked for (before or after cowguard loaded, through
- * sigaction or signal) is kept here and reported back by sigaction; every
- * fault that is not a write to frozen memory goes to it with the siginfo and
- * context the kernel gave, or gets the default action.
- *
- * The handler runs in signal context: no malloc, no stdio, no locks. */
+ * A write to frozen memory is counted, attributed and thawed (report), or
+ * diagnosed (abort); every other fault goes to the program's own action
+ * (signals.c) with the siginfo and context the kernel gave. The handler runs
+ * in signal context: no malloc, no stdio, no locks another thread may hold. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,103 +13,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-static struct sigaction program_action; /* what the program believes is installed */
-static _Atomic int installed;
-static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void cg_fault_lock(void)
-{
-    pthread_mutex_lock(&fault_lock);
-}
-
-void cg_fault_unlock(void)
-{
-    pthread_mutex_unlock(&fault_lock);
-}
-
-void cg_fault_reset_lock(void)
-{
-    pthread_mutex_init(&fault_lock, NULL);
-}
-
-static void handler(int sig, siginfo_t *si, void *uc);
-
-/* The kernel action: ours, with the mask and SA_NODEFER the program asked
- * for, so its handler runs with the signals blocked that it expects. */
-static void apply_kernel_action(void)
-{
-    struct sigaction k;
-    memset(&k, 0, sizeof k);
-    k.sa_sigaction = handler;
-    k.sa_mask = program_action.sa_mask;
-    k.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | (program_action.sa_flags & SA_NODEFER);
-    cg_next.sigaction(SIGSEGV, &k, NULL);
-}
-
-/* Called before the first freeze; the action in place becomes the program's. */
-void cg_fault_install(void)
-{
-    if (atomic_load(&installed)) return;
-    cg_fault_lock();
-    if (!atomic_load(&installed) && cg_next.sigaction(SIGSEGV, NULL, &program_action) == 0) {
-        apply_kernel_action();
-        atomic_store(&installed, 1);
-    }
-    cg_fault_unlock();
-}
-
-int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-    if (sig != SIGSEGV) return cg_next.sigaction(sig, act, old);
-    cg_fault_lock();
-    int r = 0;
-    if (!atomic_load(&installed)) {
-        r = cg_next.sigaction(sig, act, old);
-    } else {
-        if (old) *old = program_action;
-        if (act) {
-            program_action = *act;
-            apply_kernel_action();
-        }
-    }
-    cg_fault_unlock();
-    return r;
-}
-
-/* ---- faults that are not ours ------------------------------------------- */
-
-static void default_action(int sig, siginfo_t *si)
-{
-    struct sigaction d;
-    memset(&d, 0, sizeof d);
-    d.sa_handler = SIG_DFL;
-    cg_next.sigaction(sig, &d, NULL);
-    /* A fault repeats when the handler returns and now kills; a signal sent
-     * by a process does not, so it is sent again (it stays pending, blocked,
-     * until this handler returns). */
-    if (si->si_code <= 0) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
-}
-
-static void chain(int sig, siginfo_t *si, void *uc)
-{
-    struct sigaction p = program_action;
-    if (p.sa_flags & SA_RESETHAND) {
-        program_action.sa_handler = SIG_DFL;
-        program_action.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
-    }
-    if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_IGN) {
-        /* The kernel does not let a fault be ignored; a sent signal it does. */
-        if (si->si_code > 0) default_action(sig, si);
-        return;
-    }
-    if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_DFL) {
-        default_action(sig, si);
-        return;
-    }
-    if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
-    else p.sa_handler(sig);
-}
 
 /* ---- writes to frozen memory -------------------------------------------- */
 
@@ -252,7 +152,7 @@ static uintptr_t fault_pc(void *uc)
 #endif
 }
 
-static void handler(int sig, siginfo_t *si, void *uc)
+void cg_fault_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     cg_tls.in_fault++;
@@ -267,7 +167,7 @@ static void handler(int sig, siginfo_t *si, void *uc)
             cg_message("fault at %p in cowguard's own code (address %p): a bad argument to a cowguard "
                        "call, or a bug in cowguard",
                        (void *)pc, (void *)addr);
-        chain(sig, si, uc);
+        cg_signal_chain(sig, si, uc);
     }
     cg_tls.in_fault--;
     errno = saved;

@@ -13,6 +13,7 @@ static bool frozen_by_fork; /* this fork froze the arena */
 
 static void prepare(void)
 {
+    cg_backtrace_prefork();
     cg_arena_lock();
     cg_mark_fork();
     frozen_by_fork = false;
@@ -29,10 +30,12 @@ static void parent(void)
     cg_fault_unlock();
     if (frozen_by_fork && !cg_opt.freeze_parent) cg_thaw_all();
     cg_arena_unlock();
+    cg_backtrace_postfork();
 }
 
 static void child(void)
 {
+    cg_backtrace_postfork();
     cg_symbolize_reset_lock();
     cg_fault_reset_lock();
     cg_arena_reset_lock();

@@ -4,7 +4,10 @@
 #define CG_INTERNAL_H
 
 #include <stdarg.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -53,6 +56,12 @@ typedef struct cg_next_s {
     ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
     ssize_t (*recvmsg)(int, struct msghdr *, int);
     int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+    int (*sigprocmask)(int, const sigset_t *, sigset_t *);
+    int (*pthread_sigmask)(int, const sigset_t *, sigset_t *);
+    int (*sigsuspend)(const sigset_t *);
+    int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+    int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+    int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
 } cg_next_t;
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
@@ -146,13 +155,20 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
 size_t cg_thaw_budget(size_t *used);
 void cg_freeze_child(void);
 
-/* ---- "fault.c": the SIGSEGV handler, the program's own handlers --------- */
+/* ---- "fault.c": the SIGSEGV handler and the write policy ---------------- */
+void cg_fault_handler(int sig, siginfo_t *si, void *uc);
+void cg_before_kernel_write(uintptr_t a, size_t len);
+
+/* ---- "signals.c": the program's view of SIGSEGV: action and masks ------- */
 void cg_fault_install(void);
 void cg_fault_lock(void);
 void cg_fault_unlock(void);
 void cg_fault_reset_lock(void);
 int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-void cg_before_kernel_write(uintptr_t a, size_t len);
+int cg_sigmask(int how, const sigset_t *set, sigset_t *old, int (*next)(int, const sigset_t *, sigset_t *));
+const sigset_t *cg_mask_without_segv(const sigset_t *set, sigset_t *copy);
+void cg_signal_chain(int sig, siginfo_t *si, void *uc);
+void cg_signals_setup(void);
 
 /* ---- "fork.c": what a fork does to cowguard's state --------------------- */
 void cg_fork_setup(void);
@@ -184,6 +200,8 @@ uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
 uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
 uint16_t cg_site_here(void);
 bool cg_backtrace_own(uintptr_t ip);
+void cg_backtrace_prefork(void);
+void cg_backtrace_postfork(void);
 
 /* ---- "symbolize.c": names for addresses --------------------------------- */
 void cg_symbolize(uintptr_t addr, cg_frame_t *out);

@@ -1,10 +1,17 @@
-/* interpose_signal.c: the exported sigaction and signal. SIGSEGV is kept by
- * fault.c once cowguard handles it; every other signal passes through. */
+/* interpose_signal.c: the exported signal calls. SIGSEGV's action and the
+ * masks the program applies go through signals.c; everything else passes
+ * through. glibc's signal() and its older cousins call the internal
+ * sigaction directly, so each is interposed and rebuilt on cg_sigaction. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 
 #include "internal.h"
+
+#define NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
 
 CG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -12,21 +19,99 @@ CG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     return cg_sigaction(sig, act, old);
 }
 
-/* glibc's signal() has BSD semantics: the handler stays installed, the
- * signal is blocked while it runs, interrupted calls restart. It calls the
- * internal sigaction directly, so it must be interposed as well. */
-CG_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+/* Install handler for sig with flags; the previous handler, or SIG_ERR. */
+static sighandler_t install(int sig, sighandler_t handler, int flags, bool mask_self)
 {
     struct sigaction act, old;
     memset(&act, 0, sizeof act);
     act.sa_handler = handler;
-    act.sa_flags = SA_RESTART;
+    act.sa_flags = flags;
     sigemptyset(&act.sa_mask);
-    if (sig <= 0 || sig >= NSIG || sigaddset(&act.sa_mask, sig) != 0) {
+    if (sig <= 0 || sig >= NSIG || (mask_self && sigaddset(&act.sa_mask, sig) != 0)) {
         errno = EINVAL;
         return SIG_ERR;
     }
     cg_init();
     if (cg_sigaction(sig, &act, &old) != 0) return SIG_ERR;
     return old.sa_handler;
+}
+
+/* BSD semantics, glibc's default: the handler stays, the signal is blocked
+ * while it runs, interrupted calls restart. */
+CG_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    return install(sig, handler, SA_RESTART, true);
+}
+
+CG_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+    return install(sig, handler, SA_RESTART, true);
+}
+
+/* System V semantics (signal() under -std=c11): reset to the default when
+ * the handler runs, the signal not blocked meanwhile. */
+CG_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+    return install(sig, handler, SA_RESETHAND | SA_NODEFER, false);
+}
+
+CG_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler)
+{
+    return install(sig, handler, SA_RESETHAND | SA_NODEFER, false);
+}
+
+CG_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
+{
+    sigset_t one, old;
+    sigemptyset(&one);
+    if (sig <= 0 || sig >= NSIG || sigaddset(&one, sig) != 0) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    cg_init();
+    if (disp == SIG_HOLD) { /* block it, leave the disposition */
+        struct sigaction cur;
+        if (cg_sigaction(sig, NULL, &cur) != 0 || cg_sigmask(SIG_BLOCK, &one, &old, cg_next.pthread_sigmask) != 0)
+            return SIG_ERR;
+        return sigismember(&old, sig) == 1 ? SIG_HOLD : cur.sa_handler;
+    }
+    sighandler_t prev = install(sig, disp, 0, false);
+    if (prev == SIG_ERR || cg_sigmask(SIG_UNBLOCK, &one, &old, cg_next.pthread_sigmask) != 0) return SIG_ERR;
+    return sigismember(&old, sig) == 1 ? SIG_HOLD : prev;
+}
+
+CG_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    cg_init();
+    return cg_sigmask(how, set, old, cg_next.sigprocmask);
+}
+
+CG_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    cg_init();
+    return cg_sigmask(how, set, old, cg_next.pthread_sigmask);
+}
+
+CG_EXPORT int sigsuspend(const sigset_t *mask)
+{
+    sigset_t copy;
+    return NEXT(sigsuspend)(cg_mask_without_segv(mask, &copy));
+}
+
+CG_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask)
+{
+    sigset_t copy;
+    return NEXT(pselect)(n, r, w, e, t, cg_mask_without_segv(mask, &copy));
+}
+
+CG_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
+{
+    sigset_t copy;
+    return NEXT(ppoll)(fds, n, t, cg_mask_without_segv(mask, &copy));
+}
+
+CG_EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *mask)
+{
+    sigset_t copy;
+    return NEXT(epoll_pwait)(fd, ev, n, timeout, cg_mask_without_segv(mask, &copy));
 }

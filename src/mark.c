@@ -102,6 +102,7 @@ static bool sites_match(void)
 {
     uintptr_t frames[CG_MAX_FRAMES];
     uint32_t n = cg_backtrace(frames, (uint32_t)cg_opt.site_depth);
+    if (n == 0) return false; /* no stack (a fork is being prepared): no verdict to keep */
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (uint32_t i = 0; i < n; i++) h = (h ^ frames[i]) * 0xff51afd7ed558ccdULL;
     uint64_t key = h & ~3ULL;

@@ -85,6 +85,12 @@ void cg_next_resolve(void)
     cg_next.recvfrom = must("recvfrom");
     cg_next.recvmsg = must("recvmsg");
     cg_next.recvmmsg = must("recvmmsg");
+    cg_next.sigprocmask = must("sigprocmask");
+    cg_next.pthread_sigmask = must("pthread_sigmask");
+    cg_next.sigsuspend = must("sigsuspend");
+    cg_next.pselect = must("pselect");
+    cg_next.ppoll = must("ppoll");
+    cg_next.epoll_pwait = must("epoll_pwait");
     /* Not every allocator has these; the wrappers fall back when absent. */
     cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
     cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");

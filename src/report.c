@@ -254,7 +254,7 @@ void cg_process_exit(cg_exit_how_t how, int code)
     int saved = errno;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    cg_next.pthread_sigmask(SIG_BLOCK, &all, &old);
     cg_measure_self(cg_self);
     cg_board_note_exit(cg_self, how, code & 0xff, 0);
     /* A tree in which nothing was ever frozen gets no report. */
@@ -263,7 +263,7 @@ void cg_process_exit(cg_exit_how_t how, int code)
         if (cg_board_is_root()) write_report(0, lines);
         else if (per_process_files()) write_report((int32_t)me, lines);
     }
-    if (how == CG_EXIT_EXIT) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (how == CG_EXIT_EXIT) cg_next.pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
 }
 

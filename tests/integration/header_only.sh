@@ -19,8 +19,10 @@ pass "header-only programs run normally without the library"
 nm -D --defined-only "$CG_LIB" | awk '{print $3}' | sed 's/@.*//' | LC_ALL=C sort >"$TMP/exports"
 cat >"$TMP/allowed" <<'LIST'
 _Exit
+__sysv_signal
 _exit
 aligned_alloc
+bsd_signal
 calloc
 cowguard_active
 cowguard_calloc
@@ -32,18 +34,22 @@ cowguard_readonly_begin
 cowguard_readonly_end
 cowguard_stats
 cowguard_thaw
+epoll_pwait
 fork
 free
 malloc
 malloc_usable_size
 memalign
 posix_memalign
+ppoll
 pread
 pread64
 preadv
 preadv2
 preadv64
 preadv64v2
+pselect
+pthread_sigmask
 pvalloc
 read
 readv
@@ -55,6 +61,10 @@ recvmmsg
 recvmsg
 sigaction
 signal
+sigprocmask
+sigset
+sigsuspend
+sysv_signal
 valloc
 wait
 wait3

@@ -61,3 +61,16 @@ print(os.waitpid(pid, 0)[1] & 0x7f)'
 expect_out "^6$" "faulthandler: abort"
 head -1 "$TMP/err" | grep -q "ERROR: cowguard: write to frozen memory" || fail "cowguard's diagnostic is not first"
 pass "under abort, cowguard's diagnostic comes first and the child dies by SIGABRT"
+
+# Masks: SIGSEGV blocked by the program never stops a frozen write, the
+# program still sees its mask, and a sent SIGSEGV waits until it unblocks.
+# The older ways to install handlers are kept like sigaction's.
+for mode in thread-blocked view sysv sigset siginfo-ign handler-calls; do
+    plain "$PROGS/sigmask" "$mode"
+    expect_rc 0 "$mode without cowguard"
+    rc=0
+    timeout -s KILL 60 env LD_PRELOAD="$CG_LIB" "$PROGS/sigmask" "$mode" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    expect_rc 0 "$mode"
+    expect_out "^ok$" "$mode"
+    pass "sigmask $mode"
+done
