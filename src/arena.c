@@ -277,12 +277,44 @@ static cg_span_t *run_from_top(size_t npages, size_t align)
     return s;
 }
 
+/* Arena lock held. A frozen span that holds nothing live any more (a large
+ * block or a whole slab freed while frozen, a frozen free run) becomes
+ * free, usable pages again, instead of waiting for a thaw that may never
+ * come (COWGUARD_FREEZE_PARENT=1 has none). false: it stays as it is. */
+bool cg_span_reclaim(cg_span_t *s)
+{
+    uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
+    if (cg_reclaim_range(s->start, end) != 0) return false;
+    if (s->listed == CG_LISTED_FROZEN) cg_list_remove(&cg_arena.frozen_runs, s);
+    s->listed = CG_LISTED_NONE;
+    s->frozen = 0;
+    s->dirty = 0;
+    s->state = CG_SPAN_FREE;
+    s->nused = s->nquar = 0;
+    cg_run_free(s);
+    return true;
+}
+
+/* Reclaim frozen free runs until one of npages pages is back. */
+static void reclaim_runs(size_t npages)
+{
+    for (cg_span_t *s = cg_arena.frozen_runs.head, *next; s; s = next) {
+        next = s->next;
+        size_t n = s->npages;
+        if (cg_span_reclaim(s) && n >= npages) return;
+    }
+}
+
 /* A run of npages pages whose start is aligned to align (a power of two, at
  * least a page). Its descriptor is zeroed but for start, npages and dirty. */
 cg_span_t *cg_run_alloc(size_t npages, size_t align)
 {
     if (npages == 0 || npages >= UINT32_MAX) return NULL;
     cg_span_t *s = run_from_lists(npages, align);
+    if (!s && cg_arena.frozen_runs.head) {
+        reclaim_runs(npages);
+        s = run_from_lists(npages, align);
+    }
     if (!s) s = run_from_top(npages, align);
     if (!s) return NULL;
     uintptr_t start = s->start;
@@ -406,7 +438,9 @@ void cg_arena_free(void *p)
         }
         cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
         s->nused = 0;
-        if (!s->frozen) cg_run_free(s); /* frozen: quarantined until a thaw */
+        if (!s->frozen || !cg_span_reclaim(s)) {
+            if (!s->frozen) cg_run_free(s); /* else quarantined until a thaw */
+        }
     }
     cg_arena.live_blocks--;
     cg_arena_unlock();

@@ -87,9 +87,10 @@ int cg_freeze_all(void)
         if (s->state == CG_SPAN_SLAB) {
             cg_slab_freeze(s);
         } else {
-            if (s->listed == CG_LISTED_RUNS) { /* free pages: not reused while frozen */
+            if (s->listed == CG_LISTED_RUNS) { /* free pages: reclaimed before they are reused */
                 cg_list_remove(&cg_arena.runs[s->npages < CG_RUN_LISTS ? s->npages : CG_RUN_LISTS], s);
-                s->listed = CG_LISTED_NONE;
+                cg_list_push(&cg_arena.frozen_runs, s);
+                s->listed = CG_LISTED_FROZEN;
             }
             s->frozen = 1;
         }
@@ -118,6 +119,10 @@ int cg_thaw_all(void)
         if (s->state == CG_SPAN_SLAB) {
             cg_slab_thaw(s);
         } else {
+            if (s->listed == CG_LISTED_FROZEN) {
+                cg_list_remove(&cg_arena.frozen_runs, s);
+                s->listed = CG_LISTED_NONE;
+            }
             s->frozen = 0;
             if (s->state == CG_SPAN_FREE || s->nused == 0) cg_run_free(s);
         }
@@ -186,12 +191,6 @@ static size_t thaw_unit(void)
     return 0;
 }
 
-size_t cg_thaw_budget(size_t *used)
-{
-    *used = atomic_load(&thaws) * 2;
-    return allowance;
-}
-
 /* Remember the pages of [from, to) that another process shares now: if this
  * process writes one of them, the kernel copies it, and the measurement at
  * exit counts it (trapped bitmap). Async-signal-safe. */
@@ -211,6 +210,22 @@ static void note_shared(uintptr_t from, uintptr_t to)
                 atomic_fetch_or_explicit(&cg_arena.trapped[i / 64], 1ULL << (i % 64), memory_order_relaxed);
             }
     }
+}
+
+/* Arena lock held. Give back the frozen pages [from, to), which hold
+ * nothing live any more, so the allocator can use them again: this
+ * process's copies are dropped (other processes keep theirs) and the pages
+ * made writable, reading as zero. 0, or -1 when they stay frozen. */
+int cg_reclaim_range(uintptr_t from, uintptr_t to)
+{
+    if (thaw_unit() == 0) return -1; /* no mappings to spare: leave them quarantined */
+    if (madvise((void *)from, to - from, MADV_DONTNEED) != 0
+        || mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0)
+        return -1;
+    set_bits(page_index(from), page_index(to), false);
+    set_range(cg_arena.trapped, page_index(from), page_index(to), false);
+    atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
+    return 0;
 }
 
 /* A write to addr trapped: make its page writable again (with the unit

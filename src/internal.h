@@ -130,6 +130,7 @@ bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out);
 cg_span_t *cg_arena_span_of(uintptr_t addr);
 cg_span_t *cg_run_alloc(size_t npages, size_t align);
 void cg_run_free(cg_span_t *s);
+bool cg_span_reclaim(cg_span_t *s);
 void cg_list_push(cg_list_t *l, cg_span_t *s);
 void cg_list_remove(cg_list_t *l, cg_span_t *s);
 void cg_arena_lock(void);
@@ -152,7 +153,7 @@ int cg_thaw_all(void);
 bool cg_page_frozen(uintptr_t addr);
 size_t cg_frozen_pages(void);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
-size_t cg_thaw_budget(size_t *used);
+int cg_reclaim_range(uintptr_t from, uintptr_t to);
 void cg_freeze_child(void);
 
 /* ---- "fault.c": the SIGSEGV handler and the write policy ---------------- */

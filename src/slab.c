@@ -122,7 +122,10 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     size_t w = (size_t)i / 64;
     if (!(s->used[w] & bit) || (s->quar[w] & bit)) return -1;
     if (s->frozen) {
-        s->quar[w] |= bit; /* the block's pages are frozen: reuse waits for a thaw */
+        /* The block's pages are frozen: reuse waits for a thaw, or until the
+         * whole slab is free and can be reclaimed. */
+        s->quar[w] |= bit;
+        if (++s->nquar == s->nused) cg_span_reclaim(s);
         return 0;
     }
     s->used[w] &= ~bit;
@@ -155,6 +158,7 @@ void cg_slab_thaw(cg_span_t *s)
         s->nused -= (uint32_t)__builtin_popcountll(q);
         if (w < s->hint) s->hint = w;
     }
+    s->nquar = 0;
     if (s->nused == 0) cg_run_free(s);
     else if (s->nused < s->nblocks) partial_add(s);
 }

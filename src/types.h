@@ -75,6 +75,7 @@ typedef struct cg_span_s {
     uint32_t block_size;      /* CG_SPAN_SLAB */
     uint32_t nblocks;         /* CG_SPAN_SLAB */
     uint32_t nused;           /* blocks handed out, quarantined ones included */
+    uint32_t nquar;           /* of them, quarantined */
     uint32_t hint;            /* CG_SPAN_SLAB: first bitmap word worth a look */
     uintptr_t user;           /* CG_SPAN_LARGE: the block (aligned in the run) */
     size_t req_size;          /* CG_SPAN_LARGE: the size asked for */
@@ -85,7 +86,7 @@ typedef struct cg_span_s {
     uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
-typedef enum { CG_LISTED_NONE = 0, CG_LISTED_PARTIAL, CG_LISTED_RUNS } cg_listed_t;
+typedef enum { CG_LISTED_NONE = 0, CG_LISTED_PARTIAL, CG_LISTED_RUNS, CG_LISTED_FROZEN } cg_listed_t;
 
 typedef struct cg_list_s {
     cg_span_t *head;
@@ -106,6 +107,7 @@ typedef struct cg_arena_s {
     pthread_mutex_t lock;
     cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
     cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */
+    cg_list_t frozen_runs;       /* free runs whose pages were frozen, for reclaiming */
     cg_span_t *spare;            /* unused descriptors */
     size_t live_bytes;           /* sum of live block sizes */
     size_t live_blocks;

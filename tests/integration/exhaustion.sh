@@ -46,3 +46,14 @@ expect_rc 0 "arena growth refused"
 expect_out " ok$" "arena growth refused"
 one_warning "the arena is full" "arena growth refused"
 pass "growing the arena refused: one warning, later marked allocations passed through"
+
+# Blocks freed while frozen, with the parent's view frozen for good
+# (FREEZE_PARENT=1): reclaimed once nothing live is left in their pages, so
+# 1000 rounds of allocate, fork, free stay as small as one round.
+run COWGUARD_REPORT=off "$PROGS/churn" 1000
+expect_rc 0 "churn"
+arena=$(sed -n 's/^arena_kb=\([0-9]*\) .*/\1/p' "$TMP/out")
+rss=$(sed -n 's/.* rss_kb=\([0-9]*\) .*/\1/p' "$TMP/out")
+[ "$arena" -lt 8192 ] || fail "churn: the arena grew to $arena kB (1000 rounds of 1.1 MiB)"
+[ "$rss" -lt 32768 ] || fail "churn: resident memory grew to $rss kB"
+pass "1000 rounds of allocate, fork, free: arena $arena kB, resident $rss kB"
