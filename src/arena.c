@@ -61,16 +61,19 @@ bool cg_arena_setup(size_t reserve)
     size_t bitmap = (npages + 63) / 64 * 8;
     _Atomic uint64_t *frozen = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
     _Atomic uint64_t *trapped = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    if (!pagemap || !frozen || !trapped) {
+    _Atomic uint64_t *user = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
+    if (!pagemap || !frozen || !trapped || !user) {
         if (pagemap) munmap(pagemap, npages * sizeof *pagemap);
         if (frozen) munmap(frozen, bitmap);
         if (trapped) munmap(trapped, bitmap);
+        if (user) munmap(user, bitmap);
         munmap((void *)base, reserve);
         return false;
     }
     cg_arena.pagemap = pagemap;
     cg_arena.frozen = frozen;
     cg_arena.trapped = trapped;
+    cg_arena.user = user;
     cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
     cg_arena.end = base + reserve;
     cg_arena.base = base;
@@ -247,7 +250,7 @@ static bool commit_to(uintptr_t upto)
     if (upto <= cg_arena.commit) return true;
     uintptr_t new_commit = ALIGN_UP(upto, COMMIT_STEP);
     if (new_commit > cg_arena.end) new_commit = cg_arena.end;
-    if (mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
+    if (cg_next.mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
         return false;
     cg_arena.commit = new_commit;
     return true;

@@ -159,7 +159,7 @@ void cg_fault_handler(int sig, siginfo_t *si, void *uc)
     uintptr_t addr = (uintptr_t)si->si_addr;
     /* Below frozen_end, only a freeze makes arena pages inaccessible. */
     if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
-        && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE))
+        && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE) && !cg_page_program_protected(addr))
         on_frozen_write(addr, uc);
     else {
         uintptr_t pc = fault_pc(uc);

@@ -36,9 +36,70 @@ static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
     }
 }
 
+/* Pages the program protected itself (mprotect to anything but read-write):
+ * cowguard neither freezes nor thaws them, and their faults are the
+ * program's. user_pages counts the calls that made any, so the common case
+ * stays one mprotect per range. */
+static _Atomic size_t user_pages;
+
 static void set_bits(size_t from, size_t to, bool on)
 {
     set_range(cg_arena.frozen, from, to, on);
+    if (on && atomic_load_explicit(&user_pages, memory_order_relaxed))
+        for (size_t w = from / 64; w < (to + 63) / 64; w++)
+            atomic_fetch_and_explicit(&cg_arena.frozen[w],
+                                      ~atomic_load_explicit(&cg_arena.user[w], memory_order_relaxed),
+                                      memory_order_relaxed);
+}
+
+static bool user_page(size_t i)
+{
+    return atomic_load_explicit(&cg_arena.user[i / 64], memory_order_relaxed) >> (i % 64) & 1;
+}
+
+/* mprotect [from, to) to prot, around the program's own protected pages.
+ * Async-signal-safe. */
+static int protect(uintptr_t from, uintptr_t to, int prot)
+{
+    if (!atomic_load_explicit(&user_pages, memory_order_relaxed))
+        return cg_next.mprotect((void *)from, to - from, prot);
+    int r = 0;
+    for (size_t i = page_index(from), end = page_index(to); i < end;) {
+        while (i < end && user_page(i)) i++;
+        size_t j = i;
+        while (j < end && !user_page(j)) j++;
+        if (j > i && cg_next.mprotect((void *)(cg_arena.base + (i << CG_PAGE_SHIFT)), (j - i) << CG_PAGE_SHIFT,
+                                      prot) != 0)
+            r = -1;
+        i = j;
+    }
+    return r;
+}
+
+/* The program set prot on [addr, addr + len): pages left read-write are
+ * cowguard's again, others the program's. */
+void cg_note_program_protect(uintptr_t addr, size_t len, int prot)
+{
+    if (!cg_arena.ready || !len || addr >= cg_arena.end || addr + len <= cg_arena.base) return;
+    uintptr_t from = addr < cg_arena.base ? cg_arena.base : addr & ~(uintptr_t)(CG_PAGE - 1);
+    uintptr_t to = addr + len > cg_arena.end ? cg_arena.end : addr + len;
+    bool mine = prot != (PROT_READ | PROT_WRITE);
+    if (mine) atomic_fetch_add(&user_pages, 1);
+    for (uintptr_t a = from; a < to; a += CG_PAGE) {
+        size_t i = page_index(a);
+        uint64_t bit = 1ULL << (i % 64);
+        if (mine) {
+            atomic_fetch_or(&cg_arena.user[i / 64], bit);
+            atomic_fetch_and(&cg_arena.frozen[i / 64], ~bit);
+        } else {
+            atomic_fetch_and(&cg_arena.user[i / 64], ~bit);
+        }
+    }
+}
+
+bool cg_page_program_protected(uintptr_t addr)
+{
+    return atomic_load_explicit(&user_pages, memory_order_relaxed) && user_page(page_index(addr));
 }
 
 /* In a forked child: the pages its parent thawed are not its copies. */
@@ -74,7 +135,7 @@ int cg_freeze_all(void)
     budget_setup();
     set_bits(0, page_index(top), true);
     if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
-    if (mprotect((void *)cg_arena.base, top - cg_arena.base, PROT_READ) != 0) {
+    if (protect(cg_arena.base, top, PROT_READ) != 0) {
         cg_message("cannot freeze marked data (mprotect: %s); it stays writable", strerror(errno));
         set_bits(0, page_index(top), false);
         return -1;
@@ -107,7 +168,7 @@ int cg_thaw_all(void)
 {
     if (!cg_arena.ready || cg_arena.frozen_end == cg_arena.base) return 0;
     uintptr_t end = cg_arena.frozen_end;
-    if (mprotect((void *)cg_arena.base, end - cg_arena.base, PROT_READ | PROT_WRITE) != 0) {
+    if (protect(cg_arena.base, end, PROT_READ | PROT_WRITE) != 0) {
         cg_message("cannot thaw marked data (mprotect: %s)", strerror(errno));
         return -1;
     }
@@ -220,7 +281,7 @@ int cg_reclaim_range(uintptr_t from, uintptr_t to)
 {
     if (thaw_unit() == 0) return -1; /* no mappings to spare: leave them quarantined */
     if (madvise((void *)from, to - from, MADV_DONTNEED) != 0
-        || mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0)
+        || protect(from, to, PROT_READ | PROT_WRITE) != 0)
         return -1;
     set_bits(page_index(from), page_index(to), false);
     set_range(cg_arena.trapped, page_index(from), page_index(to), false);
@@ -255,13 +316,13 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
         from = unit ? cg_arena.base + ((page - cg_arena.base) / span) * span : cg_arena.base;
         to = from + span < end ? from + span : end;
     }
-    if (unit != 1 || mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
+    if (unit != 1 || cg_next.mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
         /* A unit, or out of mappings all the same: thaw the larger range,
          * which merges mappings; fall back to everything. */
-        if (mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0) {
+        if (protect(from, to, PROT_READ | PROT_WRITE) != 0) {
             from = cg_arena.base;
             to = end;
-            if (mprotect((void *)from, to - from, PROT_READ | PROT_WRITE) != 0) return -1;
+            if (protect(from, to, PROT_READ | PROT_WRITE) != 0) return -1;
         }
         set_bits(page_index(from), page_index(to), false);
         if (from < page) note_shared(from, page);

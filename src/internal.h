@@ -62,6 +62,7 @@ typedef struct cg_next_s {
     int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+    int (*mprotect)(void *, size_t, int);
 } cg_next_t;
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
@@ -154,6 +155,8 @@ bool cg_page_frozen(uintptr_t addr);
 size_t cg_frozen_pages(void);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
 int cg_reclaim_range(uintptr_t from, uintptr_t to);
+void cg_note_program_protect(uintptr_t addr, size_t len, int prot);
+bool cg_page_program_protected(uintptr_t addr);
 void cg_freeze_child(void);
 
 /* ---- "fault.c": the SIGSEGV handler and the write policy ---------------- */

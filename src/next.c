@@ -91,6 +91,7 @@ void cg_next_resolve(void)
     cg_next.pselect = must("pselect");
     cg_next.ppoll = must("ppoll");
     cg_next.epoll_pwait = must("epoll_pwait");
+    cg_next.mprotect = must("mprotect");
     /* Not every allocator has these; the wrappers fall back when absent. */
     cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
     cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");

@@ -104,6 +104,7 @@ typedef struct cg_arena_s {
     cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
     _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
     _Atomic uint64_t *trapped;   /* page index -> 1 bit: thawed here while shared (copied if written) */
+    _Atomic uint64_t *user;      /* page index -> 1 bit: the program protected it itself */
     pthread_mutex_t lock;
     cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
     cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */

@@ -8,7 +8,7 @@ shim="$BUILD/tests/progs/.libs/failshim.so"
 # under: VAR=VALUE ... -- args: exhaust with the shim and cowguard preloaded
 under() {
     rc=0
-    env LD_PRELOAD="$shim $CG_LIB" "$@" "$PROGS/exhaust" write >"$TMP/out" 2>"$TMP/err" || rc=$?
+    env LD_PRELOAD="$CG_LIB $shim" "$@" "$PROGS/exhaust" write >"$TMP/out" 2>"$TMP/err" || rc=$?
 }
 one_warning() { # PATTERN WHAT
     [ "$(grep -c 'cowguard: ' "$TMP/err")" -eq 1 ] || fail "$2: expected one cowguard line on stderr"

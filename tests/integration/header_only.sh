@@ -40,6 +40,7 @@ free
 malloc
 malloc_usable_size
 memalign
+mprotect
 posix_memalign
 ppoll
 pread

@@ -1,10 +1,13 @@
 /* stubs.c: test doubles for what arena.c, slab.c and freeze.c take from the
  * rest of the library (init.c, mark.c, board.c, fault.c), so the arena can
  * be tested alone. */
+#include <sys/mman.h>
+
 #include "internal.h"
 
-/* As in init.c and mark.c. */
+/* As in init.c, mark.c and next.c: the real mprotect is the next one. */
 __thread cg_tls_t cg_tls CG_TLS;
+cg_next_t cg_next = { .mprotect = mprotect };
 bool cg_mark_enabled;
 
 /* No process-tree board: nothing to count into. */
