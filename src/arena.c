@@ -494,7 +494,7 @@ bool cg_arena_ensure(void)
         if (!cg_arena_setup(cg_opt.arena_max)) {
             cg_message("cannot reserve %zuM of address space for marked data (%s); "
                        "passing every allocation through",
-                       (size_t)(cg_opt.arena_max >> 20), strerror(errno));
+                       (size_t)(cg_opt.arena_max >> 20), cg_strerror(errno));
             cg_mark_enabled = false;
         } else if (!cg_board_setup()) {
             cg_message("cannot map the process-tree board; the report will cover this process only");

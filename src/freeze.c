@@ -136,7 +136,7 @@ int cg_freeze_all(void)
     set_bits(0, page_index(top), true);
     if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
     if (protect(cg_arena.base, top, PROT_READ) != 0) {
-        cg_message("cannot freeze marked data (mprotect: %s); it stays writable", strerror(errno));
+        cg_message("cannot freeze marked data (mprotect: %s); it stays writable", cg_strerror(errno));
         set_bits(0, page_index(top), false);
         return -1;
     }
@@ -169,7 +169,7 @@ int cg_thaw_all(void)
     if (!cg_arena.ready || cg_arena.frozen_end == cg_arena.base) return 0;
     uintptr_t end = cg_arena.frozen_end;
     if (protect(cg_arena.base, end, PROT_READ | PROT_WRITE) != 0) {
-        cg_message("cannot thaw marked data (mprotect: %s)", strerror(errno));
+        cg_message("cannot thaw marked data (mprotect: %s)", cg_strerror(errno));
         return -1;
     }
     set_bits(0, page_index(end), false);

@@ -95,18 +95,20 @@ typedef struct cg_sink_s {
 void cg_sink_printf(cg_sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cg_sink_flush(cg_sink_t *s);
 void cg_bytes_text(uint64_t v, char *buf, size_t size);
+const char *cg_strerror(int e);
 
 /* ---- "mark.c": the marking decision ------------------------------------- */
 extern uint64_t cg_mark_min_size;     /* 0 = no size rule */
 extern bool cg_mark_enabled;          /* the arena can take marked data */
 extern bool cg_mark_slow;             /* COWGUARD_PREFORK or COWGUARD_SITES in force */
-bool cg_mark_decide(size_t size);
-static inline bool cg_mark_wanted(size_t size)
+bool cg_mark_decide(size_t size, uintptr_t caller);
+/* caller: the return address of the allocation call. */
+static inline bool cg_mark_wanted(size_t size, uintptr_t caller)
 {
     if (cg_likely(cg_tls.region_depth == 0)
         && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size) && cg_likely(!cg_mark_slow))
         return false;
-    return cg_mark_enabled && cg_tls.busy == 0 && cg_mark_decide(size);
+    return cg_mark_enabled && cg_tls.busy == 0 && cg_mark_decide(size, caller);
 }
 void cg_mark_setup(void);
 void cg_mark_fork(void);

@@ -11,15 +11,18 @@
  * set up, inside dlsym): the request is served from the bootstrap pool. */
 #define BOOTSTRAPPING(fn) (cg_unlikely(!cg_is_ready()) && (cg_init(), cg_next.fn == NULL))
 
-static void *marked(size_t size, size_t align, bool zero)
+/* A marked block, or NULL for an unmarked request (or a full arena). The
+ * caller's return address lets the C library's own requests through. */
+#define CALLER ((uintptr_t)__builtin_return_address(0))
+static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller)
 {
-    return cg_mark_wanted(size) ? cg_arena_alloc(size, align, zero, cg_site_here()) : NULL;
+    return cg_mark_wanted(size, caller) ? cg_arena_alloc(size, align, zero, cg_site_here()) : NULL;
 }
 
 CG_EXPORT void *malloc(size_t size)
 {
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, 16);
-    void *p = marked(size, 16, false);
+    void *p = marked(size, 16, false, CALLER);
     return cg_likely(!p) ? cg_next.malloc(size) : p;
 }
 
@@ -38,7 +41,7 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
         return NULL;
     }
     if (BOOTSTRAPPING(calloc)) return cg_boot_alloc(total, 16);
-    void *p = marked(total, 16, true);
+    void *p = marked(total, 16, true, CALLER);
     return cg_likely(!p) ? cg_next.calloc(nmemb, size) : p;
 }
 
@@ -76,7 +79,7 @@ CG_EXPORT void *realloc(void *ptr, size_t size)
         return q;
     }
     /* A block that grows into a marked size moves into the arena. */
-    if (cg_unlikely(cg_mark_wanted(size)) && cg_next.malloc_usable_size) {
+    if (cg_unlikely(cg_mark_wanted(size, CALLER)) && cg_next.malloc_usable_size) {
         void *q = cg_arena_alloc(size, 16, false, cg_site_here());
         if (q) {
             size_t old = cg_next.malloc_usable_size(ptr);
@@ -112,7 +115,7 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
         *out = p;
         return 0;
     }
-    void *p = marked(size, align, false);
+    void *p = marked(size, align, false, CALLER);
     if (cg_likely(!p)) return cg_next.posix_memalign(out, align, size);
     *out = p;
     return 0;
@@ -136,7 +139,7 @@ CG_EXPORT void *aligned_alloc(size_t align, size_t size)
         return NULL;
     }
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, align);
-    void *p = marked(size, align, false);
+    void *p = marked(size, align, false, CALLER);
     if (p) return p;
     return cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size);
 }
@@ -153,7 +156,7 @@ CG_EXPORT void *memalign(size_t align, size_t size)
         align = a;
     }
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, align);
-    void *p = marked(size, align, false);
+    void *p = marked(size, align, false, CALLER);
     if (p) return p;
     return cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size);
 }
@@ -161,7 +164,7 @@ CG_EXPORT void *memalign(size_t align, size_t size)
 CG_EXPORT void *valloc(size_t size)
 {
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, CG_PAGE);
-    void *p = marked(size, CG_PAGE, false);
+    void *p = marked(size, CG_PAGE, false, CALLER);
     if (p) return p;
     return cg_next.valloc ? cg_next.valloc(size) : aligned_next(CG_PAGE, size);
 }
@@ -175,7 +178,7 @@ CG_EXPORT void *pvalloc(size_t size)
     }
     if (rounded == 0) rounded = CG_PAGE;
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(rounded, CG_PAGE);
-    void *p = marked(rounded, CG_PAGE, false);
+    void *p = marked(rounded, CG_PAGE, false, CALLER);
     if (p) return p;
     return cg_next.pvalloc ? cg_next.pvalloc(size) : aligned_next(CG_PAGE, rounded);
 }

@@ -73,7 +73,7 @@ int cg_report_open(char *path, size_t size, bool root)
     if (fd < 0) {
         if (!root) return -1;
         cg_message("cannot create report file %s%s (%s); writing the report to stderr", path, PARTIAL,
-                   strerror(errno));
+                   cg_strerror(errno));
         path[0] = '\0';
         return 2;
     }
@@ -88,7 +88,7 @@ void cg_report_close(int fd, const char *path)
     char partial[4096 + sizeof PARTIAL];
     cg_fmt(partial, sizeof partial, "%s%s", path, PARTIAL);
     if (link(partial, path) != 0)
-        cg_message("cannot create report file %s (%s); the report is in %s", path, strerror(errno), partial);
+        cg_message("cannot create report file %s (%s); the report is in %s", path, cg_strerror(errno), partial);
     else
         unlink(partial);
 }

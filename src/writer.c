@@ -161,6 +161,29 @@ static void vmessage(const char *fmt, va_list ap)
     cg_write_all(2, line, n);
 }
 
+/* The name of an error number, without strerror (which may translate, lock
+ * and allocate: these messages can come from _exit or a signal handler). */
+const char *cg_strerror(int e)
+{
+    switch (e) {
+    case EPERM: return "Operation not permitted";
+    case ENOENT: return "No such file or directory";
+    case EACCES: return "Permission denied";
+    case EEXIST: return "File exists";
+    case ENOTDIR: return "Not a directory";
+    case EISDIR: return "Is a directory";
+    case EINVAL: return "Invalid argument";
+    case ENOMEM: return "Cannot allocate memory";
+    case ENOSPC: return "No space left on device";
+    case EROFS: return "Read-only file system";
+    case ELOOP: return "Too many levels of symbolic links";
+    case ENAMETOOLONG: return "File name too long";
+    case EMFILE: return "Too many open files";
+    case EDQUOT: return "Disk quota exceeded";
+    default: return "error";
+    }
+}
+
 /* One line on stderr, prefixed like every cowguard line. */
 void cg_message(const char *fmt, ...)
 {
