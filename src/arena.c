@@ -487,9 +487,8 @@ bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
  * for good and everything passes through. */
 bool cg_arena_ensure(void)
 {
-    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
     if (cg_likely(__atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE))) return true;
-    pthread_mutex_lock(&once);
+    cg_arena_lock(); /* the fork prepare handler takes it too: no fork mid-setup */
     if (!cg_arena.ready && cg_mark_enabled) {
         if (!cg_arena_setup(cg_opt.arena_max)) {
             cg_message("cannot reserve %zuM of address space for marked data (%s); "
@@ -500,6 +499,6 @@ bool cg_arena_ensure(void)
             cg_message("cannot map the process-tree board; the report will cover this process only");
         }
     }
-    pthread_mutex_unlock(&once);
+    cg_arena_unlock();
     return __atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE);
 }

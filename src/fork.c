@@ -19,7 +19,9 @@ static void prepare(void)
     frozen_by_fork = false;
     if (cg_arena.ready && cg_opt.policy != CG_POLICY_OFF)
         frozen_by_fork = cg_freeze_all() == 0 && cg_arena.top > cg_arena.base;
-    cg_tls.fork_slot = cg_arena.ready ? cg_board_reserve() : UINT32_MAX;
+    /* A slot reserved for a fork that failed is still empty: use it again. */
+    if (!cg_tls.fork_slot_unused) cg_tls.fork_slot = cg_arena.ready ? cg_board_reserve() : UINT32_MAX;
+    cg_tls.fork_slot_unused = false;
     cg_fault_lock();
     cg_symbolize_lock();
 }
@@ -53,6 +55,7 @@ void cg_fork_setup(void)
 /* After fork() returned in the parent, in the thread that forked. */
 void cg_fork_done(pid_t pid)
 {
+    if (pid < 0) cg_tls.fork_slot_unused = cg_tls.fork_slot != UINT32_MAX;
     if (pid <= 0 || !cg_board) return;
     cg_board_forked(cg_tls.fork_slot, pid);
     if (frozen_by_fork) atomic_fetch_add(&cg_board->forks, 1);

@@ -19,6 +19,7 @@ static inline size_t page_index(uintptr_t addr)
 }
 
 static void budget_setup(void);
+static _Atomic uint64_t generation; /* freezes so far: a thaw re-checks it */
 static _Atomic size_t thaws; /* thaw operations since the last freeze (which re-merges) */
 
 static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
@@ -133,6 +134,7 @@ int cg_freeze_all(void)
      * instant mprotect returns, and its fault must be recognised as ours. */
     cg_fault_install();
     budget_setup();
+    atomic_fetch_add(&generation, 1);
     set_bits(0, page_index(top), true);
     if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
     if (protect(cg_arena.base, top, PROT_READ) != 0) {
@@ -257,10 +259,10 @@ static size_t thaw_unit(void)
  * exit counts it (trapped bitmap). Async-signal-safe. */
 static void note_shared(uintptr_t from, uintptr_t to)
 {
-    uint64_t entries[512];
+    uint64_t entries[64]; /* the handler may run on a small alternate stack */
     for (uintptr_t a = from; a < to; a += sizeof entries / 8 * CG_PAGE) {
         size_t n = (to - a) >> CG_PAGE_SHIFT;
-        if (n > 512) n = 512;
+        if (n > 64) n = 64;
         if (cg_pagemap_read(a, n, entries) != 0) {
             set_range(cg_arena.trapped, page_index(a), page_index(a) + n, true); /* unknown: assume shared */
             continue;
@@ -297,6 +299,7 @@ int cg_reclaim_range(uintptr_t from, uintptr_t to)
  * -1 when the page cannot be made writable. */
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
 {
+    uint64_t gen = atomic_load(&generation);
     uintptr_t page = addr & ~(uintptr_t)(CG_PAGE - 1);
     uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
     size_t i = page_index(page);
@@ -329,5 +332,14 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
         if (page + CG_PAGE < to) note_shared(page + CG_PAGE, to);
     }
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
+    if (atomic_load(&generation) != gen) {
+        /* A fork froze everything meanwhile, and this thaw may have undone
+         * it for the page: freeze the page again; the write, retried, traps
+         * afresh and is counted then. */
+        atomic_fetch_or_explicit(&cg_arena.frozen[i / 64], bit, memory_order_relaxed);
+        cg_next.mprotect((void *)page, CG_PAGE, PROT_READ);
+        *was_frozen = false;
+        return 0;
+    }
     return 0;
 }

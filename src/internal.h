@@ -122,7 +122,8 @@ bool cg_glob_match(const char *pattern, size_t plen, const char *name, size_t nl
 extern cg_arena_t cg_arena;
 static inline bool cg_arena_owns(const void *p)
 {
-    return (uintptr_t)p - cg_arena.base < __atomic_load_n(&cg_arena.size, __ATOMIC_RELAXED);
+    uintptr_t size = __atomic_load_n(&cg_arena.size, __ATOMIC_ACQUIRE); /* published after base */
+    return (uintptr_t)p - cg_arena.base < size;
 }
 bool cg_arena_setup(size_t reserve);
 bool cg_arena_ensure(void);

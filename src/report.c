@@ -255,6 +255,9 @@ void cg_process_exit(cg_exit_how_t how, int code)
     sigset_t all, old;
     sigfillset(&all);
     cg_next.pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* _exit may be called from a signal handler that interrupted cowguard:
+     * locks are only tried, as in the fault handler. */
+    cg_tls.in_fault++;
     cg_measure_self(cg_self);
     cg_board_note_exit(cg_self, how, code & 0xff, 0);
     /* A tree in which nothing was ever frozen gets no report. */
@@ -263,6 +266,7 @@ void cg_process_exit(cg_exit_how_t how, int code)
         if (cg_board_is_root()) write_report(0, lines);
         else if (per_process_files()) write_report((int32_t)me, lines);
     }
+    cg_tls.in_fault--;
     if (how == CG_EXIT_EXIT) cg_next.pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
 }

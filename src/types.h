@@ -239,6 +239,7 @@ typedef struct cg_tls_s {
     uint32_t busy;         /* inside cowguard: allocations pass through */
     uint32_t in_fault;     /* inside the fault handler: take no lock that may be held */
     uint32_t fork_slot;    /* the board slot reserved for the child of this thread's fork */
+    bool fork_slot_unused; /* that fork failed: the slot is still free */
     uint8_t segv_blocked;  /* the program asked for SIGSEGV blocked in this thread */
     uint8_t segv_pending;  /* a sent SIGSEGV waits for the program to unblock it */
 } cg_tls_t;
