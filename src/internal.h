@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -63,6 +64,23 @@ typedef struct cg_next_s {
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
     int (*mprotect)(void *, size_t, int);
+    int (*epoll_wait)(int, struct epoll_event *, int, int);
+    int (*poll)(struct pollfd *, nfds_t, int);
+    int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*getsockname)(int, struct sockaddr *, socklen_t *);
+    int (*getpeername)(int, struct sockaddr *, socklen_t *);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*pipe)(int[2]);
+    int (*pipe2)(int[2], int);
+    int (*socketpair)(int, int, int, int[2]);
+    int (*stat)(const char *, struct stat *);
+    int (*fstat)(int, struct stat *);
+    int (*lstat)(const char *, struct stat *);
+    int (*fstatat)(int, const char *, struct stat *, int);
+    ssize_t (*readlink)(const char *, char *, size_t);
+    ssize_t (*getrandom)(void *, size_t, unsigned int);
 } cg_next_t;
 extern cg_next_t cg_next;
 void cg_next_resolve(void);

@@ -1,9 +1,16 @@
-/* interpose_io.c: the exported read family. The kernel writes these calls'
- * buffers itself; a frozen page there makes the call fail with EFAULT
- * instead of faulting, so the destination's frozen pages are thawed first
- * (and counted as trapped writes). Writes that reach the kernel another way
- * are listed in docs/limitations.md. */
+/* interpose_io.c: the exported calls whose buffers the kernel writes: the
+ * read family, and the calls servers make with buffers on the heap (event
+ * arrays, socket addresses, stat structures, pipe descriptors). A frozen
+ * page there makes the call fail with EFAULT instead of faulting, so the
+ * destination's frozen pages are thawed first (and counted as trapped
+ * writes). Calls left out, and writes that reach the kernel without going
+ * through an exported function, are listed in docs/limitations.md. */
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -124,4 +131,118 @@ CG_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, s
         cg_before_kernel_write((uintptr_t)&vec[i].msg_len, sizeof vec[i].msg_len);
     }
     return NEXT(recvmmsg)(fd, vec, n, flags, timeout);
+}
+
+/* ---- other calls that write the program's memory from the kernel ---------- */
+
+CG_EXPORT int epoll_wait(int fd, struct epoll_event *ev, int n, int timeout)
+{
+    if (n > 0) cg_before_kernel_write((uintptr_t)ev, (size_t)n * sizeof *ev);
+    return NEXT(epoll_wait)(fd, ev, n, timeout);
+}
+
+CG_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    cg_before_kernel_write((uintptr_t)fds, n * sizeof *fds);
+    return NEXT(poll)(fds, n, timeout);
+}
+
+CG_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+    cg_before_kernel_write((uintptr_t)r, r ? sizeof *r : 0);
+    cg_before_kernel_write((uintptr_t)w, w ? sizeof *w : 0);
+    cg_before_kernel_write((uintptr_t)e, e ? sizeof *e : 0);
+    cg_before_kernel_write((uintptr_t)t, t ? sizeof *t : 0);
+    return NEXT(select)(n, r, w, e, t);
+}
+
+static void before_sockaddr(struct sockaddr *addr, socklen_t *len)
+{
+    socklen_t n;
+    if (addr && len && arena_frozen() && peek(&n, len, sizeof n)) cg_before_kernel_write((uintptr_t)addr, n);
+    cg_before_kernel_write((uintptr_t)len, len ? sizeof *len : 0);
+}
+
+CG_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    before_sockaddr(addr, len);
+    return NEXT(accept)(fd, addr, len);
+}
+
+CG_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    before_sockaddr(addr, len);
+    return NEXT(accept4)(fd, addr, len, flags);
+}
+
+CG_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    before_sockaddr(addr, len);
+    return NEXT(getsockname)(fd, addr, len);
+}
+
+CG_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    before_sockaddr(addr, len);
+    return NEXT(getpeername)(fd, addr, len);
+}
+
+CG_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    before_sockaddr(val, len);
+    return NEXT(getsockopt)(fd, level, name, val, len);
+}
+
+CG_EXPORT int pipe(int fds[2])
+{
+    cg_before_kernel_write((uintptr_t)fds, 2 * sizeof *fds);
+    return NEXT(pipe)(fds);
+}
+
+CG_EXPORT int pipe2(int fds[2], int flags)
+{
+    cg_before_kernel_write((uintptr_t)fds, 2 * sizeof *fds);
+    return NEXT(pipe2)(fds, flags);
+}
+
+CG_EXPORT int socketpair(int domain, int type, int protocol, int fds[2])
+{
+    cg_before_kernel_write((uintptr_t)fds, 2 * sizeof *fds);
+    return NEXT(socketpair)(domain, type, protocol, fds);
+}
+
+CG_EXPORT int stat(const char *path, struct stat *st)
+{
+    cg_before_kernel_write((uintptr_t)st, sizeof *st);
+    return NEXT(stat)(path, st);
+}
+
+CG_EXPORT int fstat(int fd, struct stat *st)
+{
+    cg_before_kernel_write((uintptr_t)st, sizeof *st);
+    return NEXT(fstat)(fd, st);
+}
+
+CG_EXPORT int lstat(const char *path, struct stat *st)
+{
+    cg_before_kernel_write((uintptr_t)st, sizeof *st);
+    return NEXT(lstat)(path, st);
+}
+
+CG_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    cg_before_kernel_write((uintptr_t)st, sizeof *st);
+    return NEXT(fstatat)(dirfd, path, st, flags);
+}
+
+CG_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
+{
+    cg_before_kernel_write((uintptr_t)buf, n);
+    return NEXT(readlink)(path, buf, n);
+}
+
+CG_EXPORT ssize_t getrandom(void *buf, size_t n, unsigned int flags)
+{
+    cg_before_kernel_write((uintptr_t)buf, n);
+    return NEXT(getrandom)(buf, n, flags);
 }

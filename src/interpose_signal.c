@@ -101,17 +101,22 @@ CG_EXPORT int sigsuspend(const sigset_t *mask)
 CG_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask)
 {
     sigset_t copy;
+    cg_before_kernel_write((uintptr_t)r, r ? sizeof *r : 0);
+    cg_before_kernel_write((uintptr_t)w, w ? sizeof *w : 0);
+    cg_before_kernel_write((uintptr_t)e, e ? sizeof *e : 0);
     return NEXT(pselect)(n, r, w, e, t, cg_mask_without_segv(mask, &copy));
 }
 
 CG_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
 {
     sigset_t copy;
+    cg_before_kernel_write((uintptr_t)fds, n * sizeof *fds);
     return NEXT(ppoll)(fds, n, t, cg_mask_without_segv(mask, &copy));
 }
 
 CG_EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *mask)
 {
     sigset_t copy;
+    if (n > 0) cg_before_kernel_write((uintptr_t)ev, (size_t)n * sizeof *ev); /* see interpose_io.c */
     return NEXT(epoll_pwait)(fd, ev, n, timeout, cg_mask_without_segv(mask, &copy));
 }

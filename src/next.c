@@ -92,6 +92,23 @@ void cg_next_resolve(void)
     cg_next.ppoll = must("ppoll");
     cg_next.epoll_pwait = must("epoll_pwait");
     cg_next.mprotect = must("mprotect");
+    cg_next.epoll_wait = must("epoll_wait");
+    cg_next.poll = must("poll");
+    cg_next.select = must("select");
+    cg_next.accept = must("accept");
+    cg_next.accept4 = must("accept4");
+    cg_next.getsockname = must("getsockname");
+    cg_next.getpeername = must("getpeername");
+    cg_next.getsockopt = must("getsockopt");
+    cg_next.pipe = must("pipe");
+    cg_next.pipe2 = must("pipe2");
+    cg_next.socketpair = must("socketpair");
+    cg_next.stat = must("stat");
+    cg_next.fstat = must("fstat");
+    cg_next.lstat = must("lstat");
+    cg_next.fstatat = must("fstatat");
+    cg_next.readlink = must("readlink");
+    cg_next.getrandom = must("getrandom");
     /* Not every allocator has these; the wrappers fall back when absent. */
     cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
     cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");

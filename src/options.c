@@ -217,6 +217,22 @@ static const cg_option_t *find(const char *name, size_t len)
     return NULL;
 }
 
+/* String values are copied: programs rewrite their environment (redis and
+ * nginx put their process title there). Static storage: no malloc here. */
+static uint64_t keep(const char *value)
+{
+    static char pool[16384];
+    static size_t used;
+    size_t n = strlen(value) + 1;
+    if (n > sizeof pool - used) {
+        cg_message("COWGUARD_* values too long; %.40s... ignored", value);
+        return (uint64_t)(uintptr_t)"";
+    }
+    char *copy = memcpy(pool + used, value, n);
+    used += n;
+    return (uint64_t)(uintptr_t)copy;
+}
+
 void cg_options_load(char **envp)
 {
     for (size_t i = 0; i < cg_option_count; i++)
@@ -240,6 +256,7 @@ void cg_options_load(char **envp)
         }
         uint64_t v;
         if (cg_option_parse(o, eq + 1, &v) == 0) {
+            if (o->type == CG_OPT_STRING) v = keep(eq + 1);
             *option_slot[o - cg_option_table] = v;
         } else {
             char expected[160];
