@@ -7,10 +7,12 @@
  * forks FORKS times, keeping up to four children alive. Each child checks a
  * 4 MiB marked table, writes to a few of its frozen pages, allocates marked
  * and unmarked memory itself (which deadlocks if a lock was inherited held)
- * and exits 0 only if every check held. Prints
- *   forks=N failed=F corrupt=C
+ * and exits 0 only if every check held; every fifth child is killed with
+ * SIGKILL by the parent as soon as it exists, wherever it is. Prints
+ *   forks=N killed=K failed=F corrupt=C
  * and exits 0 when F and C are 0. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,13 +121,16 @@ int main(int argc, char **argv)
     pthread_t th[3];
     for (uintptr_t t = 0; t < 3; t++) pthread_create(&th[t], NULL, churn, (void *)(t + 1));
 
-    int failed = 0, live = 0;
+    int failed = 0, live = 0, killed = 0;
     pid_t pids[4] = { 0 };
+    int doomed[4] = { 0 };
     for (int k = 0; k < forks; k++) {
         if (live == 4) { /* reap the oldest to keep four alive */
             int st;
             waitpid(pids[k % 4], &st, 0);
-            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed++;
+            if (doomed[k % 4] ? !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL
+                              : !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                failed++;
             live--;
         }
         fflush(stdout);
@@ -134,20 +139,31 @@ int main(int argc, char **argv)
             failed++;
             continue;
         }
-        if (pid == 0) _exit(child(k));
+        if (pid == 0) {
+            int r = child(k);
+            if (k % 5 == 0)
+                for (;;) pause(); /* doomed: its parent kills it, now or mid-work */
+            _exit(r);
+        }
         pids[k % 4] = pid;
+        doomed[k % 4] = k % 5 == 0;
+        if (doomed[k % 4]) {
+            kill(pid, SIGKILL);
+            killed++;
+        }
         live++;
     }
     for (int k = forks; live > 0; k++, live--) {
         int st;
         waitpid(pids[k % 4], &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) failed++;
+        if (doomed[k % 4] ? !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL : !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed++;
     }
     atomic_store(&stop, 1);
     for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
     for (size_t i = 0; i < TABLE_SIZE; i += 4093)
         if (table[i] != (unsigned char)(i / 4093)) atomic_fetch_add(&corrupt, 1);
     long c = atomic_load(&corrupt);
-    printf("forks=%d failed=%d corrupt=%ld\n", forks, failed, c);
+    printf("forks=%d killed=%d failed=%d corrupt=%ld\n", forks, killed, failed, c);
     return failed == 0 && c == 0 ? 0 : 1;
 }
