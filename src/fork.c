@@ -41,6 +41,7 @@ static void child(void)
     cg_symbolize_reset_lock();
     cg_fault_reset_lock();
     cg_arena_reset_lock();
+    cg_measure_child();
     if (cg_arena.ready) {
         cg_freeze_child();
         cg_board_child(cg_tls.fork_slot);

@@ -5,6 +5,7 @@
  * trapped write thawed here, whether the kernel really gave this process its
  * own copy. Plain open/read/pread into stack buffers: this runs in _exit,
  * which a signal handler may call. */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,17 +79,52 @@ static uint64_t copied_pages(void)
     return copied;
 }
 
+/* The open /proc/self/pagemap: opening it costs more than the rest of a
+ * trapped write. It is kept at a high descriptor number, out of the
+ * program's way; a forked child closes its parent's (it describes the
+ * parent's memory) and opens its own; if the program closed it, it is
+ * opened again. */
+static _Atomic int pagemap_fd = -1;
+
+static int pagemap_open(void)
+{
+    int fd = atomic_load(&pagemap_fd);
+    if (fd >= 0) return fd;
+    int raw = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (raw < 0) return -1;
+    fd = fcntl(raw, F_DUPFD_CLOEXEC, 900);
+    if (fd < 0) fd = raw;
+    else close(raw);
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&pagemap_fd, &expected, fd)) { /* another thread won */
+        close(fd);
+        fd = expected;
+    }
+    return fd;
+}
+
+/* In a forked child: the inherited descriptor reads the parent's pages. */
+void cg_measure_child(void)
+{
+    int fd = atomic_exchange(&pagemap_fd, -1);
+    if (fd >= 0) close(fd);
+}
+
 /* The pagemap entries of n pages from addr. Async-signal-safe: the fault
- * handler reads them. The file is opened each time: a descriptor kept open
- * would belong to whichever process opened it, and the program may close or
- * reuse descriptors. */
+ * handler reads them. */
 int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries)
 {
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t r = pread(fd, entries, n * 8, (off_t)((addr >> CG_PAGE_SHIFT) * 8));
-    close(fd);
-    return r == (ssize_t)(n * 8) ? 0 : -1;
+    off_t off = (off_t)((addr >> CG_PAGE_SHIFT) * 8);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = pagemap_open();
+        if (fd < 0) return -1;
+        ssize_t r = pread(fd, entries, n * 8, off);
+        if (r == (ssize_t)(n * 8)) return 0;
+        if (r >= 0 || errno != EBADF) return -1;
+        int expected = fd; /* the program closed it: open it again */
+        atomic_compare_exchange_strong(&pagemap_fd, &expected, -1);
+    }
+    return -1;
 }
 
 /* Present, and mapped by another process too: a write would copy it. */

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""bench.py: cowguard's benchmarks, each measured side by side in one run.
+
+    python3 tools/bench.py --build BUILDDIR [--pairs N] [--quick] [--out docs]
+
+Each benchmark runs the same workload plainly and under cowguard (or in two
+cowguard settings), alternating, N pairs, and reports the medians and their
+ratio. With --out, writes performance.md and perf.svg there. --quick runs
+small sizes and one pair, to check the suite works (make check runs that).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from xml.sax.saxutils import escape
+
+
+class Bench:
+    def __init__(self, build, quick):
+        self.build = build
+        self.lib = os.path.join(build, ".libs", "libcowguard.so")
+        self.quick = quick
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COWGUARD_")}
+        self.env.pop("LD_PRELOAD", None)
+
+    def run(self, argv, preload=False, extra=None, want=None):
+        env = dict(self.env)
+        if preload:
+            env["LD_PRELOAD"] = self.lib
+            env.setdefault("COWGUARD_REPORT", "off")
+        env.update(extra or {})
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr[-500:]}")
+        if want is None:
+            return p.stdout
+        m = re.search(want + r"=([0-9.]+)", p.stdout)
+        if not m:
+            raise RuntimeError(f"{' '.join(argv)}: no {want} in {p.stdout[-300:]}")
+        return float(m.group(1))
+
+    def pairs(self, n, a, b):
+        """Run a() and b() alternately n times; their medians."""
+        xs, ys = [], []
+        for _ in range(n):
+            xs.append(a())
+            ys.append(b())
+        return statistics.median(xs), statistics.median(ys)
+
+
+def prog(b, name):
+    return os.path.join(b.build, "bench", name)
+
+
+PYTHON_WORK = r"""
+import time
+t = time.perf_counter()
+n = 0
+for r in range(%d):
+    d = {i: str(i) * 3 for i in range(20000)}
+    l = [list(range(i %% 50)) for i in range(20000)]
+    n += len(d) + len(l)
+    del d, l
+print("ns_per_op=%%.2f" %% ((time.perf_counter() - t) * 1e9 / (%d * 40000)))
+"""
+
+
+def benchmarks(b, npairs):
+    q = b.quick
+    ops = "400000" if q else "4000000"
+    rows = []
+
+    def row(name, measures, plain_label, cg_label, plain, cg, unit, target, ok, note=""):
+        rows.append({"name": name, "measures": measures, "a_label": plain_label, "b_label": cg_label,
+                     "a": plain, "b": cg, "unit": unit, "ratio": cg / plain if plain else float("nan"),
+                     "target": target, "ok": ok, "note": note})
+
+    alloc = prog(b, "alloc")
+    for threads in ("1", "2"):
+        a, c = b.pairs(npairs, lambda: b.run([alloc, threads, ops], want="ns_per_op"),
+                       lambda: b.run([alloc, threads, ops], True, want="ns_per_op"))
+        row(f"pass-through, C, {threads} thread{'s' if threads != '1' else ''}",
+            "malloc+free pairs, nothing marked", "plain", "under cowguard", a, c, "ns/op",
+            "<= 1.02x; <= 2 ns added", c / a <= 1.02 or c - a <= 2, f"{c - a:+.1f} ns per op")
+    py = sys.executable
+    rounds = 2 if q else 10
+    code = PYTHON_WORK % (rounds, rounds)
+    a, c = b.pairs(npairs, lambda: b.run([py, "-c", code], want="ns_per_op"),
+                   lambda: b.run([py, "-c", code], True, want="ns_per_op"))
+    row("pass-through, Python", "dicts and lists, nothing marked", "plain", "under cowguard", a, c, "ns/object",
+        "<= 1.02x", c / a <= 1.02)
+
+    no_bt = {"COWGUARD_BACKTRACE": "0"}
+    for threads in ("1", "2"):
+        a, c = b.pairs(npairs, lambda: b.run([alloc, threads, ops], want="ns_per_op"),
+                       lambda: b.run([alloc, threads, ops, "marked"], True, no_bt, want="ns_per_op"))
+        row(f"marked allocation, {threads} thread{'s' if threads != '1' else ''}",
+            "every allocation marked, no backtraces", "glibc malloc", "cowguard arena", a, c, "ns/op",
+            "<= 1.0x glibc", c <= a)
+
+    small_ops = "200000" if q else "1000000"
+    a, c = b.pairs(npairs, lambda: b.run([alloc, "1", small_ops, "marked"], True, no_bt, want="ns_per_op"),
+                   lambda: b.run([alloc, "1", small_ops, "marked"], True, {"COWGUARD_BACKTRACE": "16"},
+                                 want="ns_per_op"))
+    row("site capture", "marked allocation, COWGUARD_BACKTRACE=16", "BACKTRACE=0", "BACKTRACE=16", a, c, "ns/op",
+        "<= 200 ns added", c - a <= 200, f"{c - a:+.0f} ns per allocation")
+
+    forkp = prog(b, "fork")
+    for mb in (("64",) if q else ("256", "1024")):
+        a, c = b.pairs(npairs, lambda: b.run([forkp, mb, "10"], want="us_per_fork"),
+                       lambda: b.run([forkp, mb, "10", "marked"], True, want="us_per_fork"))
+        row(f"freeze at fork, {mb} MiB", "fork latency, heap touched", "plain fork", "fork + freeze", a, c,
+            "us/fork", "<= 1.2x", c / a <= 1.2)
+
+    faultp = prog(b, "fault")
+    pages = "10000" if q else "100000"
+    for order in ("seq", "random"):
+        a, c = b.pairs(npairs, lambda: b.run([faultp, pages, order], want="ns_per_page"),
+                       lambda: b.run([faultp, pages, order, "marked"], True, want="ns_per_page"))
+        row(f"trapped write, {'sequential' if order == 'seq' else 'random'}",
+            f"first write to each of {pages} shared pages", "copy-on-write fault", "trapped write", a, c,
+            "ns/page", "<= 3x", c / a <= 3)
+
+    rounds = "5" if q else "100"
+    reportp = prog(b, "report")
+
+    def report_time(where):
+        start = time.monotonic()
+        out = b.run([reportp, rounds], True, {"COWGUARD_REPORT": where})
+        end = time.monotonic()
+        at = float(re.search(r"exit_at=([0-9.]+)", out).group(1))
+        return max(0.0, (end - at) * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        a, c = b.pairs(npairs if q else min(npairs, 3), lambda: report_time("off"),
+                       lambda: report_time(os.path.join(tmp, f"r.{time.monotonic_ns()}.txt")))
+    row("report", f"10,000 sites, {int(rounds) * 10000:,} trapped writes", "no report", "text report", a, c, "ms",
+        "< 100 ms", c - a < 100, f"{c - a:.1f} ms to write the report")
+
+    rows.extend(sharing(b))
+    return rows
+
+
+def sharing(b):
+    """What the kernel says each worker copied: lookup_table's nodes, and the
+    NumPy seed's workers' private memory."""
+    rows = []
+    lookup = os.path.join(b.build, "examples", "lookup_table")
+    out_plain = b.run([lookup, "-w", "4"])
+    out_cg = b.run([lookup, "-w", "4"], True)
+
+    def copied(out):
+        m = re.search(r"node_pages=(\d+) copied=([\d,]+)", out)
+        return int(m.group(1)), sum(int(x) for x in m.group(2).split(","))
+    pages, plain = copied(out_plain)
+    _, cg = copied(out_cg)
+    rows.append({"name": "sharing, read-only table", "measures": f"node pages copied by 4 workers ({pages} each)",
+                 "a_label": "plain malloc", "b_label": "under cowguard", "a": plain, "b": cg, "unit": "pages",
+                 "ratio": cg / plain if plain else float("nan"), "target": "0 vs all", "ok": cg == 0 and plain == 4 * pages,
+                 "note": ""})
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples", "seed003_numpy.py")
+    if subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode != 0:
+        return rows
+    mb = "40" if b.quick else "400"
+    with tempfile.TemporaryDirectory() as tmp:
+        # The plain run measures its workers with the same report machinery:
+        # cowguard with nothing marked freezes nothing, so COWGUARD_MIN_SIZE
+        # is what differs.
+        b.run([py, seed, "global", mb], True, {"COWGUARD_MIN_SIZE": "1M", "COWGUARD_REPORT_FORMAT": "json",
+                                                "COWGUARD_REPORT": os.path.join(tmp, "r.%p.json")})
+        tree = [json.load(open(os.path.join(tmp, f))) for f in os.listdir(tmp)]
+        tree = [r for r in tree if r["scope"] == "tree"][0]
+        kids = [p for p in tree["processes"] if p["role"] == "child" and p["measured"]]
+        uss = statistics.median(p["private_dirty_kb"] for p in kids) / 1024 if kids else float("nan")
+        copied_mb = tree["totals"]["copied_bytes"] / 2**20
+    plain_uss = plain_worker_uss(py, seed, mb)
+    rows.append({"name": "sharing, NumPy seed", "measures": f"{mb} MB array read by 4 workers: worker Private_Dirty",
+                 "a_label": "plain", "b_label": "under cowguard", "a": plain_uss, "b": uss, "unit": "MB",
+                 "ratio": uss / plain_uss if plain_uss else float("nan"), "target": "within 2 MB",
+                 "ok": abs(uss - plain_uss) <= 2, "note": f"{copied_mb:.1f} MB copied under cowguard"})
+    return rows
+
+
+WORKER_USS = r"""
+import multiprocessing as mp, statistics, sys
+import numpy as np
+array = np.arange(int(sys.argv[1]) * (1 << 20) // 8, dtype=np.float64)  # as seed003's MyClass
+def uss(i):
+    float(array[i::4].sum())
+    for line in open("/proc/self/smaps_rollup"):
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1])
+with mp.get_context("fork").Pool(4) as pool:
+    print("mb=%.2f" % (statistics.median(pool.map(uss, range(4), chunksize=1)) / 1024))
+"""
+
+
+def plain_worker_uss(py, seed, mb):
+    """Private_Dirty of a plain (no cowguard) worker of the same workload."""
+    p = subprocess.run([py, "-c", WORKER_USS, mb], capture_output=True, text=True, timeout=600)
+    m = re.search(r"mb=([0-9.]+)", p.stdout)
+    return float(m.group(1)) if m else float("nan")
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu or platform.processor()}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def table(rows):
+    lines = ["| benchmark | measures | plain | cowguard | ratio | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        note = f" ({r['note']})" if r["note"] else ""
+        lines.append(f"| {r['name']} | {r['measures']} | {r['a']:.2f} {r['unit']} ({r['a_label']}) | "
+                     f"{r['b']:.2f} {r['unit']} ({r['b_label']}){note} | {r['ratio']:.2f}x | {r['target']} | "
+                     f"{'yes' if r['ok'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def svg(rows, path):
+    timed = [r for r in rows if r["unit"] not in ("pages", "MB")]
+    w, left, bar, gap = 820, 300, 14, 12
+    h = 70 + len(timed) * (2 * bar + gap) + 40
+    span = w - left - 90
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           '<text x="10" y="24" font-size="15" font-weight="bold">cowguard: each benchmark, plain and under cowguard</text>',
+           '<text x="10" y="44">bars scaled per row to the slower of the two; labels give the medians</text>']
+    for i, r in enumerate(timed):
+        y = 62 + i * (2 * bar + gap)
+        top = max(r["a"], r["b"]) or 1
+        out.append(f'<text x="10" y="{y + bar + 4}">{escape(r["name"])}</text>')
+        for k, (v, lab, col) in enumerate(((r["a"], r["a_label"], "#7a8ca3"), (r["b"], r["b_label"], "#d0533b"))):
+            width = span * v / top
+            out.append(f'<rect x="{left}" y="{y + k * bar}" width="{width:.1f}" height="{bar - 2}" fill="{col}"/>')
+            out.append(f'<text x="{left + width + 4:.1f}" y="{y + k * bar + bar - 4}">{v:.1f} {escape(r["unit"])} '
+                       f'{escape(lab)}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", required=True, help="the build directory")
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="small sizes, one pair: a smoke run")
+    ap.add_argument("--out", help="write performance.md and perf.svg into this directory")
+    args = ap.parse_args()
+    b = Bench(os.path.abspath(args.build), args.quick)
+    start = time.monotonic()
+    rows = benchmarks(b, 1 if args.quick else args.pairs)
+    took = time.monotonic() - start
+    text = table(rows)
+    print(f"machine: {machine()}")
+    print(text)
+    print(f"{len(rows)} benchmarks, {sum(r['ok'] for r in rows)} on target, in {took:.0f} s")
+    if args.out:
+        svg(rows, os.path.join(args.out, "perf.svg"))
+        with open(os.path.join(args.out, "perf-results.md"), "w") as f:
+            f.write(f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, "
+                    f"{1 if args.quick else args.pairs} pairs per benchmark, medians; "
+                    f"made by `make bench` in {took:.0f} s.\n\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
