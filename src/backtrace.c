@@ -50,24 +50,38 @@ void cg_backtrace_postfork(void)
     atomic_store(&fork_pending, 0);
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+typedef struct {
+    uintptr_t probe, lo, hi;
+} code_range_t;
+
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    uintptr_t probe = (uintptr_t)arg;
+    code_range_t *r = arg;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && probe >= lo && probe < lo + ph->p_memsz) {
-            self_lo = lo;
-            self_hi = lo + ph->p_memsz;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && r->probe >= lo && r->probe < lo + ph->p_memsz) {
+            r->lo = lo;
+            r->hi = lo + ph->p_memsz;
             return 1;
         }
     }
     return 0;
 }
 
+/* The executable segment of the loaded object that holds probe. */
+bool cg_code_range(uintptr_t probe, uintptr_t *lo, uintptr_t *hi)
+{
+    code_range_t r = { probe, 0, 0 };
+    if (!dl_iterate_phdr(find_code, &r)) return false;
+    *lo = r.lo;
+    *hi = r.hi;
+    return true;
+}
+
 void cg_backtrace_setup(void)
 {
-    dl_iterate_phdr(find_self, (void *)(uintptr_t)cg_backtrace_setup);
+    cg_code_range((uintptr_t)cg_backtrace_setup, &self_lo, &self_hi);
 }
 
 static inline bool own(uintptr_t ip)

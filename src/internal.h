@@ -85,7 +85,12 @@ typedef struct cg_next_s {
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
 void *cg_boot_alloc(size_t size, size_t align);
-bool cg_boot_owns(const void *p);
+extern char *const cg_boot_pool;
+#define CG_BOOT_POOL_SIZE (64 * 1024)
+static inline bool cg_boot_owns(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)cg_boot_pool < CG_BOOT_POOL_SIZE;
+}
 size_t cg_boot_size(const void *p);
 
 /* ---- "options.c": the one options table --------------------------------- */
@@ -132,6 +137,9 @@ void cg_mark_setup(void);
 void cg_mark_fork(void);
 void cg_region_begin(void);
 void cg_region_end(void);
+
+/* ---- "sort.c": a sort that does not allocate ---------------------------- */
+void cg_sort(void *base, size_t n, size_t size, bool (*before)(const void *, const void *));
 
 /* ---- "glob.c": shell patterns ------------------------------------------- */
 bool cg_glob_match(const char *pattern, size_t plen, const char *name, size_t nlen);
@@ -221,6 +229,7 @@ void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t all
 
 /* ---- "backtrace.c": stacks with libunwind ------------------------------- */
 void cg_backtrace_setup(void);
+bool cg_code_range(uintptr_t probe, uintptr_t *lo, uintptr_t *hi);
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
 uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
 uint16_t cg_site_here(void);

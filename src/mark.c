@@ -8,7 +8,6 @@
  * allocation site pays for symbols and globs once; the unwind itself
  * (libunwind's cached fast path) it pays every time, since one call site
  * reached from different callers can get different verdicts. */
-#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,7 +19,12 @@ bool cg_mark_enabled;
 bool cg_mark_slow;
 
 static bool prefork; /* COWGUARD_PREFORK, until the first fork */
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg);
+
+/* The C library's own allocations (stdio buffers, directory streams,
+ * getline's lines) are never marked by a rule: libc fills them with its
+ * internal read, which cowguard cannot see, and a frozen page would make it
+ * fail with EFAULT. */
+static uintptr_t libc_lo, libc_hi;
 
 #define MAX_GLOBS 32
 static struct {
@@ -61,7 +65,7 @@ void cg_mark_setup(void)
         if (cache == MAP_FAILED) cache = NULL; /* then every stack is matched afresh */
     }
     cg_mark_slow = prefork || nglobs;
-    dl_iterate_phdr(find_libc, (void *)(uintptr_t)&fopen);
+    cg_code_range((uintptr_t)&fopen, &libc_lo, &libc_hi);
     cg_mark_enabled = true;
 }
 
@@ -126,27 +130,6 @@ static bool sites_match(void)
             break;
     }
     return mark;
-}
-
-/* The C library's own allocations (stdio buffers, directory streams,
- * getline's lines) are never marked by a rule: libc fills them with its
- * internal read, which cowguard cannot see, and a frozen page would make it
- * fail with EFAULT. */
-static uintptr_t libc_lo, libc_hi;
-
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    uintptr_t probe = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && probe >= lo && probe < lo + ph->p_memsz) {
-            libc_lo = lo;
-            libc_hi = lo + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* The rules behind cg_mark_slow, for a request the inline test let by. */

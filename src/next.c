@@ -14,7 +14,7 @@
 cg_next_t cg_next;
 
 /* Each pool block is preceded by a 16-byte header holding its size. */
-#define BOOT_POOL_SIZE (64 * 1024)
+#define BOOT_POOL_SIZE CG_BOOT_POOL_SIZE
 static _Alignas(64) char boot_pool[BOOT_POOL_SIZE];
 static _Atomic size_t boot_used;
 
@@ -32,10 +32,7 @@ void *cg_boot_alloc(size_t size, size_t align)
     return boot_pool + start; /* static storage: already zero */
 }
 
-bool cg_boot_owns(const void *p)
-{
-    return (uintptr_t)p - (uintptr_t)boot_pool < BOOT_POOL_SIZE;
-}
+char *const cg_boot_pool = boot_pool;
 
 size_t cg_boot_size(const void *p)
 {

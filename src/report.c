@@ -129,34 +129,10 @@ static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, void *arg)
 }
 
 /* Rows rank by pages copied, then by trapped writes. */
-static bool row_before(const cg_row_t *a, const cg_row_t *b)
+static bool row_before(const void *x, const void *y)
 {
+    const cg_row_t *a = x, *b = y;
     return a->pages != b->pages ? a->pages > b->pages : a->writes > b->writes;
-}
-
-static void sift(cg_row_t *a, size_t root, size_t n)
-{
-    for (;;) { /* a heap with the last-ranked row on top: the sort ends best first */
-        size_t child = 2 * root + 1;
-        if (child >= n) return;
-        if (child + 1 < n && row_before(&a[child], &a[child + 1])) child++;
-        if (!row_before(&a[root], &a[child])) return;
-        cg_row_t t = a[root];
-        a[root] = a[child];
-        a[child] = t;
-        root = child;
-    }
-}
-
-static void sort_rows(cg_row_t *a, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;) sift(a, i, n);
-    for (size_t end = n; end-- > 1;) {
-        cg_row_t t = a[0];
-        a[0] = a[end];
-        a[end] = t;
-        sift(a, 0, end);
-    }
 }
 
 /* The numbers of a slot as the report shows them: the kernel's where the
@@ -209,7 +185,7 @@ static void build(cg_report_t *r, int32_t pid)
     size_t k = 0;
     for (size_t i = 0; i < CG_REPORT_ROWS; i++)
         if (rows[i].writes) rows[k++] = rows[i];
-    sort_rows(rows, k);
+    cg_sort(rows, k, sizeof *rows, row_before);
     r->rows = rows;
     r->nrows = k;
     r->lost = atomic_load(&b->lost);

@@ -50,30 +50,9 @@ void cg_symbolize_reset_lock(void)
     pthread_mutex_init(&lock, NULL);
 }
 
-static void sift(sym_t *a, size_t root, size_t n)
+static bool sym_before(const void *x, const void *y)
 {
-    for (;;) {
-        size_t child = 2 * root + 1;
-        if (child >= n) return;
-        if (child + 1 < n && a[child + 1].value > a[child].value) child++;
-        if (a[root].value >= a[child].value) return;
-        sym_t t = a[root];
-        a[root] = a[child];
-        a[child] = t;
-        root = child;
-    }
-}
-
-/* Heap sort by address: qsort may allocate. */
-static void sort_syms(sym_t *a, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;) sift(a, i, n);
-    for (size_t end = n; end-- > 1;) {
-        sym_t t = a[0];
-        a[0] = a[end];
-        a[end] = t;
-        sift(a, 0, end);
-    }
+    return ((const sym_t *)x)->value < ((const sym_t *)y)->value;
 }
 
 static bool is_function(const ElfW(Sym) *s)
@@ -117,7 +96,7 @@ static void load_symbols(obj_t *o)
     for (size_t i = 0; i < n; i++)
         if (is_function(&syms[i]) && syms[i].st_name < str->sh_size)
             out[k++] = (sym_t){ syms[i].st_value, syms[i].st_size, syms[i].st_name };
-    sort_syms(out, k);
+    cg_sort(out, k, sizeof *out, sym_before);
     o->strtab = base + str->sh_offset;
     o->strtab_size = str->sh_size;
     o->syms = out;

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,22 @@ def benchmarks(b, npairs):
         row(f"pass-through, C, {threads} thread{'s' if threads != '1' else ''}",
             "malloc+free pairs, nothing marked", "plain", "under cowguard", a, c, "ns/op",
             "<= 1.02x; <= 2 ns added", c / a <= 1.02 or c - a <= 2, f"{c - a:+.1f} ns per op")
+    if shutil.which("valgrind"):
+        # Instructions, not time: callgrind counts are the same run after run,
+        # so the pass-through cost per operation shows under the noise.
+        def instr(ops, preload):
+            env = dict(b.env)
+            if preload:
+                env.update(LD_PRELOAD=b.lib, COWGUARD_REPORT="off")
+            p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", alloc, "1", ops],
+                               env=env, capture_output=True, text=True, timeout=600)
+            return int(re.search(r"Collected : (\d+)", p.stderr).group(1))
+        lo, hi = ("20000", "40000") if q else ("200000", "400000")
+        per = [(instr(hi, pre) - instr(lo, pre)) / (int(hi) - int(lo)) for pre in (False, True)]
+        row("pass-through, instructions", "per malloc+free pair, 1 thread (callgrind)", "plain", "under cowguard",
+            per[0], per[1], "instr/op", "<= 1.02x", per[1] / per[0] <= 1.02,
+            f"{per[1] - per[0]:+.0f} instructions per op")
+
     py = sys.executable
     rounds = 2 if q else 10
     code = PYTHON_WORK % (rounds, rounds)
@@ -271,10 +288,16 @@ def main():
     print(f"{len(rows)} benchmarks, {sum(r['ok'] for r in rows)} on target, in {took:.0f} s")
     if args.out:
         svg(rows, os.path.join(args.out, "perf.svg"))
-        with open(os.path.join(args.out, "perf-results.md"), "w") as f:
-            f.write(f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, "
-                    f"{1 if args.quick else args.pairs} pairs per benchmark, medians; "
-                    f"made by `make bench` in {took:.0f} s.\n\n{text}\n")
+        results = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, "
+                   f"{1 if args.quick else args.pairs} pairs per benchmark, medians; "
+                   f"made by `make bench` in {took:.0f} s.\n\n{text}\n\n![each benchmark](perf.svg)\n")
+        doc = os.path.join(args.out, "performance.md")
+        page = open(doc).read()
+        begin, end = "<!-- results: written by make bench -->", "<!-- end of results -->"
+        if begin in page and end in page:
+            page = page[:page.index(begin) + len(begin)] + "\n" + results + page[page.index(end):]
+            with open(doc, "w") as f:
+                f.write(page)
     return 0
 
 
