@@ -252,7 +252,7 @@ def svg(rows, path):
     timed = [r for r in rows if r["unit"] not in ("pages", "MB")]
     w, left, bar, gap = 820, 300, 14, 12
     h = 70 + len(timed) * (2 * bar + gap) + 40
-    span = w - left - 90
+    span = w - left - 230
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
            '<text x="10" y="24" font-size="15" font-weight="bold">cowguard: each benchmark, plain and under cowguard</text>',
