@@ -21,9 +21,10 @@ bool cg_mark_slow;
 static bool prefork; /* COWGUARD_PREFORK, until the first fork */
 
 /* The C library's own allocations (stdio buffers, directory streams,
- * getline's lines) are never marked by a rule: libc fills them with its
- * internal read, which cowguard cannot see, and a frozen page would make it
- * fail with EFAULT. */
+ * getline's lines) are never marked by the implicit rules, pre-fork and
+ * call sites: libc fills them with its internal read, which cowguard cannot
+ * see, and a frozen page would make it fail with EFAULT. A region or a size
+ * the program chose still marks them (strdup inside a region is marked). */
 static uintptr_t libc_lo, libc_hi;
 
 #define MAX_GLOBS 32
@@ -135,9 +136,9 @@ static bool sites_match(void)
 /* The rules behind cg_mark_slow, for a request the inline test let by. */
 bool cg_mark_decide(size_t size, uintptr_t caller)
 {
+    if (cg_tls.region_depth || (cg_mark_min_size && size >= cg_mark_min_size)) return true;
     if (caller >= libc_lo && caller < libc_hi) return false;
-    if (cg_tls.region_depth || (cg_mark_min_size && size >= cg_mark_min_size) || prefork) return true;
-    return nglobs && sites_match();
+    return prefork || (nglobs && sites_match());
 }
 
 void cg_region_begin(void)
