@@ -18,7 +18,7 @@ start() { # NAME PORT [VAR=VALUE ...]: a redis-server in $TMP/NAME
 }
 cli() { redis-cli -p "$1" "${@:2}"; }
 load() { # PORT: 20000 keys, then BGSAVE while writing more, then wait for the snapshot
-    seq 1 20000 | awk '{printf "SET key:%d value-%d-%s\n", $1, $1 * 7, "xxxxxxxxxxxxxxxxxxxxxxxx"}' |
+    seq 1 20000 | awk '{printf "SET key:%d value-%d-%s\n", $1, $1 * 7, "padding-to-make-it-longer"}' |
         redis-cli -p "$1" >/dev/null
     cli "$1" bgsave >/dev/null
     for i in $(seq 1 50); do cli "$1" incr counter >/dev/null; cli "$1" set "late:$i" "$i" >/dev/null; done

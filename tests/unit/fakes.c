@@ -1,4 +1,4 @@
-/* stubs.c: test doubles for what arena.c, slab.c and freeze.c take from the
+/* fakes.c: test doubles for what arena.c, slab.c and freeze.c take from the
  * rest of the library (init.c, mark.c, board.c, fault.c), so the arena can
  * be tested alone. */
 #include <sys/mman.h>
