@@ -345,7 +345,7 @@ void cg_run_free(cg_span_t *s)
     s->state = CG_SPAN_FREE;
     s->nused = 0;
     if (s->frozen) return;
-    if (s->npages >= 16) { /* give large runs' memory back; they read as zero again */
+    if (s->npages >= 64) { /* give large runs' memory back; they read as zero again */
         madvise((void *)s->start, (size_t)s->npages << CG_PAGE_SHIFT, MADV_DONTNEED);
         s->dirty = 0;
     } else {
@@ -415,30 +415,18 @@ static void bad_free(const void *p, const char *why)
     cg_message("free(%p): %s; ignored", p, why);
 }
 
-void cg_arena_free(void *p)
+/* Arena lock held. NULL, or why p cannot be freed. */
+static const char *free_locked(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    cg_arena_lock();
     cg_span_t *s = cg_arena_span_of(a);
-    if (!s || s->state == CG_SPAN_FREE) {
-        cg_arena_unlock();
-        bad_free(p, "not a live marked block");
-        return;
-    }
+    if (!s || s->state == CG_SPAN_FREE) return "not a live marked block";
     if (s->state == CG_SPAN_SLAB) {
         uint32_t bs = s->block_size;
-        if (cg_slab_free(s, a) != 0) {
-            cg_arena_unlock();
-            bad_free(p, "not the start of a live marked block (double free?)");
-            return;
-        }
+        if (cg_slab_free(s, a) != 0) return "not the start of a live marked block (double free?)";
         cg_arena.live_bytes -= bs;
     } else {
-        if (a != s->user || s->nused == 0) {
-            cg_arena_unlock();
-            bad_free(p, "not the start of a live marked block (double free?)");
-            return;
-        }
+        if (a != s->user || s->nused == 0) return "not the start of a live marked block (double free?)";
         cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
         s->nused = 0;
         if (!s->frozen || !cg_span_reclaim(s)) {
@@ -446,7 +434,58 @@ void cg_arena_free(void *p)
         }
     }
     cg_arena.live_blocks--;
+    return NULL;
+}
+
+void cg_arena_free(void *p)
+{
+    cg_arena_lock();
+    const char *why = free_locked(p);
     cg_arena_unlock();
+    if (why) bad_free(p, why);
+}
+
+/* Arena lock held (tcache.c gives blocks back in batches). */
+void cg_arena_free_locked(void *p)
+{
+    const char *why = free_locked(p);
+    if (why) bad_free(p, why);
+}
+
+/* Up to n blocks of class cls, for a thread's cache; how many. */
+int cg_arena_alloc_batch(int cls, void **out, int n)
+{
+    int k = 0;
+    cg_arena_lock();
+    size_t bs = cg_class_size(cls);
+    for (; k < n; k++) {
+        out[k] = cg_slab_alloc(cls);
+        if (!out[k]) break;
+        cg_arena.live_bytes += bs;
+        cg_arena.live_blocks++;
+    }
+    cg_arena_unlock();
+    return k;
+}
+
+/* Record the allocation site of a block handed out from a cache. Its owner
+ * is the only writer; a reader may see the old site. */
+void cg_arena_set_site(void *p, uint16_t site)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    if (!s || s->state != CG_SPAN_SLAB) return;
+    uint16_t *slot = &s->block_site[((uintptr_t)p - s->start) / s->block_size];
+    if (*slot != site) *slot = site; /* threads share descriptors: write only when it changes */
+}
+
+/* The class of p if it may go to a thread's cache: the start of a block in
+ * a slab that is not frozen; else -1. Takes no lock: a fork may freeze the
+ * slab right after, which the cache's generation check then catches. */
+int cg_arena_cacheable(const void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    if (!s || s->state != CG_SPAN_SLAB || s->frozen) return -1;
+    return cg_slab_index(s, (uintptr_t)p) >= 0 ? s->cls : -1;
 }
 
 size_t cg_arena_usable_size(const void *p)

@@ -125,6 +125,13 @@ bool cg_page_frozen(uintptr_t addr)
     return atomic_load_explicit(&cg_arena.frozen[i / 64], memory_order_relaxed) >> (i % 64) & 1;
 }
 
+/* Freezes so far in this process (and its parents): a thread's cache of
+ * free blocks is good only within one. */
+uint64_t cg_freeze_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
 /* Arena lock held. Freeze every page that belongs to a span. */
 int cg_freeze_all(void)
 {

@@ -42,6 +42,7 @@ void cg_init(void)
         cg_mark_setup();
     }
     cg_fork_setup();
+    cg_tcache_setup();
     cg_signals_setup();
     cg_backtrace_setup();
     on_exit(on_exit_handler, NULL); /* registered first, so it runs after the program's */

@@ -155,6 +155,10 @@ bool cg_arena_setup(size_t reserve);
 bool cg_arena_ensure(void);
 void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site);
 void cg_arena_free(void *p);
+void cg_arena_free_locked(void *p);
+int cg_arena_alloc_batch(int cls, void **out, int n);
+void cg_arena_set_site(void *p, uint16_t site);
+int cg_arena_cacheable(const void *p);
 size_t cg_arena_usable_size(const void *p);
 bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out);
 cg_span_t *cg_arena_span_of(uintptr_t addr);
@@ -166,6 +170,11 @@ void cg_list_remove(cg_list_t *l, cg_span_t *s);
 void cg_arena_lock(void);
 void cg_arena_unlock(void);
 void cg_arena_reset_lock(void);
+
+/* ---- "tcache.c": per-thread caches of free marked blocks ---------------- */
+void cg_tcache_setup(void);
+void *cg_tcache_alloc(int cls, uint16_t site);
+bool cg_tcache_free(void *p, int cls);
 
 /* ---- "slab.c": size classes and small blocks ---------------------------- */
 int cg_size_class(size_t size, size_t align);
@@ -183,6 +192,7 @@ int cg_thaw_all(void);
 bool cg_page_frozen(uintptr_t addr);
 size_t cg_frozen_pages(void);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
+uint64_t cg_freeze_generation(void);
 int cg_reclaim_range(uintptr_t from, uintptr_t to);
 void cg_note_program_protect(uintptr_t addr, size_t len, int prot);
 bool cg_page_program_protected(uintptr_t addr);

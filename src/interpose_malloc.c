@@ -14,10 +14,32 @@
 /* A marked block, or NULL for an unmarked request (or a full arena). The
  * caller's return address lets the C library's own requests through. */
 #define CALLER ((uintptr_t)__builtin_return_address(0))
+/* A marked block, from this thread's cache when it has one of the class. */
+static void *marked_block(size_t size, size_t align, bool zero)
+{
+    uint16_t site = cg_site_here();
+    int cls = align <= 16 && size <= CG_SMALL_MAX ? cg_size_class(size, 16) : -1;
+    void *p = cls >= 0 ? cg_tcache_alloc(cls, site) : NULL;
+    if (p) {
+        if (zero) memset(p, 0, size);
+        return p;
+    }
+    return cg_arena_alloc(size, align, zero, site);
+}
+
+/* A marked block goes to this thread's cache when it can, else to the arena. */
+static void free_marked(void *ptr)
+{
+    int cls = cg_arena_cacheable(ptr);
+    if (cls < 0 || !cg_tcache_free(ptr, cls)) cg_arena_free(ptr);
+}
+
 static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller)
 {
-    return cg_mark_wanted(size, caller) ? cg_arena_alloc(size, align, zero, cg_site_here()) : NULL;
+    if (cg_likely(!cg_mark_wanted(size, caller)) || !cg_arena_ensure()) return NULL;
+    return marked_block(size, align, zero);
 }
+
 
 CG_EXPORT void *malloc(size_t size)
 {
@@ -28,7 +50,7 @@ CG_EXPORT void *malloc(size_t size)
 
 CG_EXPORT void free(void *ptr)
 {
-    if (cg_unlikely(cg_arena_owns(ptr))) cg_arena_free(ptr);
+    if (cg_unlikely(cg_arena_owns(ptr))) free_marked(ptr);
     else if (cg_unlikely(cg_boot_owns(ptr) || !ptr)) return;
     else cg_next.free(ptr);
 }
@@ -60,11 +82,11 @@ static void *realloc_marked(void *ptr, size_t size)
     }
     cg_span_t *s = cg_arena_span_of((uintptr_t)ptr);
     if (size <= old && !s->frozen) return ptr;
-    void *q = cg_arena_alloc(size, 16, false, cg_site_here());
+    void *q = marked_block(size, 16, false);
     if (!q) q = cg_next.malloc(size);
     if (!q) return NULL;
     memcpy(q, ptr, old < size ? old : size);
-    cg_arena_free(ptr);
+    free_marked(ptr);
     return q;
 }
 

@@ -24,10 +24,26 @@ size_t cg_class_size(int cls)
 /* The smallest class that holds size bytes and whose blocks are all aligned
  * to align (blocks start at multiples of the class size within a page-aligned
  * slab), or -1. */
+/* The class of every size up to 4 KiB in steps of 16, for the common case. */
+#define LOOKUP_MAX 4096
+static uint8_t lookup[LOOKUP_MAX / 16 + 1];
+
+static void fill_lookup(void)
+{
+    int c = 0;
+    for (size_t i = 1; i <= LOOKUP_MAX / 16; i++) {
+        while (class_size[c] < i * 16) c++;
+        lookup[i] = (uint8_t)c;
+    }
+}
+
 int cg_size_class(size_t size, size_t align)
 {
     if (size == 0) size = 1;
-    if (align <= 16 && size <= 128) return (int)((size + 15) / 16) - 1;
+    if (align <= 16 && size <= LOOKUP_MAX) {
+        if (cg_unlikely(lookup[LOOKUP_MAX / 16] == 0)) fill_lookup(); /* idempotent: races are harmless */
+        return lookup[(size + 15) / 16];
+    }
     if (size > CG_SMALL_MAX || align > CG_PAGE) return -1;
     int lo = 0, hi = CG_NUM_CLASSES - 1;
     while (lo < hi) { /* first class >= size */

@@ -96,16 +96,19 @@ typedef struct cg_list_s {
 #define CG_RUN_LISTS 64
 
 typedef struct cg_arena_s {
+    /* Read on every free and marked request, written almost never: one
+     * cache line of its own, apart from the lock and what it guards. */
     uintptr_t base, end;         /* the reservation */
     uintptr_t size;              /* end - base once set up, 0 before: "ours" is p - base < size */
-    uintptr_t top;               /* pages below top belong to spans */
-    uintptr_t commit;            /* pages below commit are accessible; above, PROT_NONE */
     uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */
     cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
     _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
     _Atomic uint64_t *trapped;   /* page index -> 1 bit: thawed here while shared (copied if written) */
     _Atomic uint64_t *user;      /* page index -> 1 bit: the program protected it itself */
-    pthread_mutex_t lock;
+    bool ready;
+    _Alignas(64) pthread_mutex_t lock;
+    uintptr_t top;               /* pages below top belong to spans */
+    uintptr_t commit;            /* pages below commit are accessible; above, PROT_NONE */
     cg_list_t partial[CG_NUM_CLASSES]; /* slabs with free blocks */
     cg_list_t runs[CG_RUN_LISTS + 1];  /* free runs by size; last: larger */
     cg_list_t frozen_runs;       /* free runs whose pages were frozen, for reclaiming */
@@ -113,7 +116,6 @@ typedef struct cg_arena_s {
     size_t live_bytes;           /* sum of live block sizes */
     size_t live_blocks;
     int freezes;
-    bool ready;
 } cg_arena_t;
 
 /* What a pointer into the arena belongs to, for diagnostics. */

@@ -62,7 +62,24 @@ int main(void)
     memset(a, 'a', 100);
     memset(b, 'b', 5000);
     cowguard_free(cowguard_malloc(10)); /* free of a marked block right away */
+    /* Freed before the freeze, these wait in the thread's cache of free
+     * blocks, in pages the freeze is about to make read-only. */
+    char *cached[40];
+    cowguard_readonly_begin();
+    for (int i = 0; i < 40; i++) cached[i] = malloc(200);
+    cowguard_readonly_end();
+    for (int i = 0; i < 40; i++) free(cached[i]);
     CHECK(cowguard_freeze() == 0);
+    /* After it they must not be handed out: writing one would be a frozen
+     * write (this test runs under COWGUARD_POLICY=abort). */
+    cowguard_readonly_begin();
+    for (int i = 0; i < 40; i++) {
+        cached[i] = malloc(200);
+        CHECK(!cowguard_is_frozen(cached[i]) && !cowguard_is_frozen(cached[i] + 199));
+        memset(cached[i], 'c', 200);
+    }
+    cowguard_readonly_end();
+    for (int i = 0; i < 40; i++) free(cached[i]);
     CHECK(cowguard_is_frozen(a) && cowguard_is_frozen(b) && cowguard_is_frozen(al) && cowguard_is_frozen(z));
     CHECK(!cowguard_is_frozen(c));
     perms_of(b, perms);
