@@ -4,6 +4,7 @@
  * buffers must not be frozen, or the child's reads fail with EFAULT.
  * Prints "child: lines=N entries=M ok" and exits 0 when the reads worked. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +13,16 @@
 
 int main(void)
 {
-    char path[] = "/tmp/cowguard-stdio-XXXXXX";
-    int fd = mkstemp(path);
+    int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600); /* a file with no name */
     if (fd < 0) return 2;
-    FILE *w = fdopen(fd, "w");
+    FILE *w = fdopen(dup(fd), "w");
     for (int i = 0; i < 20000; i++) fprintf(w, "line %d of a file read through stdio\n", i);
     fclose(w);
-    FILE *f = fopen(path, "r");
+    lseek(fd, 0, SEEK_SET);
+    FILE *f = fdopen(fd, "r");
     DIR *d = opendir("/");
     char line[256];
     if (!f || !d || !fgets(line, sizeof line, f)) return 2;
-    unlink(path);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
