@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "cowguard.h"
-#include "../tests/progs/kernel.h"
+#include "kernel.h"
 
 typedef struct node {
     uint64_t key;

@@ -9,8 +9,8 @@
  * freezing do nothing, and cowguard_active() returns 0. A program compiled
  * against this header needs no library to link or to run.
  *
- * Define COWGUARD_NO_WRAPPERS to see only the plain declarations (a program
- * linked with -lcowguard, or cowguard itself).
+ * Define COWGUARD_NO_WRAPPERS to see only the plain declarations, without
+ * the weak attribute and the wrappers (cowguard's own sources do).
  */
 #ifndef COWGUARD_H
 #define COWGUARD_H

@@ -37,7 +37,7 @@ typedef struct cg_option_s {
     const char *deflt;   /* default, as text (parsed like a user's value) */
     const char *words;   /* CG_OPT_ENUM: the accepted words, '|'-separated */
     uint64_t min, max;   /* CG_OPT_UINT and CG_OPT_SIZE: accepted range */
-    const char *doc;     /* one line for --help and the man page */
+    const char *doc;     /* one line for the man page, cowguard(7) */
 } cg_option_t;
 
 /* The parsed values, one field per row of options.def. */

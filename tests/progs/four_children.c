@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cowguard.h"
-#include "kernel.h"
+#include "../../examples/kernel.h"
 
 #define PAGES 256
 

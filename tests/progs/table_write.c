@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "cowguard.h"
-#include "kernel.h"
+#include "../../examples/kernel.h"
 
 static unsigned char pattern(size_t i)
 {

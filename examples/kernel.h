@@ -3,12 +3,13 @@
  * and per page, from /proc/self/pagemap, whether it is present and whether
  * it is mapped exclusively (bit 56: no other process shares it, so it was
  * copied or never shared). Readable without root. */
-#ifndef CG_TEST_KERNEL_H
-#define CG_TEST_KERNEL_H
+#ifndef CG_EXAMPLE_KERNEL_H
+#define CG_EXAMPLE_KERNEL_H
 
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
