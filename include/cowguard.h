@@ -53,8 +53,10 @@ int cowguard_is_frozen(const void *ptr) COWGUARD_WEAK_;
 /* 1 when libcowguard.so is loaded and set up to mark data, else 0. */
 int cowguard_active(void) COWGUARD_WEAK_;
 
-/* This process's numbers, and the tree's so far. Set size to
- * sizeof(cowguard_stats_t) first; fields a library does not know stay 0. */
+/* This process's numbers, and the tree's so far. Initialise with
+ * { .size = sizeof(cowguard_stats_t) }: a library older than this header
+ * fills only the fields it knows (the rest keep their 0) and sets size to
+ * how much it filled. */
 typedef struct cowguard_stats {
     size_t size;
     unsigned long long marked_bytes;   /* live marked blocks, bytes */
