@@ -10,14 +10,7 @@
 
 #include <cowguard.h>
 
-static int failures;
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            printf("FAILED line %d: %s\n", __LINE__, #cond);          \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
+#include "../progs/check.h"
 
 /* 1 when the kernel maps the page holding p without write permission. */
 static int kernel_readonly(const void *p)

@@ -9,14 +9,7 @@
 
 #include "cowguard.h"
 
-static int failures;
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            printf("FAILED line %d: %s\n", __LINE__, #cond);          \
-            failures++;                                               \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 /* The permissions the kernel shows for the mapping holding p ("rw-p"...). */
 static void perms_of(const void *p, char out[5])
