@@ -22,19 +22,6 @@ static void roff(FILE *out, const char *s)
     }
 }
 
-/* A range bound as the user would write it: 16M rather than 16777216. */
-static void size_text(char *buf, size_t len, uint64_t v)
-{
-    static const char units[] = "kMGT";
-    int u = -1;
-    while (u < 3 && v >= 1024 && v % 1024 == 0) {
-        v /= 1024;
-        u++;
-    }
-    if (u < 0) snprintf(buf, len, "%llu", (unsigned long long)v);
-    else snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
-}
-
 /* The tag line: NAME=form, the accepted words spelled out. */
 static void tag(FILE *out, const cg_option_t *o)
 {
@@ -58,7 +45,6 @@ static void tag(FILE *out, const cg_option_t *o)
 
 static void entries(FILE *out)
 {
-    char lo[32], hi[32];
     for (size_t i = 0; i < cg_option_count; i++) {
         const cg_option_t *o = &cg_option_table[i];
         tag(out, o);
@@ -68,20 +54,16 @@ static void entries(FILE *out)
         roff(out, first);
         roff(out, o->doc + 1);
         fputs(".\n", out);
+        /* Sizes and numbers: the range in the words a bad value's message uses. */
         if (o->type == CG_OPT_SIZE || o->type == CG_OPT_UINT) {
-            if (o->type == CG_OPT_SIZE) {
-                size_text(lo, sizeof lo, o->min);
-                size_text(hi, sizeof hi, o->max);
-            } else {
-                snprintf(lo, sizeof lo, "%llu", (unsigned long long)o->min);
-                snprintf(hi, sizeof hi, "%llu", (unsigned long long)o->max);
-            }
-            fprintf(out, "From %s to %s; default: ", lo, hi);
-        } else {
-            fputs("Default: ", out);
+            char expected[160];
+            cg_option_expected(o, expected, sizeof expected);
+            fputs("Accepted: ", out);
+            roff(out, expected);
+            fputs(".\n", out);
         }
-        if (o->deflt) fprintf(out, "\\fB%s\\fR.\n", o->deflt);
-        else fputs("unset.\n", out);
+        if (o->deflt) fprintf(out, "Default: \\fB%s\\fR.\n", o->deflt);
+        else fputs("Default: unset.\n", out);
     }
 }
 
