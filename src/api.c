@@ -39,7 +39,7 @@ CG_EXPORT void *cowguard_calloc(size_t nmemb, size_t size)
 CG_EXPORT void cowguard_free(void *ptr)
 {
     if (!ptr) return;
-    if (cg_arena_owns(ptr)) cg_arena_free(ptr);
+    if (cg_arena_owns(ptr)) cg_free_marked(ptr, "cowguard_free");
     else if (!cg_boot_owns(ptr)) cg_next.free(ptr);
 }
 

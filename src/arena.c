@@ -250,7 +250,7 @@ static bool commit_to(uintptr_t upto)
     if (upto <= cg_arena.commit) return true;
     uintptr_t new_commit = ALIGN_UP(upto, COMMIT_STEP);
     if (new_commit > cg_arena.end) new_commit = cg_arena.end;
-    if (cg_next.mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
+    if (cg_mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
         return false;
     cg_arena.commit = new_commit;
     return true;
@@ -410,9 +410,14 @@ void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site)
     return p;
 }
 
-static void bad_free(const void *p, const char *why)
+/* The block index of p in slab s and its bitmap word and bit, or false. */
+static bool slab_bit(const cg_span_t *s, uintptr_t p, size_t *w, uint64_t *bit)
 {
-    cg_message("free(%p): %s; ignored", p, why);
+    long i = cg_slab_index(s, p);
+    if (i < 0) return false;
+    *w = (size_t)i / 64;
+    *bit = 1ULL << (i % 64);
+    return true;
 }
 
 /* Arena lock held. NULL, or why p cannot be freed. */
@@ -420,13 +425,16 @@ static const char *free_locked(void *p)
 {
     uintptr_t a = (uintptr_t)p;
     cg_span_t *s = cg_arena_span_of(a);
-    if (!s || s->state == CG_SPAN_FREE) return "not a live marked block";
+    if (!s) return "not a block cowguard handed out";
+    if (s->state == CG_SPAN_FREE) return "not a live block (a double free?)";
     if (s->state == CG_SPAN_SLAB) {
         uint32_t bs = s->block_size;
-        if (cg_slab_free(s, a) != 0) return "not the start of a live marked block (double free?)";
+        if (cg_slab_index(s, a) < 0) return "not the start of a block cowguard handed out";
+        if (cg_slab_free(s, a) != 0) return "double free";
         cg_arena.live_bytes -= bs;
     } else {
-        if (a != s->user || s->nused == 0) return "not the start of a live marked block (double free?)";
+        if (a != s->user) return "not the start of a block cowguard handed out";
+        if (s->nused == 0) return "double free";
         cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
         s->nused = 0;
         if (!s->frozen || !cg_span_reclaim(s)) {
@@ -437,22 +445,18 @@ static const char *free_locked(void *p)
     return NULL;
 }
 
-void cg_arena_free(void *p)
+/* Free a marked block: NULL, or why p is not one (the caller reports it;
+ * nothing was freed). */
+const char *cg_arena_free(void *p)
 {
     cg_arena_lock();
     const char *why = free_locked(p);
     cg_arena_unlock();
-    if (why) bad_free(p, why);
+    return why;
 }
 
-/* Arena lock held (tcache.c gives blocks back in batches). */
-void cg_arena_free_locked(void *p)
-{
-    const char *why = free_locked(p);
-    if (why) bad_free(p, why);
-}
-
-/* Up to n blocks of class cls, for a thread's cache; how many. */
+/* Up to n blocks of class cls, for a thread's cache; how many. They count
+ * as handed out here, and as cached until cg_arena_cache_take. */
 int cg_arena_alloc_batch(int cls, void **out, int n)
 {
     int k = 0;
@@ -463,9 +467,76 @@ int cg_arena_alloc_batch(int cls, void **out, int n)
         if (!out[k]) break;
         cg_arena.live_bytes += bs;
         cg_arena.live_blocks++;
+        cg_span_t *s = cg_arena.pagemap[page_index((uintptr_t)out[k])];
+        size_t w;
+        uint64_t bit;
+        if (slab_bit(s, (uintptr_t)out[k], &w, &bit)) atomic_fetch_or(&s->cached[w], bit);
     }
     cg_arena_unlock();
     return k;
+}
+
+/* A freed block goes into a thread's cache: its class, or -1 when it may
+ * not (not a small block, or its slab is frozen: the arena quarantines
+ * it); *why is set when p is no live block at all (double free, interior
+ * or foreign pointer). Takes no lock: the bit that says "cached" is set
+ * atomically, so a block freed twice, by any threads, is caught. A fork
+ * may freeze the slab right after; the cache's generation check catches
+ * that. */
+int cg_arena_cache_put(const void *p, const char **why)
+{
+    *why = NULL;
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    if (!s || s->state != CG_SPAN_SLAB || __atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE)) return -1;
+    size_t w;
+    uint64_t bit;
+    if (!slab_bit(s, (uintptr_t)p, &w, &bit)) {
+        *why = "not the start of a block cowguard handed out";
+        return -1;
+    }
+    if (!(__atomic_load_n(&s->used[w], __ATOMIC_RELAXED) & bit)) {
+        *why = "double free";
+        return -1;
+    }
+    if (atomic_fetch_or(&s->cached[w], bit) & bit) {
+        *why = "double free";
+        return -1;
+    }
+    return s->cls;
+}
+
+/* A cached block leaves the cache: handed out (true), or, when its slab was
+ * frozen meanwhile, given to the arena to quarantine (false). */
+bool cg_arena_cache_take(void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    size_t w;
+    uint64_t bit;
+    if (!s || !slab_bit(s, (uintptr_t)p, &w, &bit)) return false; /* cannot happen: validated on the way in */
+    atomic_fetch_and(&s->cached[w], ~bit);
+    if (!__atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE)) return true;
+    cg_arena_lock();
+    free_locked(p);
+    cg_arena_unlock();
+    return false;
+}
+
+/* Arena lock held: cached blocks go back (tcache.c, in batches). They were
+ * validated when they went in. */
+void cg_arena_cache_return(void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    size_t w;
+    uint64_t bit;
+    if (s && slab_bit(s, (uintptr_t)p, &w, &bit)) atomic_fetch_and(&s->cached[w], ~bit);
+    free_locked(p);
+}
+
+void cg_arena_cache_return_unlocked(void *p)
+{
+    cg_arena_lock();
+    cg_arena_cache_return(p);
+    cg_arena_unlock();
 }
 
 /* Record the allocation site of a block handed out from a cache. Its owner
@@ -476,16 +547,6 @@ void cg_arena_set_site(void *p, uint16_t site)
     if (!s || s->state != CG_SPAN_SLAB) return;
     uint16_t *slot = &s->block_site[((uintptr_t)p - s->start) / s->block_size];
     if (*slot != site) *slot = site; /* threads share descriptors: write only when it changes */
-}
-
-/* The class of p if it may go to a thread's cache: the start of a block in
- * a slab that is not frozen; else -1. Takes no lock: a fork may freeze the
- * slab right after, which the cache's generation check then catches. */
-int cg_arena_cacheable(const void *p)
-{
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    if (!s || s->state != CG_SPAN_SLAB || s->frozen) return -1;
-    return cg_slab_index(s, (uintptr_t)p) >= 0 ? s->cls : -1;
 }
 
 size_t cg_arena_usable_size(const void *p)
@@ -507,7 +568,8 @@ bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
         if (i >= s->nblocks) return false;
         out->start = s->start + i * s->block_size;
         out->size = s->block_size;
-        out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1);
+        out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1)
+                    && !(atomic_load_explicit(&s->cached[i / 64], memory_order_relaxed) >> (i % 64) & 1);
         out->site = s->block_site[i];
         return true;
     }

@@ -9,11 +9,15 @@
  * frames alike. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <errno.h>
 #include <sched.h>
+#include <time.h>
 #include <libunwind.h>
 #include <link.h>
+#include <sys/auxv.h>
 
 #include "internal.h"
+#include "sys.h"
 
 static uintptr_t self_lo, self_hi; /* the library's code */
 
@@ -21,32 +25,108 @@ static uintptr_t self_lo, self_hi; /* the library's code */
  * thread holds one would leave it held in the child, and the child's next
  * unwind (in the fault handler) would hang. So the prepare handler stops
  * new unwinds and waits for those under way; meanwhile stacks come back
- * empty. */
-static _Atomic int unwinding;   /* unwinds under way */
+ * empty.
+ *
+ * libunwind also validates memory by writing it into a pipe, which it
+ * opens with pipe2 (through cowguard's wrapper, see cg_backtrace_pipe).
+ * Those two descriptors must not stay where the program sees them (a test
+ * suite listing its descriptors) or can reuse their numbers (libunwind
+ * would then write into the program's file). So the pipe lives only while
+ * unwinds are under way: the last one to finish closes it and sets
+ * libunwind's copy of the numbers back to -1, and libunwind opens it again
+ * next time. Closing excludes new unwinds the way a fork does. */
+static _Atomic int unwinding;    /* unwinds under way */
 static _Atomic int fork_pending; /* a fork is being prepared */
+static _Atomic int closing;      /* the pipe is being closed */
+static int *lu_pipe;             /* libunwind's array of the two numbers */
+static _Atomic int lu_fds[2] = { -1, -1 }; /* what cowguard opened there */
+static _Atomic int broken;       /* 1: a fork went ahead mid-unwind, no stacks here; 2: that fork is under way */
 
 static bool unwind_begin(void)
 {
-    atomic_fetch_add(&unwinding, 1);
-    if (!atomic_load(&fork_pending)) return true;
-    atomic_fetch_sub(&unwinding, 1);
-    return false;
+    for (;;) {
+        if (atomic_load(&fork_pending) || atomic_load(&broken)) return false;
+        if (atomic_load(&closing)) {
+            if (cg_tls.closing_pipe) return false; /* a signal handler interrupted the close */
+            sched_yield();
+            continue;
+        }
+        atomic_fetch_add(&unwinding, 1);
+        if (!atomic_load(&fork_pending) && !atomic_load(&closing)) break;
+        atomic_fetch_sub(&unwinding, 1);
+    }
+    cg_tls.unwinding++;
+    return true;
+}
+
+static void close_pipe(void)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&closing, &expected, 1)) return;
+    cg_tls.closing_pipe = true;
+    if (atomic_load(&unwinding) == 0) { /* nobody can be using it now */
+        int a = atomic_exchange(&lu_fds[0], -1), b = atomic_exchange(&lu_fds[1], -1);
+        if (lu_pipe && lu_pipe[0] == a && lu_pipe[1] == b) lu_pipe[0] = lu_pipe[1] = -1;
+        if (a >= 0) cg_sys_close(a);
+        if (b >= 0) cg_sys_close(b);
+    }
+    cg_tls.closing_pipe = false;
+    atomic_store(&closing, 0);
 }
 
 static void unwind_end(void)
 {
-    atomic_fetch_sub(&unwinding, 1);
+    cg_tls.unwinding--;
+    if (atomic_fetch_sub(&unwinding, 1) == 1 && atomic_load(&lu_fds[0]) >= 0) close_pipe();
 }
 
+/* libunwind's pipe2, from inside one of cowguard's unwinds: the pipe is
+ * made here, and remembered so that unwind_end can close it. */
+int cg_backtrace_pipe(int fds[2], int flags)
+{
+    int saved = errno;
+    int r = (int)syscall(SYS_pipe2, fds, flags | O_CLOEXEC);
+    if (r != 0) return r;
+    errno = saved;
+    lu_pipe = fds;
+    atomic_store(&lu_fds[0], fds[0]);
+    atomic_store(&lu_fds[1], fds[1]);
+    return 0;
+}
+
+/* Unwinds of other threads finish in microseconds; one that does not
+ * finish in two seconds was abandoned (a signal handler jumped out of it).
+ * The fork then goes on, and the child takes no more stacks: a libunwind
+ * lock may be held there for good. */
 void cg_backtrace_prefork(void)
 {
     atomic_store(&fork_pending, 1);
-    while (atomic_load(&unwinding) > 0) sched_yield();
+    int mine = (int)cg_tls.unwinding; /* a fork from inside an unwind: do not wait for itself */
+    for (long spins = 0; atomic_load(&unwinding) > mine; spins++) {
+        if (spins > 20000) { /* ~2 s of 100 us sleeps */
+            cg_message("an unwind in another thread did not finish; children forked now record no stacks");
+            atomic_store(&broken, 2);
+            break;
+        }
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
-void cg_backtrace_postfork(void)
+void cg_backtrace_postfork_parent(void)
 {
-    atomic_store(&unwinding, 0);
+    if (atomic_load(&broken) == 2) atomic_store(&broken, 0);
+    atomic_store(&fork_pending, 0);
+}
+
+/* In the child only the forking thread exists: other threads' unwinds are
+ * gone with them, and so are the counts. */
+void cg_backtrace_postfork_child(void)
+{
+    atomic_store(&unwinding, (int)cg_tls.unwinding);
+    atomic_store(&closing, 0);
+    cg_tls.closing_pipe = false;
+    if (atomic_load(&broken) == 2) atomic_store(&broken, 1);
     atomic_store(&fork_pending, 0);
 }
 
@@ -79,6 +159,31 @@ bool cg_code_range(uintptr_t probe, uintptr_t *lo, uintptr_t *hi)
     return true;
 }
 
+static int find_base(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    code_range_t *r = arg;
+    if (info->dlpi_addr != r->probe) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            r->lo = info->dlpi_addr + ph->p_vaddr;
+            r->hi = r->lo + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The executable segment of the dynamic loader (loaded at AT_BASE). */
+bool cg_loader_range(uintptr_t *lo, uintptr_t *hi)
+{
+    code_range_t r = { getauxval(AT_BASE), 0, 0 };
+    if (!r.probe || !dl_iterate_phdr(find_base, &r)) return false;
+    *lo = r.lo;
+    *hi = r.hi;
+    return true;
+}
+
 void cg_backtrace_setup(void)
 {
     cg_code_range((uintptr_t)cg_backtrace_setup, &self_lo, &self_hi);
@@ -95,16 +200,19 @@ bool cg_backtrace_own(uintptr_t ip)
     return own(ip);
 }
 
-/* The caller's stack, cowguard's frames left out. Not for signal context. */
+/* The caller's stack, cowguard's frames left out. Not for signal context.
+ * errno is kept: this runs inside malloc. */
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max)
 {
     void *raw[CG_MAX_FRAMES + 8];
     if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
     if (!unwind_begin()) return 0;
+    int saved = errno;
     cg_tls.busy++; /* libunwind may allocate its caches */
     int n = unw_backtrace(raw, (int)max + 8);
     cg_tls.busy--;
     unwind_end();
+    errno = saved;
     uint32_t k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!own((uintptr_t)raw[i])) frames[k++] = (uintptr_t)raw[i];
@@ -117,6 +225,7 @@ uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
     unw_cursor_t cursor;
     if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
     if (!unwind_begin()) return 0;
+    int saved = errno;
     uint32_t k = 0;
     if (unw_init_local2(&cursor, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) == 0) {
         bool first = true;
@@ -128,6 +237,7 @@ uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
         } while (k < max && unw_step(&cursor) > 0);
     }
     unwind_end();
+    errno = saved;
     return k;
 }
 

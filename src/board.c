@@ -55,6 +55,7 @@ bool cg_board_setup(void)
     cg_board_t *b = p;
     b->magic = BOARD_MAGIC;
     b->root_pid = (int32_t)getpid();
+    atomic_store(&b->reporter, b->root_pid);
     b->site_frames = (uint32_t)frames;
     b->site_stride = (uint32_t)stride;
     b->sites_offset = sites;
@@ -117,9 +118,19 @@ void cg_board_note_fault(bool copied)
     if (copied) atomic_fetch_add_explicit(&cg_self->copies, 1, memory_order_relaxed);
 }
 
+/* Does this process write the tree's report? */
 bool cg_board_is_root(void)
 {
-    return cg_board && getpid() == cg_board->root_pid;
+    return cg_board && getpid() == atomic_load(&cg_board->reporter);
+}
+
+/* daemon(): the reporting process leaves at once, and its child carries
+ * on as the program; that child writes the tree's report at its exit.
+ * Called in both (whichever runs first), from reporter `from` to `to`. */
+void cg_board_hand_over(pid_t from, pid_t to)
+{
+    int32_t expected = (int32_t)from;
+    if (cg_board) atomic_compare_exchange_strong(&cg_board->reporter, &expected, (int32_t)to);
 }
 
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)

@@ -152,16 +152,33 @@ static uintptr_t fault_pc(void *uc)
 #endif
 }
 
+typedef struct {
+    uintptr_t addr;
+    void *uc;
+} fault_t;
+
+static void frozen_write(void *arg)
+{
+    fault_t *f = arg;
+    on_frozen_write(f->addr, f->uc);
+}
+
+/* The kernel runs this with every asynchronous signal blocked and SIGSEGV
+ * not blocked (signals.c). in_fault is raised only while cowguard itself
+ * works: the program's own handler, chained below, may leave by
+ * siglongjmp, and nothing of cowguard's may be left raised then. */
 void cg_fault_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
-    cg_tls.in_fault++;
     uintptr_t addr = (uintptr_t)si->si_addr;
     /* Below frozen_end, only a freeze makes arena pages inaccessible. */
     if (si->si_code == SEGV_ACCERR && cg_arena_owns((void *)addr)
-        && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE) && !cg_page_program_protected(addr))
-        on_frozen_write(addr, uc);
-    else {
+        && addr < __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE) && !cg_page_program_protected(addr)) {
+        fault_t f = { addr, uc };
+        cg_tls.in_fault++;
+        cg_run_on_big_stack(frozen_write, &f); /* the alternate stack may be small */
+        cg_tls.in_fault--;
+    } else {
         uintptr_t pc = fault_pc(uc);
         if (si->si_code > 0 && cg_backtrace_own(pc))
             cg_message("fault at %p in cowguard's own code (address %p): a bad argument to a cowguard "
@@ -169,6 +186,5 @@ void cg_fault_handler(int sig, siginfo_t *si, void *uc)
                        (void *)pc, (void *)addr);
         cg_signal_chain(sig, si, uc);
     }
-    cg_tls.in_fault--;
     errno = saved;
 }

@@ -32,18 +32,19 @@ static void parent(void)
     cg_fault_unlock();
     if (frozen_by_fork && !cg_opt.freeze_parent) cg_thaw_all();
     cg_arena_unlock();
-    cg_backtrace_postfork();
+    cg_backtrace_postfork_parent();
 }
 
 static void child(void)
 {
-    cg_backtrace_postfork();
+    cg_backtrace_postfork_child();
     cg_symbolize_reset_lock();
     cg_fault_reset_lock();
     cg_arena_reset_lock();
     cg_measure_child();
     if (cg_arena.ready) {
         cg_freeze_child();
+        cg_keep_child();
         cg_board_child(cg_tls.fork_slot);
     }
 }

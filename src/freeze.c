@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
 static inline size_t page_index(uintptr_t addr)
 {
@@ -63,13 +64,13 @@ static bool user_page(size_t i)
 static int protect(uintptr_t from, uintptr_t to, int prot)
 {
     if (!atomic_load_explicit(&user_pages, memory_order_relaxed))
-        return cg_next.mprotect((void *)from, to - from, prot);
+        return cg_mprotect((void *)from, to - from, prot);
     int r = 0;
     for (size_t i = page_index(from), end = page_index(to); i < end;) {
         while (i < end && user_page(i)) i++;
         size_t j = i;
         while (j < end && !user_page(j)) j++;
-        if (j > i && cg_next.mprotect((void *)(cg_arena.base + (i << CG_PAGE_SHIFT)), (j - i) << CG_PAGE_SHIFT,
+        if (j > i && cg_mprotect((void *)(cg_arena.base + (i << CG_PAGE_SHIFT)), (j - i) << CG_PAGE_SHIFT,
                                       prot) != 0)
             r = -1;
         i = j;
@@ -132,24 +133,21 @@ uint64_t cg_freeze_generation(void)
     return atomic_load_explicit(&generation, memory_order_acquire);
 }
 
-/* Arena lock held. Freeze every page that belongs to a span. */
+static cg_range_t kept[CG_KEEP_SLOTS]; /* the arena lock serialises freezes */
+
+/* Arena lock held. Freeze every page that belongs to a span.
+ *
+ * The order matters to code that takes no lock: spans are flagged first
+ * (a thread cache then hands out nothing of them), then the generation
+ * moves (a thaw in flight re-freezes its page, caches flush), then the
+ * bits are set (the fault handler recognises the faults) and only then are
+ * the pages protected. */
 int cg_freeze_all(void)
 {
     if (!cg_arena.ready || cg_arena.top == cg_arena.base) return 0;
     uintptr_t top = cg_arena.top;
-    /* Handler, bits and bound first: another thread may write a page the
-     * instant mprotect returns, and its fault must be recognised as ours. */
     cg_fault_install();
     budget_setup();
-    atomic_fetch_add(&generation, 1);
-    set_bits(0, page_index(top), true);
-    if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
-    if (protect(cg_arena.base, top, PROT_READ) != 0) {
-        cg_message("cannot freeze marked data (mprotect: %s); it stays writable", cg_strerror(errno));
-        set_bits(0, page_index(top), false);
-        return -1;
-    }
-    atomic_store(&thaws, 0); /* one mapping again */
     for (uintptr_t a = cg_arena.base; a < top;) {
         cg_span_t *s = cg_arena.pagemap[page_index(a)];
         a += (uintptr_t)s->npages << CG_PAGE_SHIFT;
@@ -162,10 +160,35 @@ int cg_freeze_all(void)
                 cg_list_push(&cg_arena.frozen_runs, s);
                 s->listed = CG_LISTED_FROZEN;
             }
-            s->frozen = 1;
+            __atomic_store_n(&s->frozen, 1, __ATOMIC_RELEASE);
         }
     }
-    cg_arena.freezes++;
+    atomic_fetch_add(&generation, 1);
+    set_bits(0, page_index(top), true);
+    if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
+    /* Memory the kernel writes (alternate signal stacks, stacks, buffers of
+     * calls in flight) is left out of the mprotect altogether: a signal
+     * frame written there in between would kill the process. */
+    size_t nkept = cg_keep_ranges(cg_arena.base, top, kept, CG_KEEP_SLOTS);
+    int r = 0;
+    uintptr_t at = cg_arena.base;
+    for (size_t i = 0; i <= nkept; i++) {
+        uintptr_t stop = i < nkept ? kept[i].lo : top;
+        if (stop > at && protect(at, stop, PROT_READ) != 0) r = -1;
+        if (i == nkept) break;
+        protect(kept[i].lo, kept[i].hi, PROT_READ | PROT_WRITE);
+        set_bits(page_index(kept[i].lo), page_index(kept[i].hi), false);
+        /* Written by the kernel while shared: the measurement at exit tells
+         * which were copied. */
+        set_range(cg_arena.trapped, page_index(kept[i].lo), page_index(kept[i].hi), true);
+        at = kept[i].hi;
+    }
+    if (r != 0) {
+        cg_message("cannot freeze marked data (mprotect: %s); it stays writable", cg_strerror(errno));
+        cg_thaw_all();
+        return -1;
+    }
+    atomic_store(&thaws, 0); /* one mapping again, but for the kept ranges */
     cg_board_note_freeze(cg_arena.live_bytes, page_index(top));
     cg_debug("froze %zu pages (%zu bytes live in %zu blocks)", page_index(top),
              cg_arena.live_bytes, cg_arena.live_blocks);
@@ -184,7 +207,10 @@ int cg_thaw_all(void)
     set_bits(0, page_index(end), false);
     for (uintptr_t a = cg_arena.base; a < end;) {
         cg_span_t *s = cg_arena.pagemap[page_index(a)];
-        a += (uintptr_t)s->npages << CG_PAGE_SHIFT; /* before s can merge away */
+        /* From the span's own start: a span freed below may have merged
+         * with the free run after it, so a can lie inside s. Taken before
+         * s can merge away. */
+        a = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
         if (!s->frozen) continue;
         if (s->state == CG_SPAN_SLAB) {
             cg_slab_thaw(s);
@@ -213,26 +239,16 @@ int cg_thaw_all(void)
 
 static size_t allowance; /* thaws times two may reach this */
 
-static size_t read_file(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    return n > 0 ? (size_t)n : 0;
-}
-
 static size_t count_mappings(void)
 {
     char buf[8192];
     size_t lines = 0;
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int fd = cg_sys_open("/proc/self/maps", O_RDONLY);
     if (fd < 0) return 0;
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
+    while ((n = cg_sys_read(fd, buf, sizeof buf)) > 0)
         for (ssize_t i = 0; i < n; i++) lines += buf[i] == '\n';
-    close(fd);
+    cg_sys_close(fd);
     return lines;
 }
 
@@ -242,7 +258,7 @@ static void budget_setup(void)
     if (allowance) return;
     char buf[32];
     size_t max = 65530;
-    if (read_file("/proc/sys/vm/max_map_count", buf, sizeof buf)) {
+    if (cg_proc_read("/proc/sys/vm/max_map_count", buf, sizeof buf)) {
         size_t v = 0;
         for (const char *p = buf; *p >= '0' && *p <= '9'; p++) v = v * 10 + (size_t)(*p - '0');
         if (v) max = v;
@@ -326,7 +342,7 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
         from = unit ? cg_arena.base + ((page - cg_arena.base) / span) * span : cg_arena.base;
         to = from + span < end ? from + span : end;
     }
-    if (unit != 1 || cg_next.mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
+    if (unit != 1 || cg_mprotect((void *)page, CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
         /* A unit, or out of mappings all the same: thaw the larger range,
          * which merges mappings; fall back to everything. */
         if (protect(from, to, PROT_READ | PROT_WRITE) != 0) {
@@ -344,9 +360,43 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
          * it for the page: freeze the page again; the write, retried, traps
          * afresh and is counted then. */
         atomic_fetch_or_explicit(&cg_arena.frozen[i / 64], bit, memory_order_relaxed);
-        cg_next.mprotect((void *)page, CG_PAGE, PROT_READ);
+        cg_mprotect((void *)page, CG_PAGE, PROT_READ);
         *was_frozen = false;
         return 0;
     }
     return 0;
+}
+
+/* [lo, hi) clipped to the pages that were ever frozen, widened to pages. */
+static bool clip(uintptr_t *lo, uintptr_t *hi)
+{
+    uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
+    uintptr_t a = *lo < cg_arena.base ? cg_arena.base : *lo & ~(uintptr_t)(CG_PAGE - 1);
+    uintptr_t b = *hi > end ? end : (*hi + CG_PAGE - 1) & ~(uintptr_t)(CG_PAGE - 1);
+    if (a >= b) return false;
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+/* Make the frozen pages of [lo, hi) writable for a write the kernel will
+ * make, without trapping it: the pages count as thawed while shared, and
+ * the measurement at exit tells which were copied. Async-signal-safe. */
+void cg_thaw_range(uintptr_t lo, uintptr_t hi)
+{
+    if (!cg_arena.ready || !clip(&lo, &hi)) return;
+    if (protect(lo, hi, PROT_READ | PROT_WRITE) != 0) return;
+    set_bits(page_index(lo), page_index(hi), false);
+    set_range(cg_arena.trapped, page_index(lo), page_index(hi), true);
+    atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
+}
+
+/* In a forked child: freeze [lo, hi) again, as the fork left it before
+ * cg_thaw_range kept it writable for the parent. */
+void cg_refreeze_range(uintptr_t lo, uintptr_t hi)
+{
+    if (!cg_arena.ready || !clip(&lo, &hi)) return;
+    if (protect(lo, hi, PROT_READ) != 0) return;
+    set_bits(page_index(lo), page_index(hi), true);
+    set_range(cg_arena.trapped, page_index(lo), page_index(hi), false);
 }

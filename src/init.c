@@ -44,6 +44,7 @@ void cg_init(void)
     cg_fork_setup();
     cg_tcache_setup();
     cg_signals_setup();
+    cg_stack_setup();
     cg_backtrace_setup();
     on_exit(on_exit_handler, NULL); /* registered first, so it runs after the program's */
     atomic_store_explicit(&cg_state, 2, memory_order_release);

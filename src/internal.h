@@ -3,15 +3,20 @@
 #ifndef CG_INTERNAL_H
 #define CG_INTERNAL_H
 
+#include <dirent.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <poll.h>
+#include <ucontext.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "types.h"
 
@@ -81,7 +86,33 @@ typedef struct cg_next_s {
     int (*fstatat)(int, const char *, struct stat *, int);
     ssize_t (*readlink)(const char *, char *, size_t);
     ssize_t (*getrandom)(void *, size_t, unsigned int);
+    ssize_t (*getdents64)(int, void *, size_t);
+    int (*statx)(int, const char *, int, unsigned int, struct statx *);
+    struct dirent *(*readdir)(DIR *);
+    struct dirent64 *(*readdir64)(DIR *);
+    int (*readdir_r)(DIR *, struct dirent *, struct dirent **);
+    int (*readdir64_r)(DIR *, struct dirent64 *, struct dirent64 **);
+    int (*sigaltstack)(const stack_t *, stack_t *);
+    int (*pthread_attr_setstack)(pthread_attr_t *, void *, size_t);
+    void (*makecontext)(ucontext_t *, void (*)(void), int, ...);
+    void *(*dlopen)(const char *, int);
+    int (*daemon)(int, int);
 } cg_next_t;
+extern cg_next_t cg_next;
+/* The next definition of fn, resolving cowguard first if need be; NULL
+ * when the C library has none. */
+#define CG_NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
+void *cg_next_versioned(const char *name, const char *version);
+/* mprotect for cowguard's own pages: the next definition (a test's failing
+ * shim, say), or the system call. */
+static inline int cg_mprotect(void *addr, size_t len, int prot)
+{
+    return cg_next.mprotect ? cg_next.mprotect(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+}
+extern void *(*cg_dlopen_next)(const char *, int); /* interpose_dl.c's jump target */
+
+/* ---- "deepbind.c": RTLD_DEEPBIND objects get cowguard's malloc ---------- */
+void cg_deepbind_fix(void);
 extern cg_next_t cg_next;
 void cg_next_resolve(void);
 void *cg_boot_alloc(size_t size, size_t align);
@@ -92,6 +123,12 @@ static inline bool cg_boot_owns(const void *p)
     return (uintptr_t)p - (uintptr_t)cg_boot_pool < CG_BOOT_POOL_SIZE;
 }
 size_t cg_boot_size(const void *p);
+
+/* ---- "interpose_exit.c": _exit and _Exit -------------------------------- */
+void cg_exit_now(int code) __attribute__((noreturn));
+
+/* ---- "interpose_malloc.c": the malloc family --------------------------- */
+void cg_free_marked(void *p, const char *fn);
 
 /* ---- "options.c": the one options table --------------------------------- */
 extern cg_options_t cg_opt;
@@ -107,11 +144,12 @@ void cg_options_load(char **envp);
 size_t cg_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
 size_t cg_fmt(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void cg_write_all(int fd, const char *buf, size_t len);
+bool cg_write_all(int fd, const char *buf, size_t len);
 void cg_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef struct cg_sink_s {
     int fd;
+    bool failed; /* a write fell short */
     size_t len;
     char buf[4096];
 } cg_sink_t;
@@ -154,11 +192,13 @@ static inline bool cg_arena_owns(const void *p)
 bool cg_arena_setup(size_t reserve);
 bool cg_arena_ensure(void);
 void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site);
-void cg_arena_free(void *p);
-void cg_arena_free_locked(void *p);
+const char *cg_arena_free(void *p);
 int cg_arena_alloc_batch(int cls, void **out, int n);
+int cg_arena_cache_put(const void *p, const char **why);
+bool cg_arena_cache_take(void *p);
+void cg_arena_cache_return(void *p);
+void cg_arena_cache_return_unlocked(void *p);
 void cg_arena_set_site(void *p, uint16_t site);
-int cg_arena_cacheable(const void *p);
 size_t cg_arena_usable_size(const void *p);
 bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out);
 cg_span_t *cg_arena_span_of(uintptr_t addr);
@@ -174,7 +214,7 @@ void cg_arena_reset_lock(void);
 /* ---- "tcache.c": per-thread caches of free marked blocks ---------------- */
 void cg_tcache_setup(void);
 void *cg_tcache_alloc(int cls, uint16_t site);
-bool cg_tcache_free(void *p, int cls);
+int cg_tcache_free(void *p, uint64_t generation, const char **why);
 
 /* ---- "slab.c": size classes and small blocks ---------------------------- */
 int cg_size_class(size_t size, size_t align);
@@ -197,10 +237,28 @@ int cg_reclaim_range(uintptr_t from, uintptr_t to);
 void cg_note_program_protect(uintptr_t addr, size_t len, int prot);
 bool cg_page_program_protected(uintptr_t addr);
 void cg_freeze_child(void);
+void cg_thaw_range(uintptr_t lo, uintptr_t hi);
+void cg_refreeze_range(uintptr_t lo, uintptr_t hi);
+
+/* ---- "keep.c": memory the kernel writes, kept writable ------------------ */
+void cg_keep_stack(uintptr_t lo, size_t len);
+void cg_keep_altstack(uintptr_t lo, size_t len);
+int cg_keep_call_register(uintptr_t lo, uintptr_t hi);
+int cg_keep_call_begin(uintptr_t a, size_t len);
+void cg_keep_call_end(int slot);
+size_t cg_keep_ranges(uintptr_t lo, uintptr_t hi, cg_range_t *out, size_t max);
+void cg_keep_child(void);
+void cg_keeps_add(cg_keeps_t *k, const void *p, size_t n);
+void cg_keeps_end(cg_keeps_t *k);
+void cg_keep_block(cg_keeps_t *k, const void *p);
 
 /* ---- "fault.c": the SIGSEGV handler and the write policy ---------------- */
 void cg_fault_handler(int sig, siginfo_t *si, void *uc);
 void cg_before_kernel_write(uintptr_t a, size_t len);
+
+/* ---- "stack.c": a stack of cowguard's own for the fault handler -------- */
+void cg_stack_setup(void);
+void cg_run_on_big_stack(void (*fn)(void *), void *arg);
 
 /* ---- "signals.c": the program's view of SIGSEGV: action and masks ------- */
 void cg_fault_install(void);
@@ -211,6 +269,7 @@ int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 int cg_sigmask(int how, const sigset_t *set, sigset_t *old, int (*next)(int, const sigset_t *, sigset_t *));
 const sigset_t *cg_mask_without_segv(const sigset_t *set, sigset_t *copy);
 void cg_signal_chain(int sig, siginfo_t *si, void *uc);
+void cg_async_signals(sigset_t *set);
 void cg_signals_setup(void);
 
 /* ---- "fork.c": what a fork does to cowguard's state --------------------- */
@@ -225,6 +284,7 @@ uint32_t cg_board_reserve(void);
 void cg_board_forked(uint32_t slot, pid_t pid);
 void cg_board_child(uint32_t slot);
 bool cg_board_is_root(void);
+void cg_board_hand_over(pid_t from, pid_t to);
 void cg_board_note_freeze(size_t marked_bytes, size_t pages);
 void cg_board_note_fault(bool copied);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
@@ -240,12 +300,15 @@ void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t all
 /* ---- "backtrace.c": stacks with libunwind ------------------------------- */
 void cg_backtrace_setup(void);
 bool cg_code_range(uintptr_t probe, uintptr_t *lo, uintptr_t *hi);
+bool cg_loader_range(uintptr_t *lo, uintptr_t *hi);
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
 uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
 uint16_t cg_site_here(void);
 bool cg_backtrace_own(uintptr_t ip);
 void cg_backtrace_prefork(void);
-void cg_backtrace_postfork(void);
+void cg_backtrace_postfork_parent(void);
+void cg_backtrace_postfork_child(void);
+int cg_backtrace_pipe(int fds[2], int flags);
 
 /* ---- "symbolize.c": names for addresses --------------------------------- */
 void cg_symbolize(uintptr_t addr, cg_frame_t *out);
@@ -257,6 +320,7 @@ void cg_symbolize_reset_lock(void);
 bool cg_srcline(uintptr_t addr, const char **file, int *line);
 
 /* ---- "measure.c": what the kernel says ---------------------------------- */
+size_t cg_proc_read(const char *path, char *buf, size_t size);
 void cg_measure_self(cg_slot_t *s);
 int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries);
 void cg_measure_child(void);
@@ -264,8 +328,7 @@ bool cg_pagemap_shared(uint64_t entry);
 
 /* ---- "report.c": when, where, and the numbers ------------------------- */
 void cg_process_exit(cg_exit_how_t how, int code);
-int cg_report_open(char *path, size_t size, bool root);
-void cg_report_close(int fd, const char *path);
+void cg_report_keep_stderr(void);
 void cg_report_process(const cg_slot_t *s, cg_proc_t *p);
 const char *cg_exit_how_name(cg_exit_how_t how);
 const char *cg_signal_name(int sig);

@@ -6,21 +6,22 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
-static void __attribute__((noreturn)) leave(int code)
+/* Record and measure this process's exit, then leave as _exit does. */
+void cg_exit_now(int code)
 {
     cg_process_exit(CG_EXIT_UNDERSCORE, code);
     if (cg_next._exit) cg_next._exit(code);
-    syscall(SYS_exit_group, code);
-    __builtin_unreachable();
+    cg_sys_exit_group(code);
 }
 
 CG_EXPORT void _exit(int code)
 {
-    leave(code);
+    cg_exit_now(code);
 }
 
 CG_EXPORT void _Exit(int code)
 {
-    leave(code);
+    cg_exit_now(code);
 }

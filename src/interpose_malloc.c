@@ -1,8 +1,12 @@
 /* interpose_malloc.c: the exported malloc family. Thin wrappers: a marked
- * request goes to the arena, anything else to the next allocator; a pointer
- * is the arena's when it lies in the reservation. */
+ * request goes to the arena, anything else to the next allocator exactly
+ * as the program made it; a pointer is the arena's when it lies in the
+ * reservation. A successful call leaves errno as it found it. A bad free
+ * of a marked pointer (twice, or not a block start) is reported and aborts,
+ * as glibc does: a block must never be handed out twice. */
 #include <errno.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -11,9 +15,10 @@
  * set up, inside dlsym): the request is served from the bootstrap pool. */
 #define BOOTSTRAPPING(fn) (cg_unlikely(!cg_is_ready()) && (cg_init(), cg_next.fn == NULL))
 
-/* A marked block, or NULL for an unmarked request (or a full arena). The
- * caller's return address lets the C library's own requests through. */
+/* The caller's return address lets the C library's and the loader's own
+ * requests through (mark.c). */
 #define CALLER ((uintptr_t)__builtin_return_address(0))
+
 /* A marked block, from this thread's cache when it has one of the class. */
 static void *marked_block(size_t size, size_t align, bool zero)
 {
@@ -27,30 +32,50 @@ static void *marked_block(size_t size, size_t align, bool zero)
     return cg_arena_alloc(size, align, zero, site);
 }
 
-/* A marked block goes to this thread's cache when it can, else to the arena. */
-static void free_marked(void *ptr)
-{
-    int cls = cg_arena_cacheable(ptr);
-    if (cls < 0 || !cg_tcache_free(ptr, cls)) cg_arena_free(ptr);
-}
-
+/* A marked block, or NULL for an unmarked request (or a full arena). */
 static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller)
 {
-    if (cg_likely(!cg_mark_wanted(size, caller)) || !cg_arena_ensure()) return NULL;
-    return marked_block(size, align, zero);
+    if (cg_likely(!cg_mark_wanted(size, caller))) return NULL;
+    int saved = errno;
+    void *p = cg_arena_ensure() ? marked_block(size, align, zero) : NULL;
+    errno = saved;
+    return p;
 }
 
+/* The program handed free or realloc a marked pointer that is no live
+ * block: the heap is not what the program believes. */
+static void __attribute__((noreturn)) bad_pointer(const char *fn, const void *p, const char *why)
+{
+    cg_message("%s(): %s: %p (in cowguard's arena of marked data); aborting", fn, why, p);
+    abort();
+}
+
+/* Free a marked block (fn: the call the program made, for the message). */
+void cg_free_marked(void *p, const char *fn)
+{
+    int saved = errno;
+    const char *why;
+    int r = cg_tcache_free(p, cg_freeze_generation(), &why);
+    if (r == 0) why = cg_arena_free(p);
+    if (r < 0 || why) bad_pointer(fn, p, why);
+    errno = saved;
+}
+
+static void *do_malloc(size_t size, uintptr_t caller)
+{
+    void *p = marked(size, 16, false, caller);
+    return cg_likely(!p) ? cg_next.malloc(size) : p;
+}
 
 CG_EXPORT void *malloc(size_t size)
 {
     if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, 16);
-    void *p = marked(size, 16, false, CALLER);
-    return cg_likely(!p) ? cg_next.malloc(size) : p;
+    return do_malloc(size, CALLER);
 }
 
 CG_EXPORT void free(void *ptr)
 {
-    if (cg_unlikely(cg_arena_owns(ptr))) free_marked(ptr);
+    if (cg_unlikely(cg_arena_owns(ptr))) cg_free_marked(ptr, "free");
     else if (cg_unlikely(cg_boot_owns(ptr) || !ptr)) return;
     else cg_next.free(ptr);
 }
@@ -71,38 +96,36 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
 static void *realloc_marked(void *ptr, size_t size)
 {
     size_t old = cg_arena_usable_size(ptr);
-    if (old == 0) {
-        cg_message("realloc(%p): not the start of a live marked block", ptr);
-        errno = EINVAL;
-        return NULL;
-    }
+    if (old == 0) bad_pointer("realloc", ptr, "not a live block cowguard handed out");
     if (size == 0) { /* as glibc: free, and return NULL */
-        cg_arena_free(ptr);
+        cg_free_marked(ptr, "realloc");
         return NULL;
     }
     cg_span_t *s = cg_arena_span_of((uintptr_t)ptr);
     if (size <= old && !s->frozen) return ptr;
+    int saved = errno;
     void *q = marked_block(size, 16, false);
+    errno = saved;
     if (!q) q = cg_next.malloc(size);
     if (!q) return NULL;
     memcpy(q, ptr, old < size ? old : size);
-    free_marked(ptr);
+    cg_free_marked(ptr, "realloc");
     return q;
 }
 
-CG_EXPORT void *realloc(void *ptr, size_t size)
+static void *do_realloc(void *ptr, size_t size, uintptr_t caller)
 {
-    if (!ptr) return malloc(size);
+    if (!ptr) return do_malloc(size, caller);
     if (cg_unlikely(cg_arena_owns(ptr))) return realloc_marked(ptr, size);
     if (cg_unlikely(cg_boot_owns(ptr))) {
-        void *q = malloc(size);
+        void *q = do_malloc(size, caller);
         size_t old = cg_boot_size(ptr);
         if (q) memcpy(q, ptr, old < size ? old : size);
         return q;
     }
     /* A block that grows into a marked size moves into the arena. */
-    if (cg_unlikely(cg_mark_wanted(size, CALLER)) && cg_next.malloc_usable_size) {
-        void *q = cg_arena_alloc(size, 16, false, cg_site_here());
+    if (cg_unlikely(cg_mark_wanted(size, caller)) && cg_next.malloc_usable_size) {
+        void *q = marked(size, 16, false, caller);
         if (q) {
             size_t old = cg_next.malloc_usable_size(ptr);
             memcpy(q, ptr, old < size ? old : size);
@@ -113,6 +136,23 @@ CG_EXPORT void *realloc(void *ptr, size_t size)
     return cg_next.realloc(ptr, size);
 }
 
+/* While cowguard is being set up, only the bootstrap pool can serve. */
+static void *boot_realloc(void *ptr, size_t size)
+{
+    void *q = cg_boot_alloc(size, 16);
+    if (q && ptr && cg_boot_owns(ptr)) {
+        size_t old = cg_boot_size(ptr);
+        memcpy(q, ptr, old < size ? old : size);
+    }
+    return q;
+}
+
+CG_EXPORT void *realloc(void *ptr, size_t size)
+{
+    if (BOOTSTRAPPING(realloc)) return boot_realloc(ptr, size);
+    return do_realloc(ptr, size, CALLER);
+}
+
 CG_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
 {
     size_t total;
@@ -120,7 +160,8 @@ CG_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(ptr, total);
+    if (BOOTSTRAPPING(realloc)) return boot_realloc(ptr, total);
+    return do_realloc(ptr, total, CALLER);
 }
 
 static bool power_of_two(size_t x)
@@ -128,57 +169,56 @@ static bool power_of_two(size_t x)
     return x && !(x & (x - 1));
 }
 
-CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
-{
-    if (!power_of_two(align) || align % sizeof(void *)) return EINVAL;
-    if (BOOTSTRAPPING(posix_memalign)) {
-        void *p = cg_boot_alloc(size, align);
-        if (!p) return ENOMEM;
-        *out = p;
-        return 0;
-    }
-    void *p = marked(size, align, false, CALLER);
-    if (cg_likely(!p)) return cg_next.posix_memalign(out, align, size);
-    *out = p;
-    return 0;
-}
-
 /* Aligned requests the next allocator lacks a function for go through
- * posix_memalign, which every allocator has. */
+ * posix_memalign. */
 static void *aligned_next(size_t align, size_t size)
 {
     void *p = NULL;
+    if (!cg_next.posix_memalign) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (align < sizeof(void *)) align = sizeof(void *);
     int e = cg_next.posix_memalign(&p, align, size);
     if (e) errno = e;
     return e ? NULL : p;
 }
 
+CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (BOOTSTRAPPING(malloc)) {
+        if (!power_of_two(align) || align % sizeof(void *)) return EINVAL;
+        void *p = cg_boot_alloc(size, align);
+        if (!p) return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    /* A bad alignment is the next allocator's to judge, as without cowguard. */
+    void *p = power_of_two(align) && align % sizeof(void *) == 0 ? marked(size, align, false, CALLER) : NULL;
+    if (cg_likely(!p)) {
+        if (cg_next.posix_memalign) return cg_next.posix_memalign(out, align, size);
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+/* aligned_alloc, memalign, valloc and pvalloc: only a request with a
+ * power-of-two alignment is marked; every other one goes to the next
+ * allocator as it is, which accepts or rejects it as it would without
+ * cowguard (glibc before 2.38 rounds aligned_alloc's alignment up). */
 CG_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-    if (!power_of_two(align)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, align);
-    void *p = marked(size, align, false, CALLER);
+    if (BOOTSTRAPPING(malloc)) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
+    void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
     if (p) return p;
     return cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size);
 }
 
 CG_EXPORT void *memalign(size_t align, size_t size)
 {
-    if (!power_of_two(align)) { /* as glibc: round up to a power of two */
-        size_t a = 1;
-        while (a < align && a) a <<= 1;
-        if (!a) {
-            errno = EINVAL;
-            return NULL;
-        }
-        align = a;
-    }
-    if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, align);
-    void *p = marked(size, align, false, CALLER);
+    if (BOOTSTRAPPING(malloc)) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
+    void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
     if (p) return p;
     return cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size);
 }
@@ -194,15 +234,15 @@ CG_EXPORT void *valloc(size_t size)
 CG_EXPORT void *pvalloc(size_t size)
 {
     size_t rounded = (size + CG_PAGE - 1) & ~(CG_PAGE - 1);
+    if (BOOTSTRAPPING(malloc)) return rounded >= size ? cg_boot_alloc(rounded ? rounded : CG_PAGE, CG_PAGE) : NULL;
+    void *p = rounded >= size ? marked(rounded ? rounded : CG_PAGE, CG_PAGE, false, CALLER) : NULL;
+    if (p) return p;
+    if (cg_next.pvalloc) return cg_next.pvalloc(size);
     if (rounded < size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (rounded == 0) rounded = CG_PAGE;
-    if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(rounded, CG_PAGE);
-    void *p = marked(rounded, CG_PAGE, false, CALLER);
-    if (p) return p;
-    return cg_next.pvalloc ? cg_next.pvalloc(size) : aligned_next(CG_PAGE, rounded);
+    return aligned_next(CG_PAGE, rounded ? rounded : CG_PAGE);
 }
 
 CG_EXPORT size_t malloc_usable_size(void *ptr)

@@ -11,8 +11,6 @@
 
 #include "internal.h"
 
-#define NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
-
 CG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     cg_init();
@@ -95,28 +93,42 @@ CG_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 CG_EXPORT int sigsuspend(const sigset_t *mask)
 {
     sigset_t copy;
-    return NEXT(sigsuspend)(cg_mask_without_segv(mask, &copy));
+    if (!CG_NEXT(sigsuspend)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return cg_next.sigsuspend(cg_mask_without_segv(mask, &copy));
 }
 
+/* The waits that also take a signal mask; their buffers are kept writable
+ * while they wait, as in interpose_io.c. */
 CG_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask)
 {
     sigset_t copy;
-    cg_before_kernel_write((uintptr_t)r, r ? sizeof *r : 0);
-    cg_before_kernel_write((uintptr_t)w, w ? sizeof *w : 0);
-    cg_before_kernel_write((uintptr_t)e, e ? sizeof *e : 0);
-    return NEXT(pselect)(n, r, w, e, t, cg_mask_without_segv(mask, &copy));
+    cg_keeps_t k = { .n = 0 };
+    cg_keeps_add(&k, r, r ? sizeof *r : 0);
+    cg_keeps_add(&k, w, w ? sizeof *w : 0);
+    cg_keeps_add(&k, e, e ? sizeof *e : 0);
+    int ret = CG_NEXT(pselect) ? cg_next.pselect(n, r, w, e, t, cg_mask_without_segv(mask, &copy)) : (errno = ENOSYS, -1);
+    cg_keeps_end(&k);
+    return ret;
 }
 
 CG_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *mask)
 {
     sigset_t copy;
-    cg_before_kernel_write((uintptr_t)fds, n * sizeof *fds);
-    return NEXT(ppoll)(fds, n, t, cg_mask_without_segv(mask, &copy));
+    int slot = cg_keep_call_begin((uintptr_t)fds, n * sizeof *fds);
+    int ret = CG_NEXT(ppoll) ? cg_next.ppoll(fds, n, t, cg_mask_without_segv(mask, &copy)) : (errno = ENOSYS, -1);
+    cg_keep_call_end(slot);
+    return ret;
 }
 
 CG_EXPORT int epoll_pwait(int fd, struct epoll_event *ev, int n, int timeout, const sigset_t *mask)
 {
     sigset_t copy;
-    if (n > 0) cg_before_kernel_write((uintptr_t)ev, (size_t)n * sizeof *ev); /* see interpose_io.c */
-    return NEXT(epoll_pwait)(fd, ev, n, timeout, cg_mask_without_segv(mask, &copy));
+    int slot = cg_keep_call_begin((uintptr_t)ev, n > 0 ? (size_t)n * sizeof *ev : 0);
+    int ret = CG_NEXT(epoll_pwait) ? cg_next.epoll_pwait(fd, ev, n, timeout, cg_mask_without_segv(mask, &copy))
+                                   : (errno = ENOSYS, -1);
+    cg_keep_call_end(slot);
+    return ret;
 }

@@ -20,12 +20,17 @@ bool cg_mark_slow;
 
 static bool prefork; /* COWGUARD_PREFORK, until the first fork */
 
-/* The C library's own allocations (stdio buffers, directory streams,
- * getline's lines) are never marked by the implicit rules, pre-fork and
- * call sites: libc fills them with its internal read, which cowguard cannot
- * see, and a frozen page would make it fail with EFAULT. A region or a size
- * the program chose still marks them (strdup inside a region is marked). */
-static uintptr_t libc_lo, libc_hi;
+/* Whose allocations are never marked by a rule:
+ * - the dynamic loader's (link maps, scopes, TLS vectors): it writes them
+ *   at every dlopen and thread start, in every process, and at exit when
+ *   the report loads libdw; none of it is the program's data;
+ * - the C library's own (stdio buffers, directory streams, resolver and
+ *   NSS buffers) by the implicit rules and the size rule: libc fills them
+ *   with its internal read, which no wrapper can see, and a frozen page
+ *   would make it fail with EFAULT. A region the program opened still
+ *   marks them (strdup inside a region is marked); the stdio and readdir
+ *   wrappers then thaw what the kernel is about to fill. */
+static uintptr_t libc_lo, libc_hi, ldso_lo, ldso_hi;
 
 #define MAX_GLOBS 32
 static struct {
@@ -67,6 +72,7 @@ void cg_mark_setup(void)
     }
     cg_mark_slow = prefork || nglobs;
     cg_code_range((uintptr_t)&fopen, &libc_lo, &libc_hi);
+    cg_loader_range(&ldso_lo, &ldso_hi);
     cg_mark_enabled = true;
 }
 
@@ -133,11 +139,13 @@ static bool sites_match(void)
     return mark;
 }
 
-/* The rules behind cg_mark_slow, for a request the inline test let by. */
+/* The rules behind the inline test, for a request it let by. */
 bool cg_mark_decide(size_t size, uintptr_t caller)
 {
-    if (cg_tls.region_depth || (cg_mark_min_size && size >= cg_mark_min_size)) return true;
+    if (caller >= ldso_lo && caller < ldso_hi) return false;
+    if (cg_tls.region_depth) return true;
     if (caller >= libc_lo && caller < libc_hi) return false;
+    if (cg_mark_min_size && size >= cg_mark_min_size) return true;
     return prefork || (nglobs && sites_match());
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_EXCLUSIVE (1ULL << 56)
@@ -34,16 +35,24 @@ static int64_t field_kb(const char *text, const char *name)
     return -1;
 }
 
+/* The text of a /proc file (NUL-terminated, cut at size - 1); its length. */
+size_t cg_proc_read(const char *path, char *buf, size_t size)
+{
+    int fd = cg_sys_open(path, O_RDONLY);
+    size_t len = 0;
+    if (fd >= 0) {
+        ssize_t r;
+        while (len < size - 1 && (r = cg_sys_read(fd, buf + len, size - 1 - len)) > 0) len += (size_t)r;
+        cg_sys_close(fd);
+    }
+    buf[len] = '\0';
+    return len;
+}
+
 static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
 {
     char buf[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    close(fd);
-    buf[len] = '\0';
+    if (!cg_proc_read("/proc/self/smaps_rollup", buf, sizeof buf)) return false;
     *private_dirty_kb = field_kb(buf, "Private_Dirty");
     *pss_kb = field_kb(buf, "Pss");
     return *private_dirty_kb >= 0 && *pss_kb >= 0;
@@ -54,7 +63,7 @@ static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
 static uint64_t copied_pages(void)
 {
     if (!cg_arena.ready) return 0;
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int fd = cg_sys_open("/proc/self/pagemap", O_RDONLY);
     if (fd < 0) return 0;
     size_t first = cg_arena.base >> CG_PAGE_SHIFT;
     size_t npages = (cg_arena.frozen_end - cg_arena.base) >> CG_PAGE_SHIFT;
@@ -69,35 +78,56 @@ static uint64_t copied_pages(void)
             if (i / CHUNK != chunk) {
                 chunk = i / CHUNK;
                 memset(entries, 0, sizeof entries);
-                if (pread(fd, entries, sizeof entries, (off_t)((first + chunk * CHUNK) * 8)) < 0) break;
+                if (cg_sys_pread(fd, entries, sizeof entries, (off_t)((first + chunk * CHUNK) * 8)) < 0) break;
             }
             uint64_t e = entries[i % CHUNK];
             copied += (e & PM_PRESENT) && (e & PM_EXCLUSIVE);
         }
     }
-    close(fd);
+    cg_sys_close(fd);
     return copied;
 }
 
 /* The open /proc/self/pagemap: opening it costs more than the rest of a
- * trapped write. It is kept at a high descriptor number, out of the
- * program's way; a forked child closes its parent's (it describes the
- * parent's memory) and opens its own; if the program closed it, it is
- * opened again. */
+ * trapped write, so it stays open, close-on-exec, at a high descriptor
+ * number out of the program's way. The program may still close it (a
+ * close_range or closefrom loop) and reuse the number for a file of its
+ * own: so before each use the descriptor is checked to be the file opened
+ * (device and inode), and when it is not, cowguard forgets it, leaves the
+ * program's file alone and opens pagemap again. A forked child closes its
+ * parent's (it describes the parent's memory) and opens its own. */
 static _Atomic int pagemap_fd = -1;
+static _Atomic uint64_t pagemap_dev, pagemap_ino;
+
+static bool is_pagemap(int fd)
+{
+    struct stat st;
+    return cg_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_dev == atomic_load(&pagemap_dev)
+           && (uint64_t)st.st_ino == atomic_load(&pagemap_ino);
+}
 
 static int pagemap_open(void)
 {
     int fd = atomic_load(&pagemap_fd);
-    if (fd >= 0) return fd;
-    int raw = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (is_pagemap(fd)) return fd;
+        atomic_compare_exchange_strong(&pagemap_fd, &fd, -1); /* not ours any more: forget it */
+    }
+    int raw = cg_sys_open("/proc/self/pagemap", O_RDONLY);
     if (raw < 0) return -1;
+    struct stat st;
+    if (cg_sys_fstat(raw, &st) != 0) {
+        cg_sys_close(raw);
+        return -1;
+    }
     fd = fcntl(raw, F_DUPFD_CLOEXEC, 900);
     if (fd < 0) fd = raw;
-    else close(raw);
+    else cg_sys_close(raw);
+    atomic_store(&pagemap_dev, (uint64_t)st.st_dev);
+    atomic_store(&pagemap_ino, (uint64_t)st.st_ino);
     int expected = -1;
     if (!atomic_compare_exchange_strong(&pagemap_fd, &expected, fd)) { /* another thread won */
-        close(fd);
+        cg_sys_close(fd);
         fd = expected;
     }
     return fd;
@@ -107,24 +137,19 @@ static int pagemap_open(void)
 void cg_measure_child(void)
 {
     int fd = atomic_exchange(&pagemap_fd, -1);
-    if (fd >= 0) close(fd);
+    if (fd >= 0 && is_pagemap(fd)) cg_sys_close(fd);
 }
 
 /* The pagemap entries of n pages from addr. Async-signal-safe: the fault
- * handler reads them. */
+ * handler reads them. errno is left as it was. */
 int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries)
 {
-    off_t off = (off_t)((addr >> CG_PAGE_SHIFT) * 8);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = pagemap_open();
-        if (fd < 0) return -1;
-        ssize_t r = pread(fd, entries, n * 8, off);
-        if (r == (ssize_t)(n * 8)) return 0;
-        if (r >= 0 || errno != EBADF) return -1;
-        int expected = fd; /* the program closed it: open it again */
-        atomic_compare_exchange_strong(&pagemap_fd, &expected, -1);
-    }
-    return -1;
+    int saved = errno, r = -1;
+    int fd = pagemap_open();
+    if (fd >= 0 && cg_sys_pread(fd, entries, n * 8, (off_t)((addr >> CG_PAGE_SHIFT) * 8)) == (ssize_t)(n * 8))
+        r = 0;
+    errno = saved;
+    return r;
 }
 
 /* Present, and mapped by another process too: a write would copy it. */

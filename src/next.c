@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
 cg_next_t cg_next;
 
@@ -41,19 +42,26 @@ size_t cg_boot_size(const void *p)
     return size;
 }
 
+/* The malloc family is the one thing cowguard cannot do without: if it is
+ * missing, say so and stop. */
 static void *must(const char *name)
 {
     void *f = dlsym(RTLD_NEXT, name);
     if (!f) {
-        /* Without the next malloc nothing can work; say so and stop. */
         static const char msg[] = "cowguard: cannot find the next definition of ";
         cg_write_all(2, msg, sizeof msg - 1);
         cg_write_all(2, name, strlen(name));
         cg_write_all(2, "\n", 1);
-        _exit(127);
+        cg_sys_exit_group(127);
     }
     return f;
 }
+
+/* Everything else is optional: a C library may lack a name (glibc before
+ * 2.33 has no plain stat, fstat, lstat or fstatat symbols, only the
+ * __xstat family), and each wrapper then falls back to the system call or
+ * fails the way a missing function would. */
+#define WANT(field) (*(void **)&cg_next.field = dlsym(RTLD_NEXT, #field))
 
 void cg_next_resolve(void)
 {
@@ -61,56 +69,73 @@ void cg_next_resolve(void)
     cg_next.free = must("free");
     cg_next.calloc = must("calloc");
     cg_next.realloc = must("realloc");
-    cg_next.posix_memalign = must("posix_memalign");
-    cg_next.fork = must("fork");
-    cg_next.sigaction = must("sigaction");
-    cg_next._exit = must("_exit");
-    cg_next.wait = must("wait");
-    cg_next.waitpid = must("waitpid");
-    cg_next.wait3 = must("wait3");
-    cg_next.wait4 = must("wait4");
-    cg_next.waitid = must("waitid");
-    cg_next.read = must("read");
-    cg_next.pread = must("pread");
-    cg_next.pread64 = must("pread64");
-    cg_next.readv = must("readv");
-    cg_next.preadv = must("preadv");
-    cg_next.preadv64 = must("preadv64");
-    cg_next.preadv2 = must("preadv2");
-    cg_next.preadv64v2 = must("preadv64v2");
-    cg_next.recv = must("recv");
-    cg_next.recvfrom = must("recvfrom");
-    cg_next.recvmsg = must("recvmsg");
-    cg_next.recvmmsg = must("recvmmsg");
-    cg_next.sigprocmask = must("sigprocmask");
-    cg_next.pthread_sigmask = must("pthread_sigmask");
-    cg_next.sigsuspend = must("sigsuspend");
-    cg_next.pselect = must("pselect");
-    cg_next.ppoll = must("ppoll");
-    cg_next.epoll_pwait = must("epoll_pwait");
-    cg_next.mprotect = must("mprotect");
-    cg_next.epoll_wait = must("epoll_wait");
-    cg_next.poll = must("poll");
-    cg_next.select = must("select");
-    cg_next.accept = must("accept");
-    cg_next.accept4 = must("accept4");
-    cg_next.getsockname = must("getsockname");
-    cg_next.getpeername = must("getpeername");
-    cg_next.getsockopt = must("getsockopt");
-    cg_next.pipe = must("pipe");
-    cg_next.pipe2 = must("pipe2");
-    cg_next.socketpair = must("socketpair");
-    cg_next.stat = must("stat");
-    cg_next.fstat = must("fstat");
-    cg_next.lstat = must("lstat");
-    cg_next.fstatat = must("fstatat");
-    cg_next.readlink = must("readlink");
-    cg_next.getrandom = must("getrandom");
-    /* Not every allocator has these; the wrappers fall back when absent. */
-    cg_next.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
-    cg_next.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
-    cg_next.memalign = dlsym(RTLD_NEXT, "memalign");
-    cg_next.valloc = dlsym(RTLD_NEXT, "valloc");
-    cg_next.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
-    cg_next.malloc_usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
+    WANT(posix_memalign);
+    WANT(reallocarray);
+    WANT(aligned_alloc);
+    WANT(memalign);
+    WANT(valloc);
+    WANT(pvalloc);
+    WANT(malloc_usable_size);
+    WANT(fork);
+    WANT(sigaction);
+    WANT(_exit);
+    WANT(wait);
+    WANT(waitpid);
+    WANT(wait3);
+    WANT(wait4);
+    WANT(waitid);
+    WANT(read);
+    WANT(pread);
+    WANT(pread64);
+    WANT(readv);
+    WANT(preadv);
+    WANT(preadv64);
+    WANT(preadv2);
+    WANT(preadv64v2);
+    WANT(recv);
+    WANT(recvfrom);
+    WANT(recvmsg);
+    WANT(recvmmsg);
+    WANT(sigprocmask);
+    WANT(pthread_sigmask);
+    WANT(sigsuspend);
+    WANT(pselect);
+    WANT(ppoll);
+    WANT(epoll_pwait);
+    WANT(mprotect);
+    WANT(epoll_wait);
+    WANT(poll);
+    WANT(select);
+    WANT(accept);
+    WANT(accept4);
+    WANT(getsockname);
+    WANT(getpeername);
+    WANT(getsockopt);
+    WANT(pipe);
+    WANT(pipe2);
+    WANT(socketpair);
+    WANT(stat);
+    WANT(fstat);
+    WANT(lstat);
+    WANT(fstatat);
+    WANT(readlink);
+    WANT(getrandom);
+    WANT(getdents64);
+    WANT(statx);
+    WANT(readdir);
+    WANT(readdir64);
+    WANT(readdir_r);
+    WANT(readdir64_r);
+    WANT(sigaltstack);
+    WANT(pthread_attr_setstack);
+    WANT(makecontext);
+    WANT(dlopen);
+    cg_dlopen_next = cg_next.dlopen;
+    WANT(daemon);
+}
+
+/* A versioned definition (glibc's compatibility symbols are found only so). */
+void *cg_next_versioned(const char *name, const char *version)
+{
+    return dlvsym(RTLD_NEXT, name, version);
 }

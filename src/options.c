@@ -218,19 +218,17 @@ static const cg_option_t *find(const char *name, size_t len)
 }
 
 /* String values are copied: programs rewrite their environment (redis and
- * nginx put their process title there). Static storage: no malloc here. */
-static uint64_t keep(const char *value)
+ * nginx put their process title there). Static storage: no malloc here.
+ * NULL when the pool is full: the variable then keeps its default. */
+static const char *keep(const char *value)
 {
     static char pool[16384];
     static size_t used;
     size_t n = strlen(value) + 1;
-    if (n > sizeof pool - used) {
-        cg_message("COWGUARD_* values too long; %.40s... ignored", value);
-        return (uint64_t)(uintptr_t)"";
-    }
+    if (n > sizeof pool - used) return NULL;
     char *copy = memcpy(pool + used, value, n);
     used += n;
-    return (uint64_t)(uintptr_t)copy;
+    return copy;
 }
 
 void cg_options_load(char **envp)
@@ -256,7 +254,15 @@ void cg_options_load(char **envp)
         }
         uint64_t v;
         if (cg_option_parse(o, eq + 1, &v) == 0) {
-            if (o->type == CG_OPT_STRING) v = keep(eq + 1);
+            if (o->type == CG_OPT_STRING) {
+                const char *copy = keep(eq + 1);
+                if (!copy) {
+                    cg_message("%s: value too long (%.40s...); using %s", o->name, eq + 1,
+                               o->deflt ? o->deflt : "none");
+                    continue;
+                }
+                v = (uint64_t)(uintptr_t)copy;
+            }
             *option_slot[o - cg_option_table] = v;
         } else {
             char expected[160];

@@ -7,15 +7,17 @@
  * gathered here into a cg_report_t that the text and JSON writers print.
  *
  * Nothing here allocates or uses stdio: _exit may be called from a signal
- * handler. Report files are created with O_EXCL and O_NOFOLLOW: never
- * through a planted symlink, never over another process's file. */
+ * handler. A report file never replaces an existing name (a planted
+ * symlink, another process's report) and never appears half written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
 /* ---- where ---------------------------------------------------------------- */
 
@@ -47,50 +49,175 @@ static bool expand(const char *tmpl, char *out, size_t size)
     return true;
 }
 
+/* Where a report goes: a descriptor to write, and how to finish it. */
+typedef struct {
+    int fd;
+    enum { TO_FD, TO_TMPFILE, TO_PARTIAL } how; /* TO_FD: written in place (stderr, a device, a FIFO) */
+    bool root;
+    char path[4096];                           /* the file to publish */
+} dest_t;
+
 #define PARTIAL ".partial"
 
-/* The descriptor the report goes to, or -1 for none. A file report is
- * written under path + ".partial" and published by cg_report_close, so
- * nobody reads a half-written report. When the file cannot be made, the
- * root's report goes to stderr with one warning; another process's own
- * report is dropped without a word: the root's covers it, and forty
- * workers need not repeat the root's warning. */
-int cg_report_open(char *path, size_t size, bool root)
+static int stderr_fd = 2; /* a daemon's own stderr goes to /dev/null: see cg_report_keep_stderr */
+
+/* daemon() is about to point the reporting process's stderr at /dev/null:
+ * a report meant for stderr keeps the one the program started with. */
+void cg_report_keep_stderr(void)
 {
-    const char *where = destination();
-    path[0] = '\0';
-    if (strcmp(where, "off") == 0) return -1;
-    if (strcmp(where, "stderr") == 0) return 2;
-    if (!expand(where, path, size - sizeof PARTIAL)) {
-        cg_message("COWGUARD_REPORT: file name too long; writing the report to stderr");
-        path[0] = '\0';
-        return 2;
+    if (strcmp(destination(), "stderr") != 0 || !cg_board_is_root()) return;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 900);
+    if (fd >= 0) stderr_fd = fd;
+}
+
+/* /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N name descriptors
+ * this process already has: -1 for any other path. */
+static int named_fd(const char *path)
+{
+    if (strcmp(path, "/dev/stdout") == 0) return 1;
+    if (strcmp(path, "/dev/stderr") == 0) return stderr_fd;
+    const char *n = strncmp(path, "/dev/fd/", 8) == 0 ? path + 8
+                    : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14 : NULL;
+    if (!n || !*n) return -1;
+    int fd = 0;
+    for (; *n >= '0' && *n <= '9' && fd < 1000000; n++) fd = fd * 10 + (*n - '0');
+    return *n ? -1 : fd == 2 ? stderr_fd : fd;
+}
+
+/* A device, FIFO or socket that exists: written in place. Opened without
+ * blocking (a FIFO with no reader is an error, not a hang), then blocking
+ * again for the writes. -1 when it is not one. */
+static int open_special(const char *path)
+{
+    struct stat st;
+    if (cg_sys_stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return -1;
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -2;
+    if (cg_sys_fstat(fd, &st) != 0 || S_ISREG(st.st_mode)) { /* replaced meanwhile */
+        cg_sys_close(fd);
+        return -2;
     }
-    size_t n = strlen(path);
-    memcpy(path + n, PARTIAL, sizeof PARTIAL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    path[n] = '\0';
-    if (fd < 0) {
-        if (!root) return -1;
-        cg_message("cannot create report file %s%s (%s); writing the report to stderr", path, PARTIAL,
-                   cg_strerror(errno));
-        path[0] = '\0';
-        return 2;
-    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 }
 
-/* Publish a finished report file: link never replaces an existing file. */
-void cg_report_close(int fd, const char *path)
+/* The directory part of path, for O_TMPFILE. */
+static void dir_of(const char *path, char *out, size_t size)
 {
-    if (fd == 2 || fd < 0) return;
-    close(fd);
-    char partial[4096 + sizeof PARTIAL];
-    cg_fmt(partial, sizeof partial, "%s%s", path, PARTIAL);
-    if (link(partial, path) != 0)
-        cg_message("cannot create report file %s (%s); the report is in %s", path, cg_strerror(errno), partial);
-    else
+    const char *slash = strrchr(path, '/');
+    if (!slash) cg_fmt(out, size, ".");
+    else if (slash == path) cg_fmt(out, size, "/");
+    else cg_fmt(out, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Say once for the tree why the report went to stderr (or nowhere). */
+static void warn_once(const char *fmt, const char *path, int err)
+{
+    static _Atomic int said;
+    _Atomic uint32_t *tree = cg_board ? &cg_board->dest_warned : NULL;
+    if (atomic_exchange(&said, 1) || (tree && atomic_exchange(tree, 1))) return;
+    cg_message(fmt, path, cg_strerror(err));
+}
+
+/* Open the destination of a report. A file report is written into an
+ * unnamed file (O_TMPFILE) in the destination's directory and given its
+ * name only when complete, so nobody reads a half-written report and a
+ * process killed meanwhile leaves nothing behind; where the file system
+ * has no O_TMPFILE, under path + ".partial", removed if it cannot be
+ * published. A name that exists already is never replaced. When the file
+ * cannot be made, the root's report goes to stderr with one warning;
+ * another process's own report is dropped: the root's covers it. false:
+ * no report. */
+static bool dest_open(dest_t *d, bool root)
+{
+    const char *where = destination();
+    d->root = root;
+    d->how = TO_FD;
+    d->path[0] = '\0';
+    if (strcmp(where, "off") == 0) return false;
+    d->fd = stderr_fd;
+    if (strcmp(where, "stderr") == 0) return true;
+    if (!expand(where, d->path, sizeof d->path - sizeof PARTIAL - 32)) {
+        warn_once("cannot write the report to %.64s... (%s); writing it to stderr", where, ENAMETOOLONG);
+        return root;
+    }
+    int fd = named_fd(d->path);
+    if (fd >= 0) {
+        d->fd = fd;
+        return true;
+    }
+    struct stat st;
+    if (cg_sys_stat(d->path, &st) == 0 && S_ISDIR(st.st_mode)) { /* a directory: a file of its own inside */
+        size_t n = strlen(d->path);
+        cg_fmt(d->path + n, sizeof d->path - n, "/cowguard.%d.%s", (int)getpid(),
+               cg_opt.report_format == 1 ? "json" : "txt");
+    }
+    fd = open_special(d->path);
+    if (fd >= 0) {
+        d->fd = fd;
+        return true;
+    }
+    int err = EEXIST;
+    if (fd == -1 && cg_sys_lstat(d->path, &st) != 0) { /* a new file, as it should be */
+        char dir[4096];
+        dir_of(d->path, dir, sizeof dir);
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            d->fd = fd;
+            d->how = TO_TMPFILE;
+            return true;
+        }
+        size_t n = strlen(d->path);
+        memcpy(d->path + n, PARTIAL, sizeof PARTIAL);
+        fd = open(d->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        d->path[n] = '\0';
+        if (fd >= 0) {
+            d->fd = fd;
+            d->how = TO_PARTIAL;
+            return true;
+        }
+        err = errno;
+    } else if (fd == -2) {
+        err = errno;
+    }
+    if (!root) return false;
+    warn_once("cannot write the report to %s (%s); writing it to stderr", d->path, err);
+    d->fd = stderr_fd;
+    d->how = TO_FD;
+    return true;
+}
+
+/* Give a finished report file its name: never over an existing file. false
+ * when it could not be published (the caller then falls back). */
+static bool dest_close(dest_t *d, bool failed)
+{
+    if (d->how == TO_FD) {
+        if (d->fd > 2 && d->fd != stderr_fd) cg_sys_close(d->fd);
+        return !failed;
+    }
+    bool ok = !failed;
+    int err = ENOSPC;
+    if (d->how == TO_TMPFILE) {
+        char proc[64];
+        cg_fmt(proc, sizeof proc, "/proc/self/fd/%d", d->fd);
+        if (ok && linkat(AT_FDCWD, proc, AT_FDCWD, d->path, AT_SYMLINK_FOLLOW) != 0) {
+            ok = false;
+            err = errno;
+        }
+        cg_sys_close(d->fd);
+    } else {
+        char partial[sizeof d->path + sizeof PARTIAL];
+        cg_fmt(partial, sizeof partial, "%s%s", d->path, PARTIAL);
+        cg_sys_close(d->fd);
+        if (ok && link(partial, d->path) != 0) {
+            ok = false;
+            err = errno;
+        }
         unlink(partial);
+    }
+    if (!ok && d->root) warn_once("cannot write the report to %s (%s); writing it to stderr", d->path, err);
+    return ok;
 }
 
 static bool per_process_files(void)
@@ -193,21 +320,26 @@ static void build(cg_report_t *r, int32_t pid)
     r->lost_writes = atomic_load(&b->lost_writes);
 }
 
+static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
+{
+    out->fd = fd;
+    out->len = 0;
+    out->failed = false;
+    if (cg_opt.report_format == 1) cg_report_json(r, out);
+    else cg_report_text(r, out);
+    cg_sink_flush(out);
+}
+
 static void write_report(int32_t pid, bool lines)
 {
     static cg_report_t r; /* static: exit paths get no large stack frames */
     static cg_sink_t out;
-    char path[4096];
-    int fd = cg_report_open(path, sizeof path, pid == 0);
-    if (fd < 0) return;
+    static dest_t d;
+    if (!dest_open(&d, pid == 0)) return;
     build(&r, pid);
     r.lines = lines;
-    out.fd = fd;
-    out.len = 0;
-    if (cg_opt.report_format == 1) cg_report_json(&r, &out);
-    else cg_report_text(&r, &out);
-    cg_sink_flush(&out);
-    cg_report_close(fd, path);
+    emit(&r, &out, d.fd);
+    if (!dest_close(&d, out.failed) && pid == 0) emit(&r, &out, stderr_fd);
 }
 
 /* ---- when ----------------------------------------------------------------- */
@@ -228,8 +360,11 @@ void cg_process_exit(cg_exit_how_t how, int code)
     if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return;
     done = me;
     int saved = errno;
+    /* Every signal but the synchronous ones: a fault during the report (a
+     * frozen page written while symbolizing, say) must reach cowguard's
+     * handler, and a fault with SIGSEGV blocked would kill the process. */
     sigset_t all, old;
-    sigfillset(&all);
+    cg_async_signals(&all);
     cg_next.pthread_sigmask(SIG_BLOCK, &all, &old);
     /* _exit may be called from a signal handler that interrupted cowguard:
      * locks are only tried, as in the fault handler. */

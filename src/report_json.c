@@ -6,24 +6,49 @@
 #include "config.h"
 #include "internal.h"
 
+/* The length of the valid UTF-8 sequence at p (shortest form, no
+ * surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+    if (c >= 0xf5) n = 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))) return 0; /* overlong, surrogate */
+    if (n == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))) return 0; /* overlong, > U+10FFFF */
+    return n;
+}
+
+/* A JSON string. Paths and symbol names are bytes: a byte that is not part
+ * of valid UTF-8 is written as the escape \udcXX (a lone low surrogate,
+ * as Python's surrogateescape decodes it), so the document stays valid
+ * and the original bytes can be recovered. */
 static void str(cg_sink_t *out, const char *s)
 {
     char buf[256];
     size_t n = 0;
     buf[n++] = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (n > sizeof buf - 8) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        if (n > sizeof buf - 16) {
             buf[n] = '\0';
             cg_sink_printf(out, "%s", buf);
             n = 0;
         }
         if (*p == '"' || *p == '\\') {
             buf[n++] = '\\';
-            buf[n++] = (char)*p;
-        } else if (*p < 0x20) {
-            n += cg_fmt(buf + n, sizeof buf - n, "\\u%04x", *p);
+            buf[n++] = (char)*p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            n += cg_fmt(buf + n, sizeof buf - n, "\\u%04x", *p++);
+        } else if (*p < 0x80) {
+            buf[n++] = (char)*p++;
         } else {
-            buf[n++] = (char)*p;
+            size_t len = utf8_len(p);
+            if (len == 0) {
+                n += cg_fmt(buf + n, sizeof buf - n, "\\udc%02x", *p++);
+            } else {
+                for (size_t i = 0; i < len; i++) buf[n++] = (char)*p++;
+            }
         }
     }
     buf[n++] = '"';

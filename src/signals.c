@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -57,15 +59,34 @@ void cg_fault_reset_lock(void)
     pthread_mutex_init(&lock, NULL);
 }
 
-/* The kernel action: cowguard's handler, with the mask and the flags the
- * program asked for, so its handler runs as it expects. */
+/* Every signal but those a fault raises: what cowguard blocks while it
+ * works on a fault or writes a report. */
+void cg_async_signals(sigset_t *set)
+{
+    sigfillset(set);
+    sigdelset(set, SIGSEGV);
+    sigdelset(set, SIGBUS);
+    sigdelset(set, SIGILL);
+    sigdelset(set, SIGFPE);
+    sigdelset(set, SIGTRAP);
+    sigdelset(set, SIGSYS);
+}
+
+/* The kernel action: cowguard's handler, with the program's SA_ONSTACK.
+ *
+ * SA_NODEFER always: a write to frozen memory inside the program's own
+ * SIGSEGV handler must trap like any other, and the kernel kills a process
+ * that faults with SIGSEGV blocked. Every other signal is blocked while
+ * cowguard works on a fault (an asynchronous handler that jumps out with
+ * siglongjmp would leave an unwind or a lock half done); cg_signal_chain
+ * sets the mask the program's handler expects before calling it. */
 static void apply_kernel_action(void)
 {
     struct sigaction k;
     memset(&k, 0, sizeof k);
     k.sa_sigaction = cg_fault_handler;
-    k.sa_mask = program_action.sa_mask;
-    k.sa_flags = SA_SIGINFO | SA_RESTART | (program_action.sa_flags & (SA_NODEFER | SA_ONSTACK));
+    cg_async_signals(&k.sa_mask);
+    k.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER | (program_action.sa_flags & SA_ONSTACK);
     cg_next.sigaction(SIGSEGV, &k, NULL);
 }
 
@@ -103,15 +124,17 @@ int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         }
         return 0;
     }
+    struct sigaction want; /* act and old may be the same struct */
+    if (act) want = *act;
     sigset_t saved;
     enter(&saved);
     int r = 0;
     if (!atomic_load(&installed)) {
-        r = cg_next.sigaction(sig, act, old);
+        r = cg_next.sigaction(sig, act ? &want : NULL, old);
     } else {
         if (old) *old = program_action;
         if (act) {
-            program_action = *act;
+            program_action = want;
             apply_kernel_action();
         }
     }
@@ -132,13 +155,55 @@ const sigset_t *cg_mask_without_segv(const sigset_t *set, sigset_t *copy)
 }
 
 /* sigprocmask and pthread_sigmask, through next (one of the two). */
+/* ---- the program's SIGSEGV handler, running ------------------------------
+ *
+ * The kernel blocks SIGSEGV while a handler without SA_NODEFER runs;
+ * cowguard never does (its own handler must run), so it keeps the
+ * program's view of that: "inside the handler, SIGSEGV is blocked", as the
+ * program's own mask calls there change it. The handler may leave by
+ * siglongjmp, past any cleanup, so nothing may depend on a flag being
+ * lowered: the view is tied to the frame that called the handler. That
+ * frame holds a cookie; the view applies while the stack pointer is below
+ * the frame and the cookie is intact, and is forgotten once the program
+ * runs above it or its stack has overwritten it. */
+#define CHAIN_COOKIE 0x636f77677561726dULL /* "cowguarm" */
+
+static bool cookie_intact(uintptr_t mark)
+{
+    uint64_t v;
+    struct iovec local = { &v, sizeof v }, remote = { (void *)mark, sizeof v };
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof v && v == (CHAIN_COOKIE ^ mark);
+}
+
+/* Is the stack pointer sp inside the program's handler (no SA_NODEFER)? */
+static bool inside_handler(uintptr_t sp)
+{
+    uintptr_t mark = cg_tls.chain_sp;
+    if (!mark) return false;
+    if (sp >= mark || mark - sp > ((uintptr_t)64 << 20)) {
+        if (sp >= mark) cg_tls.chain_sp = 0; /* the program runs above the frame: the handler is gone */
+        return false;
+    }
+    if (cookie_intact(mark)) return true;
+    cg_tls.chain_sp = 0;
+    return false;
+}
+
+/* The program's view: is SIGSEGV blocked in this thread, here? */
+static bool *view(uintptr_t sp)
+{
+    return inside_handler(sp) ? &cg_tls.chain_blocked : &cg_tls.segv_blocked;
+}
+
+/* sigprocmask and pthread_sigmask, through next (one of the two). */
 int cg_sigmask(int how, const sigset_t *set, sigset_t *old,
                int (*next)(int, const sigset_t *, sigset_t *))
 {
     /* Masks set from inside cowguard (libunwind guards its caches with
      * them) are cowguard's own, not the program's. */
     if (cg_tls.in_fault || cg_tls.busy) return next(how, set, old);
-    bool blocked = cg_tls.segv_blocked;
+    bool *v = view((uintptr_t)__builtin_frame_address(0));
+    bool blocked = *v;
     sigset_t copy;
     const sigset_t *use = set;
     if (set) {
@@ -150,8 +215,8 @@ int cg_sigmask(int how, const sigset_t *set, sigset_t *old,
     }
     int r = next(how, use, old);
     if (r != 0) return r;
-    if (old && cg_tls.segv_blocked) sigaddset(old, SIGSEGV);
-    cg_tls.segv_blocked = blocked;
+    if (old && *v) sigaddset(old, SIGSEGV);
+    *v = blocked;
     if (!blocked && cg_tls.segv_pending) { /* deliver what waited */
         cg_tls.segv_pending = 0;
         syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGSEGV);
@@ -187,17 +252,29 @@ static void default_action(int sig, siginfo_t *si)
     if (si->si_code <= 0) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
 }
 
+/* The interrupted stack pointer. */
+static uintptr_t context_sp(void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    return 0;
+#endif
+}
+
 void cg_signal_chain(int sig, siginfo_t *si, void *uc)
 {
     bool sent = si->si_code <= 0;
-    if (cg_tls.segv_blocked) {
+    struct sigaction p = program_action;
+    if (*view(context_sp(uc))) {
         /* As with SIGSEGV blocked: the kernel kills on a fault, and a sent
          * signal waits until it is unblocked. */
         if (sent) cg_tls.segv_pending = 1;
         else default_action(sig, si);
         return;
     }
-    struct sigaction p = program_action;
     if (p.sa_flags & SA_RESETHAND) {
         program_action.sa_handler = SIG_DFL;
         program_action.sa_flags &= ~(SA_SIGINFO | SA_RESETHAND);
@@ -211,6 +288,24 @@ void cg_signal_chain(int sig, siginfo_t *si, void *uc)
         default_action(sig, si);
         return;
     }
+    /* The mask the kernel would have set for the program's handler: the
+     * interrupted one and the handler's sa_mask (SIGSEGV itself never). */
+    sigset_t mask = ((ucontext_t *)uc)->uc_sigmask;
+    for (int s = 1; s < NSIG; s++)
+        if (sigismember(&p.sa_mask, s) == 1) sigaddset(&mask, s);
+    sigdelset(&mask, SIGSEGV);
+    cg_next.pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    volatile uint64_t cookie;
+    uintptr_t outer = cg_tls.chain_sp;
+    bool outer_blocked = cg_tls.chain_blocked;
+    if (!(p.sa_flags & SA_NODEFER)) {
+        cookie = CHAIN_COOKIE ^ (uintptr_t)&cookie;
+        cg_tls.chain_blocked = true;
+        cg_tls.chain_sp = (uintptr_t)&cookie;
+    }
     if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
     else p.sa_handler(sig);
+    cookie = 0; /* not reached if the handler jumped out */
+    cg_tls.chain_sp = outer;
+    cg_tls.chain_blocked = outer_blocked;
 }

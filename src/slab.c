@@ -21,37 +21,26 @@ size_t cg_class_size(int cls)
     return class_size[cls];
 }
 
-/* The smallest class that holds size bytes and whose blocks are all aligned
- * to align (blocks start at multiples of the class size within a page-aligned
- * slab), or -1. */
-/* The class of every size up to 4 KiB in steps of 16, for the common case. */
-#define LOOKUP_MAX 4096
-static uint8_t lookup[LOOKUP_MAX / 16 + 1];
-
-static void fill_lookup(void)
+/* The class of a size up to CG_SMALL_MAX, by arithmetic (no table that
+ * threads could race to fill): 16-byte steps up to 128, then four classes
+ * per doubling, (2^b, 2^(b+1)] cut in steps of 2^(b-2). */
+static int class_of(size_t size)
 {
-    int c = 0;
-    for (size_t i = 1; i <= LOOKUP_MAX / 16; i++) {
-        while (class_size[c] < i * 16) c++;
-        lookup[i] = (uint8_t)c;
-    }
+    if (size <= 128) return size ? (int)((size + 15) / 16) - 1 : 0;
+    unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 2^b < size <= 2^(b+1) */
+    size_t step = (size_t)1 << (b - 2);
+    return 8 + (int)(b - 7) * 4 + (int)((size - ((size_t)1 << b) + step - 1) / step) - 1;
 }
 
+/* The smallest class that holds size bytes and whose blocks are all aligned
+ * to align (blocks start at multiples of the class size within a
+ * page-aligned slab), or -1. */
 int cg_size_class(size_t size, size_t align)
 {
-    if (size == 0) size = 1;
-    if (align <= 16 && size <= LOOKUP_MAX) {
-        if (cg_unlikely(lookup[LOOKUP_MAX / 16] == 0)) fill_lookup(); /* idempotent: races are harmless */
-        return lookup[(size + 15) / 16];
-    }
     if (size > CG_SMALL_MAX || align > CG_PAGE) return -1;
-    int lo = 0, hi = CG_NUM_CLASSES - 1;
-    while (lo < hi) { /* first class >= size */
-        int mid = (lo + hi) / 2;
-        if (class_size[mid] >= size) hi = mid;
-        else lo = mid + 1;
-    }
-    for (int c = lo; c < CG_NUM_CLASSES; c++)
+    int c = class_of(size);
+    if (align <= 16) return c;
+    for (; c < CG_NUM_CLASSES; c++)
         if (class_size[c] % align == 0) return c;
     return -1;
 }
@@ -136,7 +125,9 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     if (i < 0) return -1;
     uint64_t bit = 1ULL << (i % 64);
     size_t w = (size_t)i / 64;
-    if (!(s->used[w] & bit) || (s->quar[w] & bit)) return -1;
+    if (!(s->used[w] & bit) || (s->quar[w] & bit)
+        || (atomic_load_explicit(&s->cached[w], memory_order_relaxed) & bit))
+        return -1;
     if (s->frozen) {
         /* The block's pages are frozen: reuse waits for a thaw, or until the
          * whole slab is free and can be reclaimed. */
@@ -154,11 +145,11 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     return 0;
 }
 
-/* Arena lock held: the slab's pages were just frozen. */
+/* Arena lock held: the slab's pages are about to be frozen. */
 void cg_slab_freeze(cg_span_t *s)
 {
     if (s->listed == CG_LISTED_PARTIAL) partial_remove(s);
-    s->frozen = 1;
+    __atomic_store_n(&s->frozen, 1, __ATOMIC_RELEASE); /* thread caches read it without the lock */
 }
 
 /* Arena lock held: the slab's pages were just thawed. Quarantined blocks

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sys.h"
 
 typedef struct {
     uint64_t value, size;
@@ -64,13 +65,13 @@ static bool is_function(const ElfW(Sym) *s)
 /* Read the function symbols of o->path; on any problem o simply has none. */
 static void load_symbols(obj_t *o)
 {
-    int fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    int fd = cg_sys_open(o->path, O_RDONLY);
     if (fd < 0) return;
     struct stat st;
     void *map = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof(ElfW(Ehdr)))
+    if (cg_sys_fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof(ElfW(Ehdr)))
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    cg_sys_close(fd);
     if (map == MAP_FAILED) return;
     size_t size = (size_t)st.st_size;
     const char *base = map;
@@ -129,7 +130,7 @@ static obj_t *object_of(const struct link_map *lm)
     if (lm->l_name && lm->l_name[0]) {
         cg_fmt(o->path, sizeof o->path, "%s", lm->l_name);
     } else { /* the main program */
-        ssize_t n = readlink("/proc/self/exe", o->path, sizeof o->path - 1);
+        ssize_t n = cg_sys_readlink("/proc/self/exe", o->path, sizeof o->path - 1);
         o->path[n > 0 ? n : 0] = '\0';
     }
     load_symbols(o);

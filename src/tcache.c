@@ -9,8 +9,11 @@
  * out would make the program write a frozen page. So each cache belongs to
  * a freeze generation (cg_freeze_generation): after a freeze a cache is
  * flushed back to the arena, where its blocks are quarantined like any
- * block freed while frozen. A thread's cache goes back when the thread
- * exits. */
+ * block freed while frozen; and a block is checked once more as it leaves
+ * the cache, for a fork that raced with its free. Every block in a cache
+ * carries a "cached" bit in its slab's descriptor (arena.c), set
+ * atomically on the way in: a second free of it is caught, whichever
+ * thread makes it. A thread's cache goes back when the thread exits. */
 #include "internal.h"
 
 #define CACHE_DEPTH 32
@@ -31,7 +34,7 @@ static bool key_ok;
 static void flush_locked(cache_t *c)
 {
     for (int cls = 0; cls < CG_NUM_CLASSES; cls++) {
-        for (int i = 0; i < c->count[cls]; i++) cg_arena_free_locked(c->block[cls][i]);
+        for (int i = 0; i < c->count[cls]; i++) cg_arena_cache_return(c->block[cls][i]);
         c->count[cls] = 0;
     }
 }
@@ -48,8 +51,7 @@ void cg_tcache_setup(void)
     key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
 }
 
-/* The calling thread's cache, current with the freeze generation, or NULL
- * when the cache cannot be used now. */
+/* The calling thread's cache, current with the freeze generation. */
 static cache_t *current(void)
 {
     cache_t *c = &cache;
@@ -72,31 +74,41 @@ static cache_t *current(void)
 void *cg_tcache_alloc(int cls, uint16_t site)
 {
     cache_t *c = current();
-    if (c->count[cls] == 0) {
-        void *batch[BATCH];
-        int n = cg_arena_alloc_batch(cls, batch, BATCH);
-        for (int i = 0; i < n; i++) c->block[cls][c->count[cls]++] = batch[i];
-        if (c->count[cls] == 0) return NULL;
+    for (;;) {
+        if (c->count[cls] == 0) {
+            void *batch[BATCH];
+            int n = cg_arena_alloc_batch(cls, batch, BATCH);
+            for (int i = 0; i < n; i++) c->block[cls][c->count[cls]++] = batch[i];
+            if (c->count[cls] == 0) return NULL;
+        }
+        void *p = c->block[cls][--c->count[cls]];
+        /* A fork may have frozen its slab since it came in: then it goes
+         * to the arena's quarantine, never to the program. */
+        if (cg_arena_cache_take(p)) {
+            cg_arena_set_site(p, site);
+            return p;
+        }
     }
-    void *p = c->block[cls][--c->count[cls]];
-    cg_arena_set_site(p, site);
-    return p;
 }
 
-/* Keep a freed marked block of class cls; false: the arena takes it. */
-bool cg_tcache_free(void *p, int cls)
+/* Keep a freed marked block: 1 kept; 0 the arena takes it (not a small
+ * block, its slab frozen, or a freeze since the caller read generation,
+ * the freeze generation before it looked at the block); -1 not a live
+ * block at all, *why says what (the block was not touched). */
+int cg_tcache_free(void *p, uint64_t generation, const char **why)
 {
+    int cls = cg_arena_cache_put(p, why);
+    if (cls < 0) return *why ? -1 : 0;
     cache_t *c = current();
-    /* A block freed twice in a row is the usual double free: the arena
-     * reports it. (The scan stops short: a full one would cost more than
-     * the cache saves.) */
-    for (int i = c->count[cls], stop = i > 4 ? i - 4 : 0; i-- > stop;)
-        if (c->block[cls][i] == p) return false;
+    if (c->generation != generation) { /* a fork froze things meanwhile */
+        cg_arena_cache_return_unlocked(p);
+        return 1;
+    }
     if (c->count[cls] == CACHE_DEPTH) {
         cg_arena_lock();
-        for (int i = 0; i < BATCH; i++) cg_arena_free_locked(c->block[cls][--c->count[cls]]);
+        for (int i = 0; i < BATCH; i++) cg_arena_cache_return(c->block[cls][--c->count[cls]]);
         cg_arena_unlock();
     }
     c->block[cls][c->count[cls]++] = p;
-    return true;
+    return 1;
 }

@@ -14,6 +14,8 @@
 #define CG_TLS __attribute__((tls_model("initial-exec")))
 #define cg_likely(x) __builtin_expect(!!(x), 1)
 #define cg_unlikely(x) __builtin_expect(!!(x), 0)
+#define CG_STR_(x) #x
+#define CG_STR(x) CG_STR_(x) /* a macro's value as a string, for inline assembly */
 
 /* Frozen state is kept per 4 KiB page; init.c refuses other page sizes. */
 #define CG_PAGE_SHIFT 12
@@ -83,6 +85,7 @@ typedef struct cg_span_s {
     uint16_t site;            /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
     uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while frozen, not reusable */
+    _Atomic uint64_t cached[CG_SLAB_WORDS]; /* 1 = free in some thread's cache (still "used" here) */
     uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
@@ -115,8 +118,26 @@ typedef struct cg_arena_s {
     cg_span_t *spare;            /* unused descriptors */
     size_t live_bytes;           /* sum of live block sizes */
     size_t live_blocks;
-    int freezes;
 } cg_arena_t;
+
+/* A range of addresses [lo, hi). */
+typedef struct cg_range_s {
+    uintptr_t lo, hi;
+} cg_range_t;
+
+/* Memory the kernel writes, kept writable through freezes (keep.c). */
+#define CG_KEEP_SLOTS 4096
+typedef enum {
+    CG_KEEP_ALTSTACK = 1, /* a thread's alternate signal stack */
+    CG_KEEP_STACK,        /* a stack the program gave a thread or a context */
+    CG_KEEP_CALL,         /* the destination of a system call in flight */
+} cg_keep_t;
+
+/* The destinations of one system call, kept writable while it runs. */
+typedef struct cg_keeps_s {
+    int slot[4];
+    int n;
+} cg_keeps_t;
 
 /* What a pointer into the arena belongs to, for diagnostics. */
 typedef struct cg_block_info_s {
@@ -177,7 +198,8 @@ typedef struct cg_write_s {
 
 typedef struct cg_board_s {
     uint32_t magic;
-    int32_t root_pid;
+    int32_t root_pid;          /* the first process: the tree's name */
+    _Atomic int32_t reporter;  /* the process that writes the tree's report (root_pid, or its daemon() child) */
     uint32_t site_frames;      /* frames per site entry (COWGUARD_BACKTRACE) */
     uint32_t site_stride;      /* bytes per site entry */
     size_t sites_offset;       /* from the board's start */
@@ -187,6 +209,7 @@ typedef struct cg_board_s {
     _Atomic uint32_t lost;     /* processes that found no free slot */
     _Atomic uint32_t lost_sites;
     _Atomic uint32_t lost_writes;
+    _Atomic uint32_t dest_warned; /* a process said why the report went to stderr */
     _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
     _Atomic uint64_t max_marked_bytes;
     _Atomic uint64_t max_frozen_pages;
@@ -239,11 +262,16 @@ typedef struct cg_report_s {
 typedef struct cg_tls_s {
     uint32_t region_depth; /* cowguard_readonly_begin() nesting */
     uint32_t busy;         /* inside cowguard: allocations pass through */
-    uint32_t in_fault;     /* inside the fault handler: take no lock that may be held */
+    uint32_t in_fault;     /* inside the fault handler or the exit path: take no lock that may be held */
+    uint32_t unwinding;    /* inside libunwind for cowguard (its pipe2 is cowguard's) */
     uint32_t fork_slot;    /* the board slot reserved for the child of this thread's fork */
     bool fork_slot_unused; /* that fork failed: the slot is still free */
-    uint8_t segv_blocked;  /* the program asked for SIGSEGV blocked in this thread */
+    bool closing_pipe;     /* this thread is closing libunwind's validation pipe */
+    bool segv_blocked;     /* the program asked for SIGSEGV blocked in this thread */
     uint8_t segv_pending;  /* a sent SIGSEGV waits for the program to unblock it */
+    uintptr_t chain_sp;    /* the frame that called the program's SIGSEGV handler (signals.c), 0 if none */
+    bool chain_blocked;    /* inside that handler: the program's view of SIGSEGV blocked */
+    void *handler_stack;   /* cowguard's own stack for the fault handler, when the thread's is small */
 } cg_tls_t;
 
 #endif /* CG_TYPES_H */

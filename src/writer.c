@@ -138,7 +138,8 @@ size_t cg_fmt(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-void cg_write_all(int fd, const char *buf, size_t len)
+/* Write all of buf; false when some of it could not be written. */
+bool cg_write_all(int fd, const char *buf, size_t len)
 {
     int saved = errno; /* callers may be on a user-facing path */
     while (len > 0) {
@@ -149,6 +150,7 @@ void cg_write_all(int fd, const char *buf, size_t len)
         len -= (size_t)n;
     }
     errno = saved;
+    return len == 0;
 }
 
 static void vmessage(const char *fmt, va_list ap)
@@ -207,7 +209,7 @@ void cg_debug(const char *fmt, ...)
 
 void cg_sink_flush(cg_sink_t *s)
 {
-    cg_write_all(s->fd, s->buf, s->len);
+    if (!cg_write_all(s->fd, s->buf, s->len)) s->failed = true;
     s->len = 0;
 }
 

@@ -1,0 +1,120 @@
+/* stack.c: a stack of cowguard's own for the fault handler.
+ *
+ * A handler installed with SA_ONSTACK runs on the program's alternate
+ * signal stack, which may be as small as the legacy SIGSTKSZ (8 KiB), and
+ * the kernel's signal frame alone takes up to 3.5 KiB of it on a machine
+ * with AVX-512. Unwinding the writer's stack with libunwind needs more
+ * than what is left. So when the handler finds itself on an alternate
+ * stack, it does its work on a stack of its own: one per thread, mapped at
+ * the first need (mmap is async-signal-safe) and unmapped when the thread
+ * exits. */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define STACK_SIZE ((size_t)128 << 10)
+#define GUARD CG_PAGE
+
+/* fn(arg) on the stack whose highest address is top (16-byte aligned). */
+void cg_call_on_stack(void (*fn)(void *), void *arg, void *top);
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl cg_call_on_stack\n"
+        ".hidden cg_call_on_stack\n"
+        ".type cg_call_on_stack, @function\n"
+        "cg_call_on_stack:\n"
+        "    .cfi_startproc\n"
+        "    pushq %rbp\n"
+        "    .cfi_def_cfa_offset 16\n"
+        "    .cfi_offset %rbp, -16\n"
+        "    movq %rsp, %rbp\n"
+        "    .cfi_def_cfa_register %rbp\n"
+        "    movq %rdx, %rsp\n"
+        "    movq %rdi, %rax\n"
+        "    movq %rsi, %rdi\n"
+        "    call *%rax\n"
+        "    movq %rbp, %rsp\n"
+        "    popq %rbp\n"
+        "    .cfi_def_cfa %rsp, 8\n"
+        "    ret\n"
+        "    .cfi_endproc\n"
+        ".size cg_call_on_stack, .-cg_call_on_stack\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl cg_call_on_stack\n"
+        ".hidden cg_call_on_stack\n"
+        ".type cg_call_on_stack, %function\n"
+        "cg_call_on_stack:\n"
+        "    .cfi_startproc\n"
+        "    stp x29, x30, [sp, #-16]!\n"
+        "    .cfi_def_cfa_offset 16\n"
+        "    .cfi_offset x29, -16\n"
+        "    .cfi_offset x30, -8\n"
+        "    mov x29, sp\n"
+        "    .cfi_def_cfa_register x29\n"
+        "    mov sp, x2\n"
+        "    mov x3, x0\n"
+        "    mov x0, x1\n"
+        "    blr x3\n"
+        "    mov sp, x29\n"
+        "    ldp x29, x30, [sp], #16\n"
+        "    .cfi_def_cfa sp, 0\n"
+        "    ret\n"
+        "    .cfi_endproc\n"
+        ".size cg_call_on_stack, .-cg_call_on_stack\n");
+#else
+void cg_call_on_stack(void (*fn)(void *), void *arg, void *top)
+{
+    fn(arg); /* no switch on this architecture */
+}
+#endif
+
+static pthread_key_t key;
+static bool key_ok;
+
+static void on_thread_exit(void *stack)
+{
+    if (stack) munmap(stack, STACK_SIZE + GUARD);
+}
+
+void cg_stack_setup(void)
+{
+    key_ok = pthread_key_create(&key, on_thread_exit) == 0;
+}
+
+/* Is the calling thread running on its alternate signal stack? */
+static bool on_altstack(void)
+{
+    stack_t ss;
+    return syscall(SYS_sigaltstack, NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+}
+
+/* fn(arg), on cowguard's stack when the thread is on its alternate signal
+ * stack (and on the current one when no stack can be had). Async-signal-safe. */
+void cg_run_on_big_stack(void (*fn)(void *), void *arg)
+{
+    if (!on_altstack()) {
+        fn(arg);
+        return;
+    }
+    char *s = cg_tls.handler_stack;
+    if (!s) {
+        s = mmap(NULL, STACK_SIZE + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+        if (s == MAP_FAILED) {
+            fn(arg);
+            return;
+        }
+        syscall(SYS_mprotect, s, GUARD, PROT_NONE); /* overflow faults instead of writing below */
+        cg_tls.handler_stack = s;
+        /* Freed at thread exit. pthread_setspecific is not on the list of
+         * async-signal-safe calls, but with a key made at start-up glibc's
+         * only stores to the thread's own descriptor. */
+        if (key_ok) pthread_setspecific(key, s);
+    }
+    cg_call_on_stack(fn, arg, s + STACK_SIZE + GUARD);
+}
