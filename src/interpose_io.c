@@ -284,27 +284,36 @@ CG_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 }
 
 /* glibc's versioned entry points behind stat() in programs built against
- * glibc before 2.33, still called by them on every later glibc. */
+ * glibc before 2.33, still called by them on every later glibc. Defined
+ * under their names with asm labels: older headers declare some of them
+ * with struct stat64, the same layout on 64-bit machines. */
+#if defined(__x86_64__)
+#define GLIBC_BASE "GLIBC_2.2.5"
+#elif defined(__aarch64__)
+#define GLIBC_BASE "GLIBC_2.17"
+#else
+#define GLIBC_BASE NULL
+#endif
 #define XSTAT(name, decl, args)                                              \
-    CG_EXPORT int name decl                                                  \
+    int cg_##name decl __asm__(#name);                                       \
+    CG_EXPORT int cg_##name decl                                             \
     {                                                                        \
         static int (*next) decl;                                             \
-        if (!next) next = cg_next_versioned(#name, "GLIBC_2.2.5");           \
+        if (!next && GLIBC_BASE) next = cg_next_versioned(#name, GLIBC_BASE); \
         if (!next) {                                                         \
             errno = ENOSYS;                                                  \
             return -1;                                                       \
         }                                                                    \
-        INTO(st, sizeof *st, next args);                                     \
+        INTO(st, sizeof(struct stat), next args);                            \
     }
-XSTAT(__xstat, (int ver, const char *path, struct stat *st), (ver, path, st))
-XSTAT(__lxstat, (int ver, const char *path, struct stat *st), (ver, path, st))
-XSTAT(__fxstat, (int ver, int fd, struct stat *st), (ver, fd, st))
-XSTAT(__fxstatat, (int ver, int dirfd, const char *path, struct stat *st, int flags), (ver, dirfd, path, st, flags))
-XSTAT(__xstat64, (int ver, const char *path, struct stat *st), (ver, path, st))
-XSTAT(__lxstat64, (int ver, const char *path, struct stat *st), (ver, path, st))
-XSTAT(__fxstat64, (int ver, int fd, struct stat *st), (ver, fd, st))
-XSTAT(__fxstatat64, (int ver, int dirfd, const char *path, struct stat *st, int flags),
-      (ver, dirfd, path, st, flags))
+XSTAT(__xstat, (int ver, const char *path, void *st), (ver, path, st))
+XSTAT(__lxstat, (int ver, const char *path, void *st), (ver, path, st))
+XSTAT(__fxstat, (int ver, int fd, void *st), (ver, fd, st))
+XSTAT(__fxstatat, (int ver, int dirfd, const char *path, void *st, int flags), (ver, dirfd, path, st, flags))
+XSTAT(__xstat64, (int ver, const char *path, void *st), (ver, path, st))
+XSTAT(__lxstat64, (int ver, const char *path, void *st), (ver, path, st))
+XSTAT(__fxstat64, (int ver, int fd, void *st), (ver, fd, st))
+XSTAT(__fxstatat64, (int ver, int dirfd, const char *path, void *st, int flags), (ver, dirfd, path, st, flags))
 
 CG_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
 {

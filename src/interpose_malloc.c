@@ -11,9 +11,12 @@
 
 #include "internal.h"
 
-/* True while the next definition of fn is not known yet (cowguard is being
- * set up, inside dlsym): the request is served from the bootstrap pool. */
-#define BOOTSTRAPPING(fn) (cg_unlikely(!cg_is_ready()) && (cg_init(), cg_next.fn == NULL))
+/* True while cowguard is being set up in this thread (inside dlsym): the
+ * request is served from the bootstrap pool. The next allocator is not
+ * used before set-up is complete: a failed dlsym allocates its message,
+ * and jemalloc, say, is not ready to serve it then. Other threads wait in
+ * cg_init. */
+#define BOOTSTRAPPING() (cg_unlikely(!cg_is_ready()) && (cg_init(), !cg_is_ready()))
 
 /* The caller's return address lets the C library's and the loader's own
  * requests through (mark.c). */
@@ -69,7 +72,7 @@ static void *do_malloc(size_t size, uintptr_t caller)
 
 CG_EXPORT void *malloc(size_t size)
 {
-    if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, 16);
+    if (BOOTSTRAPPING()) return cg_boot_alloc(size, 16);
     return do_malloc(size, CALLER);
 }
 
@@ -87,7 +90,7 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (BOOTSTRAPPING(calloc)) return cg_boot_alloc(total, 16);
+    if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
     void *p = marked(total, 16, true, CALLER);
     return cg_likely(!p) ? cg_next.calloc(nmemb, size) : p;
 }
@@ -149,7 +152,7 @@ static void *boot_realloc(void *ptr, size_t size)
 
 CG_EXPORT void *realloc(void *ptr, size_t size)
 {
-    if (BOOTSTRAPPING(realloc)) return boot_realloc(ptr, size);
+    if (BOOTSTRAPPING()) return boot_realloc(ptr, size);
     return do_realloc(ptr, size, CALLER);
 }
 
@@ -160,7 +163,7 @@ CG_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (BOOTSTRAPPING(realloc)) return boot_realloc(ptr, total);
+    if (BOOTSTRAPPING()) return boot_realloc(ptr, total);
     return do_realloc(ptr, total, CALLER);
 }
 
@@ -186,7 +189,7 @@ static void *aligned_next(size_t align, size_t size)
 
 CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-    if (BOOTSTRAPPING(malloc)) {
+    if (BOOTSTRAPPING()) {
         if (!power_of_two(align) || align % sizeof(void *)) return EINVAL;
         void *p = cg_boot_alloc(size, align);
         if (!p) return ENOMEM;
@@ -209,7 +212,7 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
  * cowguard (glibc before 2.38 rounds aligned_alloc's alignment up). */
 CG_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-    if (BOOTSTRAPPING(malloc)) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
+    if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
     if (p) return p;
     return cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size);
@@ -217,7 +220,7 @@ CG_EXPORT void *aligned_alloc(size_t align, size_t size)
 
 CG_EXPORT void *memalign(size_t align, size_t size)
 {
-    if (BOOTSTRAPPING(malloc)) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
+    if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
     if (p) return p;
     return cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size);
@@ -225,7 +228,7 @@ CG_EXPORT void *memalign(size_t align, size_t size)
 
 CG_EXPORT void *valloc(size_t size)
 {
-    if (BOOTSTRAPPING(malloc)) return cg_boot_alloc(size, CG_PAGE);
+    if (BOOTSTRAPPING()) return cg_boot_alloc(size, CG_PAGE);
     void *p = marked(size, CG_PAGE, false, CALLER);
     if (p) return p;
     return cg_next.valloc ? cg_next.valloc(size) : aligned_next(CG_PAGE, size);
@@ -234,7 +237,7 @@ CG_EXPORT void *valloc(size_t size)
 CG_EXPORT void *pvalloc(size_t size)
 {
     size_t rounded = (size + CG_PAGE - 1) & ~(CG_PAGE - 1);
-    if (BOOTSTRAPPING(malloc)) return rounded >= size ? cg_boot_alloc(rounded ? rounded : CG_PAGE, CG_PAGE) : NULL;
+    if (BOOTSTRAPPING()) return rounded >= size ? cg_boot_alloc(rounded ? rounded : CG_PAGE, CG_PAGE) : NULL;
     void *p = rounded >= size ? marked(rounded ? rounded : CG_PAGE, CG_PAGE, false, CALLER) : NULL;
     if (p) return p;
     if (cg_next.pvalloc) return cg_next.pvalloc(size);
@@ -250,6 +253,6 @@ CG_EXPORT size_t malloc_usable_size(void *ptr)
     if (!ptr) return 0;
     if (cg_arena_owns(ptr)) return cg_arena_usable_size(ptr);
     if (cg_boot_owns(ptr)) return cg_boot_size(ptr);
-    if (BOOTSTRAPPING(malloc)) return 0;
+    if (BOOTSTRAPPING()) return 0;
     return cg_next.malloc_usable_size ? cg_next.malloc_usable_size(ptr) : 0;
 }

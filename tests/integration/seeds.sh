@@ -25,8 +25,10 @@ assert t["frozen_bytes"] >= int(sys.argv[2]), (t, sys.argv[2])
 assert t["copied_bytes"] > 0, t
 assert len([p for p in r["processes"] if p["role"] == "child"]) == 4
 def names(frames): return {f["function"] for f in frames}
+# The eval loop writes the reference count: in its own frame (3.11, 3.13),
+# or in a static helper it calls (3.9).
 refcount = [s for s in r["sites"][:3]
-            if s["writer"][0]["function"] == "_PyEval_EvalFrameDefault"
+            if "_PyEval_EvalFrameDefault" in names(s["writer"][:3])
             and names(s["allocated"]) & {"PyNumber_ToBase", "PyUnicode_New"}]
 assert refcount, [(s["writer"][:1], s["allocated"][:3]) for s in r["sites"][:3]]
 PY

@@ -49,7 +49,7 @@ expect_rc 139 "faulthandler: crash"
 expect_err "Fatal Python error: Segmentation fault" "faulthandler: crash"
 pass "faulthandler still reports a real crash (killed by SIGSEGV)"
 
-run PYTHONFAULTHANDLER=1 PYTHONMALLOC=malloc COWGUARD_POLICY=abort "$py" -c '
+run PYTHONFAULTHANDLER=1 PYTHONMALLOC=malloc COWGUARD_POLICY=abort COWGUARD_FREEZE_PARENT=0 "$py" -c '
 import cowguard, os
 with cowguard.readonly():
     data = bytearray(1 << 16)

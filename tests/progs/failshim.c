@@ -5,7 +5,6 @@
  *   FAILSHIM_MPROTECT=read     mprotect to PROT_READ alone fails with ENOMEM
  *   FAILSHIM_MPROTECT=write    mprotect to read-write fails with ENOMEM
  *   FAILSHIM_SKIP=N            let the first N matching mprotect calls through */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
