@@ -390,7 +390,7 @@ void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site)
         if (p) {
             size_t bs = cg_class_size(cls);
             cg_span_t *s = cg_arena.pagemap[page_index((uintptr_t)p)];
-            s->block_site[((uintptr_t)p - s->start) / bs] = site;
+            s->block_site[cg_slab_index(s, (uintptr_t)p)] = site;
             cg_arena.live_bytes += bs;
             cg_arena.live_blocks++;
             /* Inside the lock: a fork cannot freeze the block half-zeroed. */
@@ -505,16 +505,20 @@ int cg_arena_cache_put(const void *p, const char **why)
     return s->cls;
 }
 
-/* A cached block leaves the cache: handed out (true), or, when its slab was
- * frozen meanwhile, given to the arena to quarantine (false). */
-bool cg_arena_cache_take(void *p)
+/* A cached block leaves the cache: handed out (true), with its allocation
+ * site recorded, or, when its slab was frozen meanwhile, given to the
+ * arena to quarantine (false). */
+bool cg_arena_cache_take(void *p, uint16_t site)
 {
     cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    size_t w;
-    uint64_t bit;
-    if (!s || !slab_bit(s, (uintptr_t)p, &w, &bit)) return false; /* cannot happen: validated on the way in */
-    atomic_fetch_and(&s->cached[w], ~bit);
-    if (!__atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE)) return true;
+    long i = s ? cg_slab_index(s, (uintptr_t)p) : -1;
+    if (i < 0) return false; /* cannot happen: validated on the way in */
+    atomic_fetch_and(&s->cached[i / 64], ~(1ULL << (i % 64)));
+    if (cg_likely(!__atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE))) {
+        /* Threads share descriptors: write only when it changes. */
+        if (s->block_site[i] != site) s->block_site[i] = site;
+        return true;
+    }
     cg_arena_lock();
     free_locked(p);
     cg_arena_unlock();
@@ -539,16 +543,6 @@ void cg_arena_cache_return_unlocked(void *p)
     cg_arena_unlock();
 }
 
-/* Record the allocation site of a block handed out from a cache. Its owner
- * is the only writer; a reader may see the old site. */
-void cg_arena_set_site(void *p, uint16_t site)
-{
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    if (!s || s->state != CG_SPAN_SLAB) return;
-    uint16_t *slot = &s->block_site[((uintptr_t)p - s->start) / s->block_size];
-    if (*slot != site) *slot = site; /* threads share descriptors: write only when it changes */
-}
-
 size_t cg_arena_usable_size(const void *p)
 {
     cg_block_info_t info;
@@ -564,7 +558,7 @@ bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
     cg_span_t *s = cg_arena_span_of(addr);
     if (!s) return false;
     if (s->state == CG_SPAN_SLAB) {
-        uintptr_t i = (addr - s->start) / s->block_size;
+        uintptr_t i = (uintptr_t)(((uint64_t)(addr - s->start) * s->block_recip) >> 40); /* floor, as cg_slab_index */
         if (i >= s->nblocks) return false;
         out->start = s->start + i * s->block_size;
         out->size = s->block_size;

@@ -55,16 +55,17 @@ static bool in_arena(uintptr_t lo, uintptr_t hi)
     return cg_arena.ready && lo < cg_arena.end && hi > cg_arena.base;
 }
 
-static int claim(keep_slot_t *t, cg_keep_t kind, uintptr_t lo, uintptr_t hi)
+static int claim(keep_slot_t *t, cg_keep_t kind, uintptr_t lo, uintptr_t hi, int32_t tid)
 {
-    unsigned start = (unsigned)cg_sys_gettid() * 31u % KEEP_SLOTS;
+    /* Threads start their search apart: their TLS blocks lie apart. */
+    unsigned start = (unsigned)(((uintptr_t)&cg_tls >> 6) * 31u % KEEP_SLOTS);
     for (unsigned k = 0; k < KEEP_SLOTS; k++) {
         unsigned i = (start + k) % KEEP_SLOTS;
         uint32_t expected = 0;
         if (atomic_load_explicit(&t[i].kind, memory_order_relaxed) != 0
             || !atomic_compare_exchange_strong(&t[i].kind, &expected, (uint32_t)kind))
             continue;
-        atomic_store(&t[i].tid, (int32_t)cg_sys_gettid());
+        atomic_store(&t[i].tid, tid);
         atomic_store(&t[i].lo, lo);
         atomic_store(&t[i].hi, hi); /* seq_cst: published before the caller looks at frozen bits */
         return (int)i;
@@ -94,7 +95,7 @@ void cg_keep_stack(uintptr_t lo, size_t len)
         if (atomic_load(&t[i].kind) == CG_KEEP_STACK && atomic_load(&t[i].lo) == lo
             && atomic_load(&t[i].hi) == lo + len)
             return;
-    if (claim(t, CG_KEEP_STACK, lo, lo + len) >= 0) cg_before_kernel_write(lo, len);
+    if (claim(t, CG_KEEP_STACK, lo, lo + len, 0) >= 0) cg_before_kernel_write(lo, len);
 }
 
 /* The calling thread's alternate signal stack is now [lo, lo + len), or
@@ -107,7 +108,7 @@ void cg_keep_altstack(uintptr_t lo, size_t len)
         for (unsigned i = 0; i < KEEP_SLOTS; i++)
             if (atomic_load(&t[i].kind) == CG_KEEP_ALTSTACK && atomic_load(&t[i].tid) == me) release(t, (int)i);
     if (!len || !in_arena(lo, lo + len) || !(t = table())) return;
-    if (claim(t, CG_KEEP_ALTSTACK, lo, lo + len) >= 0) cg_before_kernel_write(lo, len);
+    if (claim(t, CG_KEEP_ALTSTACK, lo, lo + len, me) >= 0) cg_before_kernel_write(lo, len);
 }
 
 /* A system call will write somewhere in [lo, hi): keep it writable through
@@ -119,7 +120,7 @@ int cg_keep_call_register(uintptr_t lo, uintptr_t hi)
     if (cg_likely(lo >= hi || lo >= base + size || hi <= base)) return -1;
     int saved = errno;
     keep_slot_t *t = table();
-    int slot = t ? claim(t, CG_KEEP_CALL, lo, hi) : -1;
+    int slot = t ? claim(t, CG_KEEP_CALL, lo, hi, 0) : -1;
     errno = saved;
     return slot;
 }
@@ -130,7 +131,7 @@ int cg_keep_call_register(uintptr_t lo, uintptr_t hi)
 int cg_keep_call_begin(uintptr_t a, size_t len)
 {
     int slot = cg_keep_call_register(a, a + len);
-    if (slot >= 0 || len) cg_before_kernel_write(a, len);
+    cg_before_kernel_write(a, len);
     return slot;
 }
 

@@ -69,6 +69,7 @@ static cg_span_t *slab_new(int cls)
     s->state = CG_SPAN_SLAB;
     s->cls = (uint8_t)cls;
     s->block_size = class_size[cls];
+    s->block_recip = (UINT64_C(1) << 40) / s->block_size + 1;
     s->nblocks = class_blocks(cls);
     /* Bits past the last block read as taken, so the search never finds them. */
     for (uint32_t i = s->nblocks; i < CG_SLAB_MAX_BLOCKS; i++) s->used[i / 64] |= 1ULL << (i % 64);
@@ -109,12 +110,14 @@ void *cg_slab_alloc(int cls)
     return NULL; /* unreachable while nused < nblocks on the partial list */
 }
 
-/* The block index of p in s, or -1 when p is not a block start. */
+/* The block index of p in s, or -1 when p is not a block start. A multiply
+ * instead of a division: exact for offsets below 2^40 / block size, far
+ * above a slab's 2 MiB at most. */
 long cg_slab_index(const cg_span_t *s, uintptr_t p)
 {
     uintptr_t off = p - s->start;
-    if (off % s->block_size) return -1;
-    uintptr_t i = off / s->block_size;
+    uintptr_t i = (uintptr_t)(((uint64_t)off * s->block_recip) >> 40);
+    if (i * s->block_size != off) return -1;
     return i < s->nblocks ? (long)i : -1;
 }
 

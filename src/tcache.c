@@ -84,10 +84,7 @@ void *cg_tcache_alloc(int cls, uint16_t site)
         void *p = c->block[cls][--c->count[cls]];
         /* A fork may have frozen its slab since it came in: then it goes
          * to the arena's quarantine, never to the program. */
-        if (cg_arena_cache_take(p)) {
-            cg_arena_set_site(p, site);
-            return p;
-        }
+        if (cg_arena_cache_take(p, site)) return p;
     }
 }
 

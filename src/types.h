@@ -75,6 +75,7 @@ typedef struct cg_span_s {
     uint8_t listed;           /* cg_listed_t: which list it is on */
     uint8_t dirty;            /* CG_SPAN_FREE: pages may hold old data */
     uint32_t block_size;      /* CG_SPAN_SLAB */
+    uint64_t block_recip;     /* CG_SPAN_SLAB: 2^40 / block_size, rounded up: offset * it >> 40 is the index */
     uint32_t nblocks;         /* CG_SPAN_SLAB */
     uint32_t nused;           /* blocks handed out, quarantined ones included */
     uint32_t nquar;           /* of them, quarantined */
@@ -85,7 +86,10 @@ typedef struct cg_span_s {
     uint16_t site;            /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
     uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while frozen, not reusable */
-    _Atomic uint64_t cached[CG_SLAB_WORDS]; /* 1 = free in some thread's cache (still "used" here) */
+    /* 1 = free in some thread's cache (still "used" here). Written by every
+     * cached free and hand-out, from any thread: a cache line of its own, so
+     * the fields read on those paths are not invalidated with it. */
+    _Alignas(64) _Atomic uint64_t cached[CG_SLAB_WORDS];
     uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
