@@ -59,21 +59,28 @@ bool cg_arena_setup(size_t reserve)
     size_t npages = reserve >> CG_PAGE_SHIFT;
     cg_span_t **pagemap = map_noreserve(npages * sizeof *pagemap, PROT_READ | PROT_WRITE);
     size_t bitmap = (npages + 63) / 64 * 8;
+    /* Out of band, and untouched pages cost nothing: MAP_NORESERVE. */
     _Atomic uint64_t *frozen = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    _Atomic uint64_t *trapped = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
+    _Atomic uint64_t *pending = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
+    _Atomic uint64_t *copied = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
     _Atomic uint64_t *user = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    if (!pagemap || !frozen || !trapped || !user) {
+    _Atomic uint32_t *pending_site = map_noreserve(npages * sizeof *pending_site, PROT_READ | PROT_WRITE);
+    if (!pagemap || !frozen || !pending || !copied || !user || !pending_site) {
         if (pagemap) munmap(pagemap, npages * sizeof *pagemap);
         if (frozen) munmap(frozen, bitmap);
-        if (trapped) munmap(trapped, bitmap);
+        if (pending) munmap(pending, bitmap);
+        if (copied) munmap(copied, bitmap);
         if (user) munmap(user, bitmap);
+        if (pending_site) munmap(pending_site, npages * sizeof *pending_site);
         munmap((void *)base, reserve);
         return false;
     }
     cg_arena.pagemap = pagemap;
     cg_arena.frozen = frozen;
-    cg_arena.trapped = trapped;
+    cg_arena.pending = pending;
+    cg_arena.copied = copied;
     cg_arena.user = user;
+    cg_arena.pending_site = pending_site;
     cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
     cg_arena.end = base + reserve;
     cg_arena.base = base;

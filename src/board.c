@@ -110,12 +110,32 @@ void cg_board_note_freeze(size_t marked_bytes, size_t pages)
     raise_max(&cg_board->max_frozen_pages, pages);
 }
 
-/* Async-signal-safe. */
-void cg_board_note_fault(bool copied)
+/* A trapped write by this process (late: after it began to exit), and
+ * whether it copied its page. Async-signal-safe, like the three below. */
+void cg_board_note_write(bool copied, bool late)
 {
     if (!cg_self) return;
-    atomic_fetch_add_explicit(&cg_self->faults, 1, memory_order_relaxed);
-    if (copied) atomic_fetch_add_explicit(&cg_self->copies, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(late ? &cg_self->exit_faults : &cg_self->faults, 1, memory_order_relaxed);
+    if (copied) atomic_fetch_add_explicit(late ? &cg_self->exit_copies : &cg_self->copies, 1, memory_order_relaxed);
+}
+
+/* A copy settled after the write: of a page thawed in bulk (no writer
+ * stack), counted without the kernel's record of writes (estimated). */
+void cg_board_note_copy(bool nostack, bool estimated, bool late)
+{
+    if (!cg_self) return;
+    if (late) {
+        atomic_fetch_add_explicit(&cg_self->exit_copies, 1, memory_order_relaxed);
+        return;
+    }
+    atomic_fetch_add_explicit(&cg_self->copies, 1, memory_order_relaxed);
+    if (nostack) atomic_fetch_add_explicit(&cg_self->copies_nostack, 1, memory_order_relaxed);
+    if (estimated) atomic_fetch_add_explicit(&cg_self->copies_estimated, 1, memory_order_relaxed);
+}
+
+void cg_board_note_pending(int delta)
+{
+    if (cg_self) atomic_fetch_add_explicit(&cg_self->pending, (uint64_t)(int64_t)delta, memory_order_relaxed);
 }
 
 /* Does this process write the tree's report? */

@@ -79,15 +79,51 @@ static uint32_t writer_stack(void *uc, uintptr_t *frames)
               : cg_backtrace(frames, cg_board->site_frames);
 }
 
+/* Has this process begun to exit? Writes from then on (atexit handlers,
+ * destructors, a terminating signal's way out) are counted apart. */
+static _Atomic bool exiting;
+
+void cg_fault_exiting(void)
+{
+    atomic_store(&exiting, true);
+}
+
+/* The write table's key for a writer stack and the block at addr. */
+static uint32_t write_key(uint16_t writer, uintptr_t addr)
+{
+    cg_block_info_t b;
+    uint16_t alloc = cg_arena_block_info(addr, &b) ? b.site : 0;
+    return ((uint32_t)writer << 16 | alloc) + 1;
+}
+
 /* Count the write, whether it copies a page, and where it came from: the
  * writer's stack and the block's allocation site. */
 static void note_write(uintptr_t addr, const uintptr_t *writer, uint32_t n, bool copied)
 {
-    cg_board_note_fault(copied);
+    bool late = atomic_load_explicit(&exiting, memory_order_relaxed);
+    cg_board_note_write(copied, late);
     if (!cg_board || !cg_board->site_frames) return;
-    cg_block_info_t b;
-    uint16_t alloc = cg_arena_block_info(addr, &b) ? b.site : 0;
-    cg_write_note(cg_site_id(writer, n), alloc, copied);
+    uint32_t key = write_key(cg_site_id(writer, n), addr) - 1;
+    cg_write_note((uint16_t)(key >> 16), (uint16_t)key, 1, copied, late);
+}
+
+/* A copy freeze.c settled: a pending page this process wrote, with what
+ * made it pending (a system call's site, or none: a bulk thaw). */
+static void on_copy(uint32_t site, cg_copy_how_t how)
+{
+    bool late = atomic_load_explicit(&exiting, memory_order_relaxed);
+    if (how == CG_PENDING_MORE || how == CG_PENDING_LESS) {
+        cg_board_note_pending(how == CG_PENDING_MORE ? 1 : -1);
+        return;
+    }
+    cg_board_note_copy(site == 0, how == CG_COPY_ESTIMATED, late);
+    if (site && cg_board && cg_board->site_frames)
+        cg_write_note((uint16_t)((site - 1) >> 16), (uint16_t)(site - 1), 0, true, late);
+}
+
+void cg_fault_setup(void)
+{
+    cg_freeze_on_copy(on_copy);
 }
 
 static void on_frozen_write(uintptr_t addr, void *uc)
@@ -107,11 +143,10 @@ static void on_frozen_write(uintptr_t addr, void *uc)
         if (cg_opt.verbose >= 1) {
             cg_block_info_t b;
             if (cg_arena_block_info(addr, &b))
-                cg_message("trapped %swrite at %p (%zu bytes into the block at %p)%s", uc ? "" : "kernel ",
-                           (void *)addr, (size_t)(addr - b.start), (void *)b.start, copied ? "; page copied" : "");
+                cg_message("trapped write at %p (%zu bytes into the block at %p)%s", (void *)addr,
+                           (size_t)(addr - b.start), (void *)b.start, copied ? "; page copied" : "");
             else
-                cg_message("trapped %swrite at %p%s", uc ? "" : "kernel ", (void *)addr,
-                           copied ? "; page copied" : "");
+                cg_message("trapped write at %p%s", (void *)addr, copied ? "; page copied" : "");
         }
     }
     if (r < 0) {
@@ -128,7 +163,10 @@ static void on_frozen_write(uintptr_t addr, void *uc)
 
 /* The kernel is about to write [a, a + len) for the program (read(2)
  * and friends): it would fail with EFAULT on a frozen page rather than
- * fault, so each frozen page there is treated as a trapped write now. */
+ * fault. So each frozen page there is made writable now and counted as a
+ * write, with the caller's stack; it counts as copied only if the kernel
+ * then writes it (it becomes pending, settled later), since a read of 100
+ * bytes into a 1 MiB buffer writes one page. */
 void cg_before_kernel_write(uintptr_t a, size_t len)
 {
     uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
@@ -136,8 +174,22 @@ void cg_before_kernel_write(uintptr_t a, size_t len)
         return;
     uintptr_t from = a < cg_arena.base ? cg_arena.base : a & ~(uintptr_t)(CG_PAGE - 1);
     uintptr_t to = a + len < a || a + len > end ? end : a + len;
-    for (uintptr_t p = from; p < to; p += CG_PAGE)
-        if (cg_page_frozen(p)) on_frozen_write(p < a ? a : p, NULL);
+    uintptr_t frames[CG_MAX_FRAMES];
+    int writer = -1; /* the caller's stack, taken once */
+    for (uintptr_t p = from; p < to; p += CG_PAGE) {
+        if (!cg_page_frozen(p)) continue;
+        if (cg_opt.policy == CG_POLICY_ABORT) on_frozen_write(p < a ? a : p, NULL); /* does not return */
+        if (writer < 0) writer = cg_site_id(frames, writer_stack(NULL, frames));
+        uint32_t key = write_key((uint16_t)writer, p);
+        bool was_frozen;
+        cg_thaw_for_kernel(p, key, &was_frozen);
+        if (!was_frozen) continue;
+        bool late = atomic_load_explicit(&exiting, memory_order_relaxed);
+        cg_board_note_write(false, late);
+        if (cg_board && cg_board->site_frames)
+            cg_write_note((uint16_t)((key - 1) >> 16), (uint16_t)(key - 1), 1, false, late);
+        if (cg_opt.verbose >= 1) cg_message("kernel write to frozen %p: made writable", (void *)p);
+    }
 }
 
 /* The interrupted instruction's address. */

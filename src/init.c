@@ -45,6 +45,7 @@ void cg_init(void)
     cg_tcache_setup();
     cg_signals_setup();
     cg_stack_setup();
+    cg_fault_setup();
     cg_backtrace_setup();
     on_exit(on_exit_handler, NULL); /* registered first, so it runs after the program's */
     atomic_store_explicit(&cg_state, 2, memory_order_release);

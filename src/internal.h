@@ -237,6 +237,15 @@ void cg_note_program_protect(uintptr_t addr, size_t len, int prot);
 bool cg_page_program_protected(uintptr_t addr);
 void cg_freeze_child(void);
 void cg_thaw_range(uintptr_t lo, uintptr_t hi);
+void cg_thaw_for_kernel(uintptr_t addr, uint32_t site, bool *was_frozen);
+void cg_settle(uintptr_t lo, uintptr_t hi, bool final);
+void cg_freeze_on_copy(cg_copy_fn fn);
+
+/* ---- "track.c": the kernel's record of writes ----------------------------- */
+bool cg_track_arm(uintptr_t lo, uintptr_t hi);
+bool cg_track_armed(void);
+int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *arg), void *arg);
+void cg_track_child(void);
 void cg_refreeze_range(uintptr_t lo, uintptr_t hi);
 
 /* ---- "keep.c": memory the kernel writes, kept writable ------------------ */
@@ -253,6 +262,8 @@ void cg_keep_block(cg_keeps_t *k, const void *p);
 
 /* ---- "fault.c": the SIGSEGV handler and the write policy ---------------- */
 void cg_fault_handler(int sig, siginfo_t *si, void *uc);
+void cg_fault_setup(void);
+void cg_fault_exiting(void);
 void cg_before_kernel_write(uintptr_t a, size_t len);
 
 /* ---- "stack.c": a stack of cowguard's own for the fault handler -------- */
@@ -285,7 +296,9 @@ void cg_board_child(uint32_t slot);
 bool cg_board_is_root(void);
 void cg_board_hand_over(pid_t from, pid_t to);
 void cg_board_note_freeze(size_t marked_bytes, size_t pages);
-void cg_board_note_fault(bool copied);
+void cg_board_note_write(bool copied, bool late);
+void cg_board_note_copy(bool nostack, bool estimated, bool late);
+void cg_board_note_pending(int delta);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
 void cg_board_note_reaped(pid_t pid, int status);
 cg_slot_t *cg_board_find(pid_t pid);
@@ -293,8 +306,8 @@ cg_slot_t *cg_board_find(pid_t pid);
 /* ---- "sites.c": the stack and write tables on the board ----------------- */
 uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
 const cg_site_t *cg_site_get(uint16_t id);
-void cg_write_note(uint16_t writer, uint16_t alloc, bool copied);
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, void *arg), void *arg);
+void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late);
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg);
 
 /* ---- "backtrace.c": stacks with libunwind ------------------------------- */
 void cg_backtrace_setup(void);
@@ -324,9 +337,13 @@ void cg_measure_self(cg_slot_t *s);
 int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries);
 void cg_measure_child(void);
 bool cg_pagemap_shared(uint64_t entry);
+bool cg_pagemap_private(uint64_t entry);
+int cg_pagemap_fd(void);
 
 /* ---- "report.c": when, where, and the numbers ------------------------- */
 void cg_process_exit(cg_exit_how_t how, int code);
+void cg_process_killed(int sig);
+void cg_begin_exit(void);
 void cg_report_keep_stderr(void);
 void cg_report_process(const cg_slot_t *s, cg_proc_t *p);
 const char *cg_exit_how_name(cg_exit_how_t how);

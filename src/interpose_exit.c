@@ -1,7 +1,10 @@
-/* interpose_exit.c: the exported _exit and _Exit. A process leaving this way
- * (Python's Pool workers do) runs no atexit handler and no destructor, so its
- * exit is recorded and measured here. exit() is seen through on_exit
- * (init.c), which also covers a return from main. */
+/* interpose_exit.c: the exported exit, _exit and _Exit. A process leaving
+ * through _exit (Python's Pool workers do) runs no atexit handler and no
+ * destructor, so its exit is recorded and measured here. exit() is
+ * recorded through on_exit (init.c), which also covers a return from main;
+ * the wrapper of exit only marks the moment the process began to exit, so
+ * that what its atexit handlers and destructors write is counted apart. */
+#include <dlfcn.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,4 +27,16 @@ CG_EXPORT void _exit(int code)
 CG_EXPORT void _Exit(int code)
 {
     cg_exit_now(code);
+}
+
+CG_EXPORT void exit(int status)
+{
+    static void (*next)(int) __attribute__((noreturn));
+    if (!next) {
+        cg_init();
+        *(void **)&next = dlsym(RTLD_NEXT, "exit");
+    }
+    if (cg_is_ready()) cg_begin_exit();
+    if (next) next(status);
+    cg_exit_now(status); /* no exit to pass to: leave as _exit does */
 }

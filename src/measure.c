@@ -58,34 +58,30 @@ static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
     return *private_dirty_kb >= 0 && *pss_kb >= 0;
 }
 
-/* Pages this process thawed with a trapped write that are now present and
- * mapped by it alone. */
-static uint64_t copied_pages(void)
+/* From pagemap, over the pages ever frozen: those still resident and shared
+ * with another process, and those this process copied that it still holds
+ * alone. */
+static void arena_pages(uint64_t *shared, uint64_t *copies_held)
 {
-    if (!cg_arena.ready) return 0;
+    *shared = *copies_held = 0;
+    if (!cg_arena.ready) return;
     int fd = cg_sys_open("/proc/self/pagemap", O_RDONLY);
-    if (fd < 0) return 0;
+    if (fd < 0) return;
     size_t first = cg_arena.base >> CG_PAGE_SHIFT;
     size_t npages = (cg_arena.frozen_end - cg_arena.base) >> CG_PAGE_SHIFT;
-    uint64_t entries[CHUNK], copied = 0;
-    size_t chunk = SIZE_MAX; /* index of the chunk in entries[] */
-    for (size_t w = 0; w < (npages + 63) / 64; w++) {
-        uint64_t bits = atomic_load_explicit(&cg_arena.trapped[w], memory_order_relaxed);
-        while (bits) {
-            size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            if (i >= npages) break;
-            if (i / CHUNK != chunk) {
-                chunk = i / CHUNK;
-                memset(entries, 0, sizeof entries);
-                if (cg_sys_pread(fd, entries, sizeof entries, (off_t)((first + chunk * CHUNK) * 8)) < 0) break;
-            }
-            uint64_t e = entries[i % CHUNK];
-            copied += (e & PM_PRESENT) && (e & PM_EXCLUSIVE);
+    uint64_t entries[CHUNK];
+    for (size_t c = 0; c < npages; c += CHUNK) {
+        size_t n = npages - c < CHUNK ? npages - c : CHUNK;
+        if (cg_sys_pread(fd, entries, n * 8, (off_t)((first + c) * 8)) != (ssize_t)(n * 8)) break;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = c + k;
+            if (cg_pagemap_shared(entries[k])) (*shared)++;
+            else if (cg_pagemap_private(entries[k])
+                     && (atomic_load_explicit(&cg_arena.copied[i / 64], memory_order_relaxed) >> (i % 64) & 1))
+                (*copies_held)++;
         }
     }
     cg_sys_close(fd);
-    return copied;
 }
 
 /* The open /proc/self/pagemap: opening it costs more than the rest of a
@@ -158,14 +154,30 @@ bool cg_pagemap_shared(uint64_t entry)
     return (entry & PM_PRESENT) && !(entry & PM_EXCLUSIVE);
 }
 
-/* Fill s with this process's numbers, as the kernel has them now. */
+/* Present, and mapped by this process alone. */
+bool cg_pagemap_private(uint64_t entry)
+{
+    return (entry & PM_PRESENT) && (entry & PM_EXCLUSIVE);
+}
+
+int cg_pagemap_fd(void)
+{
+    return pagemap_open();
+}
+
+/* Fill s with this process's numbers, as the kernel has them now. Pending
+ * pages are settled first: its copies are all counted. */
 void cg_measure_self(cg_slot_t *s)
 {
     if (!s) return;
+    if (cg_arena.ready) cg_settle(cg_arena.base, cg_arena.frozen_end, true);
     int64_t pd = -1, pss = -1;
     if (!rollup(&pd, &pss)) pd = pss = -1;
+    uint64_t shared, held;
+    arena_pages(&shared, &held);
     s->private_dirty_kb = pd;
     s->pss_kb = pss;
-    s->copied_pages = copied_pages();
+    s->shared_pages = (int64_t)shared;
+    s->own_kb = pd < 0 ? -1 : pd > (int64_t)(held * (CG_PAGE / 1024)) ? pd - (int64_t)(held * (CG_PAGE / 1024)) : 0;
     atomic_store(&s->measured, 1);
 }

@@ -229,22 +229,23 @@ static bool per_process_files(void)
 
 static cg_row_t rows[CG_REPORT_ROWS];
 
-static uint32_t row_hash(uint16_t w, uint16_t a)
+static uint32_t row_hash(uint16_t w, uint16_t a, bool late)
 {
-    return ((uint32_t)w * 2654435761u ^ a * 40503u) % CG_REPORT_ROWS;
+    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (late ? 0x5bd1e995u : 0)) % CG_REPORT_ROWS;
 }
 
-static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, void *arg)
+static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, bool late, void *arg)
 {
     cg_report_t *r = arg;
     if (r->pid && atomic_load(&e->pid) != r->pid) return;
     for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
-        cg_row_t *row = &rows[(row_hash(w, a) + probe) % CG_REPORT_ROWS];
-        if (row->writes == 0) {
+        cg_row_t *row = &rows[(row_hash(w, a, late) + probe) % CG_REPORT_ROWS];
+        if (row->processes == 0) {
             row->writer = w;
             row->alloc = a;
+            row->late = late;
             r->nrows++;
-        } else if (row->writer != w || row->alloc != a) {
+        } else if (row->writer != w || row->alloc != a || row->late != late) {
             continue;
         }
         row->writes += atomic_load(&e->writes);
@@ -253,17 +254,18 @@ static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, void *arg)
         return;
     }
     r->lost_rows++;
+    r->lost_pages += atomic_load(&e->pages);
 }
 
-/* Rows rank by pages copied, then by trapped writes. */
+/* Rows rank by phase (while working first), pages copied, trapped writes. */
 static bool row_before(const void *x, const void *y)
 {
     const cg_row_t *a = x, *b = y;
+    if (a->late != b->late) return !a->late;
     return a->pages != b->pages ? a->pages > b->pages : a->writes > b->writes;
 }
 
-/* The numbers of a slot as the report shows them: the kernel's where the
- * process measured itself, cowguard's counters otherwise. */
+/* The numbers of a slot as the report shows them. */
 void cg_report_process(const cg_slot_t *s, cg_proc_t *p)
 {
     p->pid = atomic_load(&s->pid);
@@ -274,10 +276,20 @@ void cg_report_process(const cg_slot_t *s, cg_proc_t *p)
     p->signal = s->exit_signal;
     p->frozen_pages = atomic_load(&s->frozen_pages);
     p->faults = atomic_load(&s->faults);
+    p->copied_pages = atomic_load(&s->copies);
+    p->copied_nostack = atomic_load(&s->copies_nostack);
+    p->copied_estimated = atomic_load(&s->copies_estimated);
+    p->exit_faults = atomic_load(&s->exit_faults);
+    p->exit_copied = atomic_load(&s->exit_copies);
+    p->pending = atomic_load(&s->pending);
     p->measured = atomic_load(&s->measured) != 0;
-    p->copied_pages = p->measured ? s->copied_pages : atomic_load(&s->copies);
+    /* Killed before it could settle its pending pages and measure: what
+     * it copied is at least this. */
+    p->lower_bound = !p->measured;
     p->private_dirty_kb = p->measured ? s->private_dirty_kb : -1;
     p->pss_kb = p->measured ? s->pss_kb : -1;
+    p->own_kb = p->measured ? s->own_kb : -1;
+    p->shared_pages = p->measured ? s->shared_pages : -1;
 }
 
 /* Gather the report: the whole tree, or only process pid. */
@@ -299,8 +311,19 @@ static void build(cg_report_t *r, int32_t pid)
         r->processes++;
         r->faults += p.faults;
         r->copied_pages += p.copied_pages;
-        if (!p.root && p.frozen_pages > p.copied_pages)
-            r->shared_pages += p.frozen_pages - p.copied_pages;
+        r->copied_nostack += p.copied_nostack;
+        r->copied_estimated += p.copied_estimated;
+        r->exit_faults += p.exit_faults;
+        r->exit_copied += p.exit_copied;
+        r->lower_bounds += p.lower_bound;
+        if (!p.root) {
+            r->children++;
+            if (p.shared_pages >= 0) {
+                r->shared_measured++;
+                r->shared_pages += (uint64_t)p.shared_pages;
+                r->own_kb += p.own_kb > 0 ? p.own_kb : 0;
+            }
+        }
         if (p.frozen_pages > r->frozen_pages) r->frozen_pages = p.frozen_pages;
     }
     if (!pid) {
@@ -308,16 +331,22 @@ static void build(cg_report_t *r, int32_t pid)
         if (max > r->frozen_pages) r->frozen_pages = max;
     }
     cg_write_each(add_write, r);
-    /* Pack the used rows to the front, then sort them, most pages first. */
+    /* Pack the used rows to the front, then sort them: while working, most
+     * pages first; then during exit. */
     size_t k = 0;
     for (size_t i = 0; i < CG_REPORT_ROWS; i++)
-        if (rows[i].writes) rows[k++] = rows[i];
+        if (rows[i].processes) rows[k++] = rows[i];
     cg_sort(rows, k, sizeof *rows, row_before);
     r->rows = rows;
     r->nrows = k;
+    for (size_t i = 0; i < k && !rows[i].late; i++) {
+        r->nrows_work++;
+        r->row_pages += rows[i].pages;
+    }
     r->lost = atomic_load(&b->lost);
     r->lost_sites = atomic_load(&b->lost_sites);
     r->lost_writes = atomic_load(&b->lost_writes);
+    r->lost_pages += atomic_load(&b->lost_pages);
 }
 
 static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
@@ -351,7 +380,44 @@ static void write_report(int32_t pid, bool lines)
  * cut the report short or change how it ends. After _exit they stay blocked
  * (the process is leaving); after exit the program's mask comes back for
  * what exit still does. */
-void cg_process_exit(cg_exit_how_t how, int code)
+/* The process has begun to exit (exit(), or the start of the exit path):
+ * copies so far were made while it worked; writes from now on are counted
+ * apart. Async-signal-safe. */
+void cg_begin_exit(void)
+{
+    if (cg_arena.ready) cg_settle(cg_arena.base, cg_arena.frozen_end, false);
+    cg_fault_exiting();
+}
+
+typedef struct {
+    cg_exit_how_t how;
+    int code, sig;
+} leaving_t;
+
+static void leave(void *arg)
+{
+    const leaving_t *l = arg;
+    pid_t me = getpid();
+    cg_begin_exit();
+    cg_measure_self(cg_self);
+    cg_board_note_exit(cg_self, l->how, l->code & 0xff, l->sig);
+    /* A tree in which nothing was ever frozen gets no report. */
+    if (atomic_load(&cg_board->max_frozen_pages) != 0) {
+        bool lines = l->how == CG_EXIT_EXIT; /* exit() is not called from signal handlers */
+        if (cg_board_is_root()) write_report(0, lines);
+        else if (per_process_files()) write_report((int32_t)me, lines);
+    }
+}
+
+/* This process is leaving through exit (how = CG_EXIT_EXIT), _exit, or a
+ * terminating signal whose default action the program left (sig).
+ *
+ * Signals are blocked meanwhile: without cowguard the process would already
+ * be gone, and a SIGTERM its parent sends now (Pool.terminate does) must not
+ * cut the report short or change how it ends. After _exit they stay blocked
+ * (the process is leaving); after exit the program's mask comes back for
+ * what exit still does. */
+static void process_exit(cg_exit_how_t how, int code, int sig)
 {
     static pid_t done; /* once per process; a forked child starts over */
     pid_t me = getpid();
@@ -367,19 +433,26 @@ void cg_process_exit(cg_exit_how_t how, int code)
     cg_async_signals(&all);
     cg_next.pthread_sigmask(SIG_BLOCK, &all, &old);
     /* _exit may be called from a signal handler that interrupted cowguard:
-     * locks are only tried, as in the fault handler. */
+     * locks are only tried, as in the fault handler; and the handler may
+     * run on a small alternate stack. */
     cg_tls.in_fault++;
-    cg_measure_self(cg_self);
-    cg_board_note_exit(cg_self, how, code & 0xff, 0);
-    /* A tree in which nothing was ever frozen gets no report. */
-    if (atomic_load(&cg_board->max_frozen_pages) != 0) {
-        bool lines = how == CG_EXIT_EXIT; /* exit() is not called from signal handlers */
-        if (cg_board_is_root()) write_report(0, lines);
-        else if (per_process_files()) write_report((int32_t)me, lines);
-    }
+    leaving_t l = { how, code, sig };
+    cg_run_on_big_stack(leave, &l);
     cg_tls.in_fault--;
     if (how == CG_EXIT_EXIT) cg_next.pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
+}
+
+void cg_process_exit(cg_exit_how_t how, int code)
+{
+    process_exit(how, code, 0);
+}
+
+/* Killed by sig, a terminating signal the program left at its default
+ * action: measured and reported as it dies. */
+void cg_process_killed(int sig)
+{
+    process_exit(CG_EXIT_SIGNAL, 0, sig);
 }
 
 const char *cg_exit_how_name(cg_exit_how_t how)

@@ -96,12 +96,22 @@ static void process(cg_sink_t *out, const cg_proc_t *p)
     cg_sink_printf(out, ", ");
     num_or_null(out, "signal", p->signal, p->how == CG_EXIT_SIGNAL);
     cg_sink_printf(out, "},\n     \"frozen_bytes\": %llu, \"faults\": %llu, \"copied_pages\": %llu, "
-                        "\"copied_bytes\": %llu, ",
+                        "\"copied_bytes\": %llu, \"copied_lower_bound\": %s,\n     ",
                    (unsigned long long)(p->frozen_pages * CG_PAGE), (unsigned long long)p->faults,
-                   (unsigned long long)p->copied_pages, (unsigned long long)(p->copied_pages * CG_PAGE));
+                   (unsigned long long)p->copied_pages, (unsigned long long)(p->copied_pages * CG_PAGE),
+                   p->lower_bound ? "true" : "false");
+    cg_sink_printf(out, "\"copied_nostack_pages\": %llu, \"copied_estimated_pages\": %llu, \"pending_pages\": %llu, "
+                        "\"exit_faults\": %llu, \"exit_copied_pages\": %llu,\n     ",
+                   (unsigned long long)p->copied_nostack, (unsigned long long)p->copied_estimated,
+                   (unsigned long long)p->pending, (unsigned long long)p->exit_faults,
+                   (unsigned long long)p->exit_copied);
+    num_or_null(out, "shared_bytes", p->shared_pages * (int64_t)CG_PAGE, p->shared_pages >= 0);
+    cg_sink_printf(out, ", ");
     num_or_null(out, "private_dirty_kb", p->private_dirty_kb, p->private_dirty_kb >= 0);
     cg_sink_printf(out, ", ");
     num_or_null(out, "pss_kb", p->pss_kb, p->pss_kb >= 0);
+    cg_sink_printf(out, ", ");
+    num_or_null(out, "own_kb", p->own_kb, p->own_kb >= 0);
     cg_sink_printf(out, ", \"measured\": %s}", p->measured ? "true" : "false");
 }
 
@@ -116,14 +126,23 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
                    (int)getpid());
     str(out, u.nodename);
     cg_sink_printf(out, ", \"page_size\": %zu,\n", CG_PAGE);
+    uint64_t unattributed = r->copied_pages > r->row_pages ? r->copied_pages - r->row_pages : 0;
     cg_sink_printf(out, " \"totals\": {\"processes\": %u, \"frozen_bytes\": %llu, \"shared_bytes\": %llu, "
                         "\"copied_bytes\": %llu, \"copied_pages\": %llu, \"faults\": %llu, "
-                        "\"marked_bytes\": %llu, \"forks\": %llu},\n",
+                        "\"marked_bytes\": %llu, \"forks\": %llu,\n            ",
                    r->processes, (unsigned long long)(r->frozen_pages * CG_PAGE),
                    (unsigned long long)(r->shared_pages * CG_PAGE),
                    (unsigned long long)(r->copied_pages * CG_PAGE), (unsigned long long)r->copied_pages,
                    (unsigned long long)r->faults, (unsigned long long)r->marked_bytes,
                    (unsigned long long)r->forks);
+    cg_sink_printf(out, "\"shared_measured_children\": %u, \"children\": %u, \"own_bytes\": %lld, "
+                        "\"copied_lower_bound\": %s, \"copied_unattributed_pages\": %llu, "
+                        "\"copied_nostack_pages\": %llu, \"copied_estimated_pages\": %llu, "
+                        "\"exit_faults\": %llu, \"exit_copied_pages\": %llu},\n",
+                   r->shared_measured, r->children, (long long)r->own_kb * 1024, r->lower_bounds ? "true" : "false",
+                   (unsigned long long)unattributed, (unsigned long long)r->copied_nostack,
+                   (unsigned long long)r->copied_estimated, (unsigned long long)r->exit_faults,
+                   (unsigned long long)r->exit_copied);
 
     cg_sink_printf(out, " \"processes\": [\n");
     cg_board_t *b = cg_board;
@@ -141,14 +160,16 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     cg_sink_printf(out, "\n ],\n \"sites\": [");
     for (size_t i = 0; i < r->nrows; i++) {
         const cg_row_t *row = &r->rows[i];
-        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u,\n   \"writer\": ",
+        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u, \"phase\": \"%s\",\n"
+                            "   \"writer\": ",
                        i ? "," : "", (unsigned long long)row->pages, (unsigned long long)row->writes,
-                       row->processes);
+                       row->processes, row->late ? "exit" : "work");
         frames(out, row->writer, r->lines);
         cg_sink_printf(out, ",\n   \"allocated\": ");
         frames(out, row->alloc, r->lines);
         cg_sink_printf(out, "}");
     }
-    cg_sink_printf(out, "%s],\n \"lost\": {\"processes\": %u, \"stacks\": %u, \"writes\": %u}\n}\n",
-                   r->nrows ? "\n " : "", r->lost, r->lost_sites, r->lost_writes + r->lost_rows);
+    cg_sink_printf(out, "%s],\n \"lost\": {\"processes\": %u, \"stacks\": %u, \"writes\": %u, \"pages\": %llu}\n}\n",
+                   r->nrows ? "\n " : "", r->lost, r->lost_sites, r->lost_writes + r->lost_rows,
+                   (unsigned long long)r->lost_pages);
 }

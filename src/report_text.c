@@ -53,23 +53,27 @@ static void kb_text(int64_t kb, char *buf, size_t size)
 static void processes(const cg_report_t *r, cg_sink_t *out, int me)
 {
     cg_board_t *b = cg_board;
-    cg_sink_printf(out, "==%d== %8s %8s  %-6s %-12s %10s %10s %8s %14s %12s\n", me, "pid", "ppid", "role",
-                   "exit", "frozen", "copied", "trapped", "Private_Dirty", "Pss");
+    cg_sink_printf(out, "==%d== %8s %8s  %-6s %-12s %10s %11s %10s %8s %14s %12s %10s\n", me, "pid", "ppid", "role",
+                   "exit", "frozen", "copied", "shared", "trapped", "Private_Dirty", "Pss", "own");
     uint32_t n = atomic_load(&b->nslots);
     for (uint32_t i = 0; i < n; i++) {
         cg_proc_t p;
         if (!atomic_load(&b->slots[i].pid)) continue;
         cg_report_process(&b->slots[i], &p);
         if (r->pid && p.pid != r->pid) continue;
-        char ex[32], frozen[24], copied[24], pd[24], pss[24];
+        char ex[32], frozen[24], copied[24], lower[32], shared[24], pd[24], pss[24], own[24];
         exit_text(&p, ex, sizeof ex);
         cg_bytes_text(p.frozen_pages * CG_PAGE, frozen, sizeof frozen);
         cg_bytes_text(p.copied_pages * CG_PAGE, copied, sizeof copied);
+        cg_fmt(lower, sizeof lower, "%s%s", p.lower_bound ? ">=" : "", copied);
+        if (p.shared_pages >= 0) cg_bytes_text((uint64_t)p.shared_pages * CG_PAGE, shared, sizeof shared);
+        else cg_fmt(shared, sizeof shared, "-");
         kb_text(p.private_dirty_kb, pd, sizeof pd);
         kb_text(p.pss_kb, pss, sizeof pss);
-        cg_sink_printf(out, "==%d== %8d %8d  %-6s %-12s %10s %10s %8llu %14s %12s\n", me, (int)p.pid,
-                       (int)p.ppid, p.root ? "root" : "child", ex, frozen, copied,
-                       (unsigned long long)p.faults, pd, pss);
+        kb_text(p.own_kb, own, sizeof own);
+        cg_sink_printf(out, "==%d== %8d %8d  %-6s %-12s %10s %11s %10s %8llu %14s %12s %10s\n", me, (int)p.pid,
+                       (int)p.ppid, p.root ? "root" : "child", ex, frozen, lower, shared,
+                       (unsigned long long)p.faults, pd, pss, own);
     }
 }
 
@@ -82,17 +86,24 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
         if (!atomic_load(&b->slots[i].pid)) continue;
         cg_report_process(&b->slots[i], &p);
         if ((r->pid && p.pid != r->pid) || p.measured) continue;
+        char pending[48] = "";
+        if (p.pending)
+            cg_fmt(pending, sizeof pending, " (%llu more pages may have been copied)", (unsigned long long)p.pending);
         if (p.how == CG_EXIT_SIGNAL)
-            cg_sink_printf(out, "==%d== warning: child %d was killed by %s: counters are live values, "
-                           "no exit measurement\n", me, (int)p.pid, cg_signal_name(p.signal));
+            cg_sink_printf(out, "==%d== warning: child %d was killed by %s before it could measure itself: its "
+                           "copies are a lower bound%s\n", me, (int)p.pid, cg_signal_name(p.signal), pending);
         else if (p.how == CG_EXIT_RUNNING)
             cg_sink_printf(out, "==%d== warning: %s %d had not exited (or was not reaped) when this "
-                           "report was written: its numbers are as far as they went\n", me,
-                           p.root ? "process" : "child", (int)p.pid);
+                           "report was written: its numbers are as far as they went%s\n", me,
+                           p.root ? "process" : "child", (int)p.pid, pending);
         else
-            cg_sink_printf(out, "==%d== warning: child %d exited without cowguard seeing it (after "
-                           "exec, say): counters are live values, no exit measurement\n", me, (int)p.pid);
+            cg_sink_printf(out, "==%d== warning: child %d exited without cowguard seeing it (after exec, say): "
+                           "its copies are a lower bound%s\n", me, (int)p.pid, pending);
     }
+    if (r->copied_estimated)
+        cg_sink_printf(out, "==%d== warning: %llu of the copied pages are estimated: the kernel keeps no record "
+                       "of writes here (userfaultfd write-protection, Linux 6.7), so pages thawed without a trap "
+                       "were counted by whether they are private\n", me, (unsigned long long)r->copied_estimated);
     if (r->lost)
         cg_sink_printf(out, "==%d== warning: %u processes found no slot on the board and are not counted\n",
                        me, r->lost);
@@ -101,14 +112,37 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
                        "unattributed\n", me, r->lost_sites, r->lost_writes + r->lost_rows);
 }
 
+static void site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
+{
+    const cg_row_t *row = &r->rows[i];
+    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied, by %llu trapped write%s in %u process%s\n", me,
+                   number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s",
+                   (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
+                   row->processes == 1 ? "" : "es");
+    stack(out, me, "written by", row->writer, r->lines);
+    stack(out, me, "into memory allocated by", row->alloc, r->lines);
+}
+
+/* Copied pages the sites do not name (thawed in bulk, stacks off or not
+ * kept): one line, so that the sites and it add up to the total. */
+static void unattributed(const cg_report_t *r, cg_sink_t *out, int me)
+{
+    uint64_t rest = r->copied_pages > r->row_pages ? r->copied_pages - r->row_pages : 0;
+    if (!rest) return;
+    cg_sink_printf(out, "==%d==   and %llu page%s copied without a writer stack%s\n", me,
+                   (unsigned long long)rest, rest == 1 ? "" : "s",
+                   r->copied_nostack ? ": thawed in bulk when mappings ran short, then written" : "");
+}
+
 void cg_report_text(const cg_report_t *r, cg_sink_t *out)
 {
     int me = (int)getpid();
-    char frozen[32], marked[32], shared[32], copied[32];
+    char frozen[32], marked[32], shared[32], copied[32], late[32];
     cg_bytes_text(r->frozen_pages * CG_PAGE, frozen, sizeof frozen);
     cg_bytes_text(r->marked_bytes, marked, sizeof marked);
     cg_bytes_text(r->shared_pages * CG_PAGE, shared, sizeof shared);
     cg_bytes_text(r->copied_pages * CG_PAGE, copied, sizeof copied);
+    cg_bytes_text(r->exit_copied * CG_PAGE, late, sizeof late);
 
     if (r->pid)
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process %d of tree %d (policy %s)\n",
@@ -119,23 +153,43 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
     cg_sink_printf(out, "==%d== frozen: %s (%llu pages) of marked data, %s of it in live blocks, at %llu fork%s\n",
                    me, frozen, (unsigned long long)r->frozen_pages, marked, (unsigned long long)r->forks,
                    r->forks == 1 ? "" : "s");
-    cg_sink_printf(out, "==%d== processes: %u; stayed shared: %s; copied: %s (%llu page%s); trapped writes: %llu\n",
-                   me, r->processes, shared, copied, (unsigned long long)r->copied_pages, r->copied_pages == 1 ? "" : "s",
-                   (unsigned long long)r->faults);
-    if (r->nrows) {
-        cg_sink_printf(out, "==%d==\n==%d== top write sites:\n", me, me);
-        for (size_t i = 0; i < r->nrows && i < TOP_SITES; i++) {
-            const cg_row_t *row = &r->rows[i];
-            cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied, by %llu trapped write%s in %u process%s\n",
-                           me, i + 1, (unsigned long long)row->pages, row->pages == 1 ? "" : "s",
-                           (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
-                           row->processes == 1 ? "" : "es");
-            stack(out, me, "written by", row->writer, r->lines);
-            stack(out, me, "into memory allocated by", row->alloc, r->lines);
+    cg_sink_printf(out, "==%d== processes: %u; copied: %s%s (%llu page%s) while working; trapped writes: %llu\n", me,
+                   r->processes, r->lower_bounds ? "at least " : "", copied, (unsigned long long)r->copied_pages,
+                   r->copied_pages == 1 ? "" : "s", (unsigned long long)r->faults);
+    if (r->children)
+        cg_sink_printf(out, "==%d== stayed shared: %s, resident in the %u of %u children that measured "
+                       "themselves\n", me, shared, r->shared_measured, r->children);
+    if (r->exit_copied || r->exit_faults)
+        cg_sink_printf(out, "==%d== during exit: %s (%llu pages) copied by %llu trapped writes, not counted "
+                       "above\n", me, late, (unsigned long long)r->exit_copied,
+                       (unsigned long long)r->exit_faults);
+    /* Memory a worker allocated for itself is not copy-on-write's doing:
+     * said when it outweighs what was copied. */
+    if (r->shared_measured && r->own_kb > 0) {
+        uint64_t own_each = (uint64_t)r->own_kb * 1024 / r->shared_measured;
+        uint64_t copied_each = r->copied_pages * CG_PAGE / (r->children ? r->children : 1);
+        if (own_each > copied_each && own_each >= ((uint64_t)1 << 20)) {
+            char own[32];
+            cg_bytes_text(own_each, own, sizeof own);
+            cg_sink_printf(out, "==%d== workers' own memory grew %s each: allocated in the worker, not copied\n",
+                           me, own);
         }
-        if (r->nrows > TOP_SITES)
+    }
+    if (r->nrows_work || r->copied_pages) {
+        cg_sink_printf(out, "==%d==\n==%d== top write sites:\n", me, me);
+        for (size_t i = 0; i < r->nrows_work && i < TOP_SITES; i++) site(r, out, me, i, i + 1);
+        if (r->nrows_work > TOP_SITES)
             cg_sink_printf(out, "==%d==   ... %zu more sites (COWGUARD_REPORT_FORMAT=json lists all)\n", me,
-                           r->nrows - TOP_SITES);
+                           r->nrows_work - TOP_SITES);
+        unattributed(r, out, me);
+    }
+    if (r->nrows > r->nrows_work) {
+        cg_sink_printf(out, "==%d==\n==%d== write sites during exit:\n", me, me);
+        for (size_t i = r->nrows_work; i < r->nrows && i < r->nrows_work + 3; i++)
+            site(r, out, me, i, i - r->nrows_work + 1);
+        if (r->nrows - r->nrows_work > 3)
+            cg_sink_printf(out, "==%d==   ... %zu more (COWGUARD_REPORT_FORMAT=json lists all)\n", me,
+                           r->nrows - r->nrows_work - 3);
     }
     cg_sink_printf(out, "==%d==\n", me);
     processes(r, out, me);

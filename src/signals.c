@@ -90,6 +90,79 @@ static void apply_kernel_action(void)
     cg_next.sigaction(SIGSEGV, &k, NULL);
 }
 
+/* ---- terminating signals ---------------------------------------------------
+ *
+ * A worker ended by SIGTERM (Pool.terminate, `with Pool()`), SIGINT or
+ * SIGHUP would die without measuring itself. Where the program left such a
+ * signal at its default action, cowguard's handler stands in for it: it
+ * measures the process, writes its report, puts the default action back
+ * and sends the signal again, so the process dies by it as before. The
+ * program sees SIG_DFL; the moment it installs a handler of its own, that
+ * handler replaces cowguard's, and SIG_DFL set again brings it back. */
+static _Atomic uint64_t stand_in; /* bit sig: cowguard's handler stands in for SIG_DFL */
+
+static bool terminating(int sig)
+{
+    return sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+}
+
+static bool is_default(const struct sigaction *a)
+{
+    return a->sa_handler == SIG_DFL; /* sa_sigaction shares the field: NULL either way */
+}
+
+static void on_terminate(int sig)
+{
+    int saved = errno;
+    cg_process_killed(sig);
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    cg_next.sigaction(sig, &d, NULL);
+    atomic_fetch_and(&stand_in, ~(1ULL << sig));
+    /* Blocked while this handler runs: delivered, and fatal, on return. */
+    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+    errno = saved;
+}
+
+/* The lock held: make cowguard's handler stand in for SIG_DFL of sig. */
+static void stand_in_for(int sig)
+{
+    struct sigaction k;
+    memset(&k, 0, sizeof k);
+    k.sa_handler = on_terminate;
+    cg_async_signals(&k.sa_mask);
+    k.sa_flags = SA_RESTART;
+    if (cg_next.sigaction(sig, &k, NULL) == 0) atomic_fetch_or(&stand_in, 1ULL << sig);
+}
+
+static int terminating_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    struct sigaction want; /* act and old may be the same struct */
+    if (act) {
+        want = *act;
+        sigdelset(&want.sa_mask, SIGSEGV); /* never blocked, as for every handler */
+    }
+    sigset_t saved;
+    enter(&saved);
+    int r = 0;
+    if (atomic_load(&stand_in) >> sig & 1) {
+        if (old) { /* the program's view: the default action */
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+        if (act && !is_default(&want)) {
+            r = cg_next.sigaction(sig, &want, NULL);
+            if (r == 0) atomic_fetch_and(&stand_in, ~(1ULL << sig));
+        }
+    } else {
+        r = cg_next.sigaction(sig, act ? &want : NULL, old);
+        if (r == 0 && act && is_default(&want) && atomic_load(&installed)) stand_in_for(sig);
+    }
+    leave(&saved);
+    return r;
+}
+
 /* Called before the first freeze; the action in place becomes the program's. */
 void cg_fault_install(void)
 {
@@ -98,6 +171,11 @@ void cg_fault_install(void)
     enter(&saved);
     if (!atomic_load(&installed) && cg_next.sigaction(SIGSEGV, NULL, &program_action) == 0) {
         apply_kernel_action();
+        static const int term[] = { SIGTERM, SIGINT, SIGHUP };
+        for (size_t i = 0; i < sizeof term / sizeof term[0]; i++) {
+            struct sigaction cur;
+            if (cg_next.sigaction(term[i], NULL, &cur) == 0 && is_default(&cur)) stand_in_for(term[i]);
+        }
         atomic_store(&installed, 1);
     }
     leave(&saved);
@@ -106,6 +184,7 @@ void cg_fault_install(void)
 int cg_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (sig <= 0 || sig >= 64) return cg_next.sigaction(sig, act, old);
+    if (terminating(sig)) return terminating_action(sig, act, old);
     if (sig != SIGSEGV) {
         struct sigaction a;
         const struct sigaction *use = act;

@@ -18,7 +18,7 @@ static cg_site_t *site_at(cg_board_t *b, uint32_t i)
     return (cg_site_t *)((char *)b + b->sites_offset + (size_t)i * b->site_stride);
 }
 
-static cg_write_t *writes(cg_board_t *b)
+static cg_write_t *writes_of(cg_board_t *b)
 {
     return (cg_write_t *)((char *)b + b->writes_offset);
 }
@@ -85,16 +85,17 @@ const cg_site_t *cg_site_get(uint16_t id)
     return atomic_load_explicit(&((cg_site_t *)s)->hash, memory_order_acquire) > SITE_BUSY ? s : NULL;
 }
 
-/* Count one trapped write by this process through writer into a block of
- * alloc, and whether it copied a shared page. Async-signal-safe. */
-void cg_write_note(uint16_t writer, uint16_t alloc, bool copied)
+/* Count writes (trapped writes, or 0 for a copy settled later) by this
+ * process through writer into a block of alloc, and whether they copied a
+ * shared page; late: after it began to exit. Async-signal-safe. */
+void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
-    uint64_t key = ((uint64_t)writer << 16 | alloc) + 1;
+    uint64_t key = ((uint64_t)late << 32 | (uint64_t)writer << 16 | alloc) + 1;
     int32_t pid = (int32_t)getpid();
     uint64_t h = mix(key * 31 + (uint64_t)pid);
-    cg_write_t *t = writes(b);
+    cg_write_t *t = writes_of(b);
     for (uint32_t probe = 0; probe < CG_WRITE_SLOTS; probe++) {
         cg_write_t *w = &t[(h + probe) % CG_WRITE_SLOTS];
         uint64_t cur = atomic_load_explicit(&w->key, memory_order_acquire);
@@ -104,7 +105,7 @@ void cg_write_note(uint16_t writer, uint16_t alloc, bool copied)
             uint64_t expected = 0;
             if (atomic_compare_exchange_strong(&w->key, &expected, WRITE_BUSY)) {
                 atomic_store(&w->pid, pid);
-                atomic_store(&w->writes, 1);
+                atomic_store(&w->writes, writes);
                 atomic_store(&w->pages, copied);
                 atomic_store_explicit(&w->key, key, memory_order_release);
                 return;
@@ -112,24 +113,25 @@ void cg_write_note(uint16_t writer, uint16_t alloc, bool copied)
             cur = expected;
         }
         if (cur == key && atomic_load(&w->pid) == pid) {
-            atomic_fetch_add(&w->writes, 1);
+            if (writes) atomic_fetch_add(&w->writes, writes);
             if (copied) atomic_fetch_add(&w->pages, 1);
             return;
         }
     }
     atomic_fetch_add(&b->lost_writes, 1);
+    if (copied) atomic_fetch_add(&b->lost_pages, 1);
 }
 
 /* Visit every published write entry. */
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, void *arg), void *arg)
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
-    cg_write_t *t = writes(b);
+    cg_write_t *t = writes_of(b);
     for (uint32_t i = 0; i < CG_WRITE_SLOTS; i++) {
         uint64_t key = atomic_load_explicit(&t[i].key, memory_order_acquire);
         if (key == 0 || key == WRITE_BUSY) continue;
         key -= 1;
-        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), arg);
+        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), (key >> 32) & 1, arg);
     }
 }

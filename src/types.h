@@ -109,8 +109,13 @@ typedef struct cg_arena_s {
     uintptr_t size;              /* end - base once set up, 0 before: "ours" is p - base < size */
     uintptr_t frozen_end;        /* pages below frozen_end were frozen at least once */
     cg_span_t **pagemap;         /* page index -> descriptor (out of band) */
-    _Atomic uint64_t *frozen;    /* page index -> 1 bit: frozen now */
-    _Atomic uint64_t *trapped;   /* page index -> 1 bit: thawed here while shared (copied if written) */
+    _Atomic uint64_t *frozen;    /* page index -> 1 bit: read-only now, by a freeze */
+    _Atomic uint64_t *pending;   /* page index -> 1 bit: made writable without a trapped write while
+                                  * another process shared it; whether this process then wrote (so
+                                  * copied) it is settled later (freeze.c, cg_settle) */
+    _Atomic uint32_t *pending_site; /* page index -> what made it pending: (writer << 16 | alloc) + 1 of
+                                     * a system call's write, 0 for a bulk thaw */
+    _Atomic uint64_t *copied;    /* page index -> 1 bit: this process copied it (and counted the copy) */
     _Atomic uint64_t *user;      /* page index -> 1 bit: the program protected it itself */
     bool ready;
     _Alignas(64) pthread_mutex_t lock;
@@ -143,6 +148,15 @@ typedef struct cg_keeps_s {
     int n;
 } cg_keeps_t;
 
+/* How a copy came to be counted (freeze.c tells the layer that counts). */
+typedef enum {
+    CG_COPY_SETTLED,   /* a pending page the kernel says was written */
+    CG_COPY_ESTIMATED, /* a pending page the kernel shows private, its writes not recorded */
+    CG_PENDING_MORE,   /* not a copy: one more page pending */
+    CG_PENDING_LESS,   /* not a copy: one page less pending */
+} cg_copy_how_t;
+typedef void (*cg_copy_fn)(uint32_t site, cg_copy_how_t how);
+
 /* What a pointer into the arena belongs to, for diagnostics. */
 typedef struct cg_block_info_s {
     uintptr_t start;
@@ -169,17 +183,24 @@ typedef enum {
 typedef struct cg_slot_s {
     _Atomic int32_t pid;           /* 0 = free */
     int32_t ppid;
-    _Atomic uint64_t faults;       /* trapped writes */
-    _Atomic uint64_t copies;       /* of them, writes to a page another process shared */
+    /* Counted as they happen, so a process killed by SIGKILL leaves them. */
+    _Atomic uint64_t faults;       /* trapped writes while it worked (pages thawed for system calls included) */
+    _Atomic uint64_t copies;       /* pages it copied while it worked: written while another process shared them */
+    _Atomic uint64_t copies_nostack; /* of them, pages thawed in bulk (no writer stack) */
+    _Atomic uint64_t copies_estimated; /* of them, counted without the kernel's record of writes */
+    _Atomic uint64_t exit_faults;  /* the same after it began to exit (exit(), a terminating signal) */
+    _Atomic uint64_t exit_copies;
+    _Atomic uint64_t pending;      /* pages it may still copy uncounted (thawed without a trap, unsettled) */
     _Atomic uint64_t frozen_pages; /* frozen when it was forked (root: at its last freeze) */
     _Atomic uint64_t marked_bytes; /* live marked bytes at that time */
     _Atomic int32_t exit_how;      /* cg_exit_how_t */
     int32_t exit_code;
     int32_t exit_signal;
-    _Atomic int32_t measured;      /* 1: the fields below are the kernel's, read at exit */
+    _Atomic int32_t measured;      /* 1: the fields below are the kernel's, read as it ended */
     int64_t private_dirty_kb;
     int64_t pss_kb;
-    uint64_t copied_pages;         /* trapped pages the kernel shows as private */
+    int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
+    int64_t shared_pages;          /* frozen pages still resident and shared with another process */
 } cg_slot_t;
 
 /* A deduplicated stack: an allocation site or a writer. */
@@ -193,10 +214,10 @@ typedef struct cg_site_s {
 /* Pages one process wrote through one writer stack into blocks of one
  * allocation site. */
 typedef struct cg_write_s {
-    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else writer<<16|alloc, +1 */
+    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else late<<32|writer<<16|alloc, +1 */
     _Atomic int32_t pid;
     _Atomic uint32_t writes; /* trapped writes */
-    _Atomic uint32_t pages;  /* of them, writes that copied a shared page */
+    _Atomic uint32_t pages;  /* pages these writes copied */
     uint32_t unused;
 } cg_write_t;
 
@@ -213,6 +234,7 @@ typedef struct cg_board_s {
     _Atomic uint32_t lost;     /* processes that found no free slot */
     _Atomic uint32_t lost_sites;
     _Atomic uint32_t lost_writes;
+    _Atomic uint64_t lost_pages;   /* copies whose write the full table could not hold */
     _Atomic uint32_t dest_warned; /* a process said why the report went to stderr */
     _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
     _Atomic uint64_t max_marked_bytes;
@@ -234,6 +256,7 @@ typedef struct cg_frame_s {
 /* One (writer site, allocation site) pair, over the processes in scope. */
 typedef struct cg_row_s {
     uint16_t writer, alloc;
+    bool late;       /* writes made after the processes began to exit */
     uint32_t processes;
     uint64_t pages;  /* copied */
     uint64_t writes; /* trapped */
@@ -243,21 +266,31 @@ typedef struct cg_row_s {
 typedef struct cg_proc_s {
     int32_t pid, ppid;
     bool root;
-    bool measured;           /* the kernel's numbers, read at its exit */
+    bool measured;           /* the kernel's numbers, read as it ended */
+    bool lower_bound;        /* copied_pages may be short: killed before it could settle its pending pages */
     cg_exit_how_t how;
     int code, signal;
     uint64_t frozen_pages, faults, copied_pages;
-    int64_t private_dirty_kb, pss_kb; /* -1: not measured */
+    uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied, pending;
+    int64_t private_dirty_kb, pss_kb, own_kb, shared_pages; /* -1: not measured */
 } cg_proc_t;
 
 typedef struct cg_report_s {
     int32_t pid;             /* 0: the whole tree; else this process only */
     int32_t root_pid;
     uint32_t processes;
-    uint64_t forks, marked_bytes, frozen_pages, shared_pages, copied_pages, faults;
-    cg_row_t *rows;          /* most pages first */
-    size_t nrows;
+    uint64_t forks, marked_bytes, frozen_pages, faults;
+    uint64_t copied_pages;   /* while the processes worked */
+    uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied;
+    uint64_t shared_pages;   /* resident and shared, in the children that measured it */
+    uint32_t shared_measured, children; /* children that measured themselves, of all children */
+    int64_t own_kb;          /* the children's own memory, summed over those measured */
+    uint32_t lower_bounds;   /* processes whose copies are a lower bound */
+    cg_row_t *rows;          /* while working first, most pages first; then during exit */
+    size_t nrows, nrows_work;
+    uint64_t row_pages;      /* pages in the working rows */
     uint32_t lost, lost_sites, lost_writes, lost_rows;
+    uint64_t lost_pages;
     bool lines;              /* may look up file:line (allocates: not in signal context) */
 } cg_report_t;
 

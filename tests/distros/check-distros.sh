@@ -6,11 +6,11 @@
 #   make check-distros                      (from a configured build tree)
 #   sh tests/distros/check-distros.sh [SRCDIR [OUTDIR]]
 #
-# For each release in $COWGUARD_DISTROS (default "bullseye trixie": Debian 11,
+# For each release in $CG_DISTROS (default "bullseye trixie": Debian 11,
 # glibc 2.31, Python 3.9; Debian 13, glibc 2.41, Python 3.13):
 #  1. a minbase root is made with debootstrap from the mirror the host's apt
 #     uses, and the packages below are installed into it; it is kept in
-#     $COWGUARD_DISTRO_CACHE/RELEASE (default /var/cache/cowguard/distros),
+#     $CG_DISTRO_CACHE/RELEASE (default /var/cache/cowguard/distros),
 #     outside the source tree, and reused while its stamp file lists the same
 #     packages, so a warm run needs no network;
 #  2. the source tree as it is on disk (uncommitted changes and new files
@@ -37,10 +37,10 @@ command -v chroot >/dev/null 2>&1 || die "chroot is missing"
 srcdir=$(cd "${1:-$(dirname "$0")/../..}" && pwd -P) || die "no source directory ${1:-}"
 outdir=$(cd "${2:-.}" && pwd -P) || die "no output directory ${2:-}"
 [ -f "$srcdir/src/init.c" ] || die "$srcdir is not cowguard's source tree"
-releases=${COWGUARD_DISTROS:-bullseye trixie}
-cache=${COWGUARD_DISTRO_CACHE:-/var/cache/cowguard/distros}
+releases=${CG_DISTROS:-bullseye trixie}
+cache=${CG_DISTRO_CACHE:-/var/cache/cowguard/distros}
 # A root inside the source tree would be copied into itself.
-inside_src() { case "$1/" in "$srcdir/"*) die "COWGUARD_DISTRO_CACHE ($1) must be outside the source tree $srcdir";; esac; }
+inside_src() { case "$1/" in "$srcdir/"*) die "CG_DISTRO_CACHE ($1) must be outside the source tree $srcdir";; esac; }
 case "$cache" in /*) ;; *) cache=$PWD/$cache;; esac
 inside_src "$cache"
 mkdir -p "$cache" "$outdir/distros" || die "cannot create $cache or $outdir/distros"

@@ -17,5 +17,5 @@ pass "below the size, or without MIN_SIZE, nothing is marked"
 run COWGUARD_MIN_SIZE=1M "$PROGS/table_write" malloc child
 expect_rc 0 "MIN_SIZE=1M, report"
 expect_out "child: wrote=1 exclusive_pages=1 data=ok" "MIN_SIZE=1M, report"
-expect_err "copied: 4.0 KiB (1 page); trapped writes: 1$" "MIN_SIZE=1M, report"
+expect_err "copied: 4.0 KiB (1 page) while working; trapped writes: 1$" "MIN_SIZE=1M, report"
 pass "under report the write is trapped once and copies one page"

@@ -7,7 +7,7 @@ expect_rc 0 "lookup_table --write-node"
 expect_out "ok=1" "lookup_table --write-node"
 [ "$(sorted_list "$(field copied "$TMP/out")")" = "0,0,0,1" ] ||
     fail "expected exactly one copied node page, in one worker: $(field copied "$TMP/out")"
-expect_err "copied: 4.0 KiB (1 page); trapped writes: 1$" "report"
+expect_err "copied: 4.0 KiB (1 page) while working; trapped writes: 1$" "report"
 pass "one write, one page copied (pagemap), one trapped write reported; data correct everywhere"
 
 run "$PROGS/table_write" api child
