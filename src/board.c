@@ -30,6 +30,7 @@ static uint32_t reserve(cg_board_t *b, int32_t ppid, uint64_t frozen_pages, uint
     }
     cg_slot_t *s = &b->slots[i];
     s->ppid = ppid;
+    s->rss_at_fork_kb = -1; /* the child reads its own */
     atomic_store(&s->frozen_pages, frozen_pages);
     atomic_store(&s->marked_bytes, marked_bytes);
     return i;

@@ -184,6 +184,7 @@ void cg_before_kernel_write(uintptr_t a, size_t len)
         bool was_frozen;
         cg_thaw_for_kernel(p, key, &was_frozen);
         if (!was_frozen) continue;
+        cg_tls.kernel_thawed++; /* settled when the call is over (keep.c) */
         bool late = atomic_load_explicit(&exiting, memory_order_relaxed);
         cg_board_note_write(false, late);
         if (cg_board && cg_board->site_frames)

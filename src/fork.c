@@ -46,6 +46,7 @@ static void child(void)
         cg_freeze_child();
         cg_keep_child();
         cg_board_child(cg_tls.fork_slot);
+        cg_measure_fork(cg_self);
     }
 }
 

@@ -334,6 +334,7 @@ bool cg_srcline(uintptr_t addr, const char **file, int *line);
 /* ---- "measure.c": what the kernel says ---------------------------------- */
 size_t cg_proc_read(const char *path, char *buf, size_t size);
 void cg_measure_self(cg_slot_t *s);
+void cg_measure_fork(cg_slot_t *s);
 int cg_pagemap_read(uintptr_t addr, size_t n, uint64_t *entries);
 void cg_measure_child(void);
 bool cg_pagemap_shared(uint64_t entry);

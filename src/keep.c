@@ -135,9 +135,18 @@ int cg_keep_call_begin(uintptr_t a, size_t len)
     return slot;
 }
 
+/* The call is over. The pages it made writable are settled at once: what
+ * the kernel wrote there is counted now, even if the process is killed
+ * before its next fork or exit. */
 void cg_keep_call_end(int slot)
 {
-    if (slot >= 0) release(slots, slot);
+    if (slot < 0) return;
+    uintptr_t lo = atomic_load(&slots[slot].lo), hi = atomic_load(&slots[slot].hi);
+    release(slots, slot);
+    if (cg_tls.kernel_thawed) {
+        cg_tls.kernel_thawed = 0;
+        cg_settle(lo & ~(uintptr_t)(CG_PAGE - 1), (hi + CG_PAGE - 1) & ~(uintptr_t)(CG_PAGE - 1), false);
+    }
 }
 
 static bool range_before(const void *x, const void *y)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -25,7 +26,7 @@ static int64_t field_kb(const char *text, const char *name)
             int64_t v = 0;
             for (const char *p = line + n + 1; *p; p++) {
                 if (*p >= '0' && *p <= '9') v = v * 10 + (*p - '0');
-                else if (*p != ' ') break;
+                else if (*p != ' ' && *p != '\t') break;
             }
             return v;
         }
@@ -49,9 +50,34 @@ size_t cg_proc_read(const char *path, char *buf, size_t size)
     return len;
 }
 
+/* The resident set now, and its high-water mark, from /proc/self/status. */
+static void rss(int64_t *now_kb, int64_t *peak_kb)
+{
+    static char buf[4096];
+    *now_kb = *peak_kb = -1;
+    if (!cg_proc_read("/proc/self/status", buf, sizeof buf)) return;
+    *now_kb = field_kb(buf, "VmRSS");
+    *peak_kb = field_kb(buf, "VmHWM");
+}
+
+/* In a forked child: its resident set as it starts, so that what it adds
+ * for itself can be told at its end. Copies of shared pages do not change
+ * the resident set; new memory does. */
+void cg_measure_fork(cg_slot_t *s)
+{
+    /* The high-water mark comes with the parent's memory description: start
+     * it afresh (clear_refs 5 resets it to the current size, nothing else). */
+    int fd = cg_sys_open("/proc/self/clear_refs", O_WRONLY);
+    bool reset = fd >= 0 && syscall(SYS_write, fd, "5", 1) == 1;
+    if (fd >= 0) cg_sys_close(fd);
+    int64_t now, peak;
+    rss(&now, &peak);
+    if (s) s->rss_at_fork_kb = reset ? now : -1;
+}
+
 static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
 {
-    char buf[4096];
+    static char buf[4096]; /* once per process: no big frame on a small signal stack */
     if (!cg_proc_read("/proc/self/smaps_rollup", buf, sizeof buf)) return false;
     *private_dirty_kb = field_kb(buf, "Private_Dirty");
     *pss_kb = field_kb(buf, "Pss");
@@ -69,7 +95,7 @@ static void arena_pages(uint64_t *shared, uint64_t *copies_held)
     if (fd < 0) return;
     size_t first = cg_arena.base >> CG_PAGE_SHIFT;
     size_t npages = (cg_arena.frozen_end - cg_arena.base) >> CG_PAGE_SHIFT;
-    uint64_t entries[CHUNK];
+    static uint64_t entries[CHUNK]; /* once per process, as above */
     for (size_t c = 0; c < npages; c += CHUNK) {
         size_t n = npages - c < CHUNK ? npages - c : CHUNK;
         if (cg_sys_pread(fd, entries, n * 8, (off_t)((first + c) * 8)) != (ssize_t)(n * 8)) break;
@@ -179,5 +205,8 @@ void cg_measure_self(cg_slot_t *s)
     s->pss_kb = pss;
     s->shared_pages = (int64_t)shared;
     s->own_kb = pd < 0 ? -1 : pd > (int64_t)(held * (CG_PAGE / 1024)) ? pd - (int64_t)(held * (CG_PAGE / 1024)) : 0;
+    int64_t now, peak;
+    rss(&now, &peak);
+    s->own_peak_kb = peak < 0 || s->rss_at_fork_kb < 0 ? -1 : peak > s->rss_at_fork_kb ? peak - s->rss_at_fork_kb : 0;
     atomic_store(&s->measured, 1);
 }

@@ -289,6 +289,7 @@ void cg_report_process(const cg_slot_t *s, cg_proc_t *p)
     p->private_dirty_kb = p->measured ? s->private_dirty_kb : -1;
     p->pss_kb = p->measured ? s->pss_kb : -1;
     p->own_kb = p->measured ? s->own_kb : -1;
+    p->own_peak_kb = p->measured ? s->own_peak_kb : -1;
     p->shared_pages = p->measured ? s->shared_pages : -1;
 }
 
@@ -322,6 +323,7 @@ static void build(cg_report_t *r, int32_t pid)
                 r->shared_measured++;
                 r->shared_pages += (uint64_t)p.shared_pages;
                 r->own_kb += p.own_kb > 0 ? p.own_kb : 0;
+                r->own_peak_kb += p.own_peak_kb > p.own_kb ? p.own_peak_kb : p.own_kb > 0 ? p.own_kb : 0;
             }
         }
         if (p.frozen_pages > r->frozen_pages) r->frozen_pages = p.frozen_pages;

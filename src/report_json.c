@@ -112,6 +112,8 @@ static void process(cg_sink_t *out, const cg_proc_t *p)
     num_or_null(out, "pss_kb", p->pss_kb, p->pss_kb >= 0);
     cg_sink_printf(out, ", ");
     num_or_null(out, "own_kb", p->own_kb, p->own_kb >= 0);
+    cg_sink_printf(out, ", ");
+    num_or_null(out, "own_peak_kb", p->own_peak_kb, p->own_peak_kb >= 0);
     cg_sink_printf(out, ", \"measured\": %s}", p->measured ? "true" : "false");
 }
 
@@ -136,10 +138,12 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
                    (unsigned long long)r->faults, (unsigned long long)r->marked_bytes,
                    (unsigned long long)r->forks);
     cg_sink_printf(out, "\"shared_measured_children\": %u, \"children\": %u, \"own_bytes\": %lld, "
+                        "\"own_peak_bytes\": %lld, "
                         "\"copied_lower_bound\": %s, \"copied_unattributed_pages\": %llu, "
                         "\"copied_nostack_pages\": %llu, \"copied_estimated_pages\": %llu, "
                         "\"exit_faults\": %llu, \"exit_copied_pages\": %llu},\n",
-                   r->shared_measured, r->children, (long long)r->own_kb * 1024, r->lower_bounds ? "true" : "false",
+                   r->shared_measured, r->children, (long long)r->own_kb * 1024, (long long)r->own_peak_kb * 1024,
+                   r->lower_bounds ? "true" : "false",
                    (unsigned long long)unattributed, (unsigned long long)r->copied_nostack,
                    (unsigned long long)r->copied_estimated, (unsigned long long)r->exit_faults,
                    (unsigned long long)r->exit_copied);

@@ -165,14 +165,14 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
                        (unsigned long long)r->exit_faults);
     /* Memory a worker allocated for itself is not copy-on-write's doing:
      * said when it outweighs what was copied. */
-    if (r->shared_measured && r->own_kb > 0) {
-        uint64_t own_each = (uint64_t)r->own_kb * 1024 / r->shared_measured;
+    if (r->shared_measured && r->own_peak_kb > 0) {
+        uint64_t own_each = (uint64_t)r->own_peak_kb * 1024 / r->shared_measured;
         uint64_t copied_each = r->copied_pages * CG_PAGE / (r->children ? r->children : 1);
         if (own_each > copied_each && own_each >= ((uint64_t)1 << 20)) {
             char own[32];
             cg_bytes_text(own_each, own, sizeof own);
-            cg_sink_printf(out, "==%d== workers' own memory grew %s each: allocated in the worker, not copied\n",
-                           me, own);
+            cg_sink_printf(out, "==%d== workers' own memory grew up to %s each: allocated in the worker, not "
+                           "copied\n", me, own);
         }
     }
     if (r->nrows_work || r->copied_pages) {

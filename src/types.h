@@ -200,6 +200,8 @@ typedef struct cg_slot_s {
     int64_t private_dirty_kb;
     int64_t pss_kb;
     int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
+    int64_t own_peak_kb;           /* resident set's high-water mark above its size at the fork */
+    int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
     int64_t shared_pages;          /* frozen pages still resident and shared with another process */
 } cg_slot_t;
 
@@ -272,7 +274,7 @@ typedef struct cg_proc_s {
     int code, signal;
     uint64_t frozen_pages, faults, copied_pages;
     uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied, pending;
-    int64_t private_dirty_kb, pss_kb, own_kb, shared_pages; /* -1: not measured */
+    int64_t private_dirty_kb, pss_kb, own_kb, own_peak_kb, shared_pages; /* -1: not measured */
 } cg_proc_t;
 
 typedef struct cg_report_s {
@@ -284,7 +286,8 @@ typedef struct cg_report_s {
     uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied;
     uint64_t shared_pages;   /* resident and shared, in the children that measured it */
     uint32_t shared_measured, children; /* children that measured themselves, of all children */
-    int64_t own_kb;          /* the children's own memory, summed over those measured */
+    int64_t own_kb;          /* the children's own memory at their end, summed over those measured */
+    int64_t own_peak_kb;     /* the children's own memory at its largest, summed likewise */
     uint32_t lower_bounds;   /* processes whose copies are a lower bound */
     cg_row_t *rows;          /* while working first, most pages first; then during exit */
     size_t nrows, nrows_work;
@@ -301,6 +304,7 @@ typedef struct cg_tls_s {
     uint32_t busy;         /* inside cowguard: allocations pass through */
     uint32_t in_fault;     /* inside the fault handler or the exit path: take no lock that may be held */
     uint32_t unwinding;    /* inside libunwind for cowguard (its pipe2 is cowguard's) */
+    uint32_t kernel_thawed; /* pages made writable for the system call under way */
     uint32_t fork_slot;    /* the board slot reserved for the child of this thread's fork */
     bool fork_slot_unused; /* that fork failed: the slot is still free */
     bool closing_pipe;     /* this thread is closing libunwind's validation pipe */
