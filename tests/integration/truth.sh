@@ -83,3 +83,50 @@ if [ "$root" = yes ]; then
 else
     echo "skip: the child outliving the root needs root (page frame numbers are the only truth then)"
 fi
+
+# Writes made after a process began to exit (its atexit handlers) are
+# counted apart, and their sites too.
+rm -f "$TMP"/r.*.json
+run COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/r.%p.json" "$PROGS/truth" atexit 30
+expect_rc 0 "atexit"
+python3 - "$TMP" "$TMP/out" <<'PY' || fail "atexit: during exit"
+import glob, json, re, sys
+r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/r.*.json")) if x["scope"] == "tree"][0]
+pid, work, late = map(int, re.search(r"TEARDOWN pid=(\d+) work=(\d+) exit=(\d+)", open(sys.argv[2]).read()).groups())
+assert (work, late) == (30, 60), (work, late)  # the kernel's counts
+p = [p for p in r["processes"] if p["pid"] == pid][0]
+assert p["copied_pages"] == work and p["exit_copied_pages"] == late, p
+assert r["totals"]["exit_copied_pages"] == late and r["totals"]["copied_pages"] == work, r["totals"]
+assert sum(s["pages"] for s in r["sites"] if s["phase"] == "exit") == late, r["sites"]
+PY
+pass "writes by atexit handlers: counted apart, as during exit, with their own sites"
+
+# The pickled-argument mistake (seed 003's question): each worker holds its
+# own unpickled copy of an 80 MiB object. That is memory the worker
+# allocated, not copy-on-write: the report must say so, and not call it
+# shared or copied.
+for py in /usr/bin/python3 python3; do command -v "$py" >/dev/null 2>&1 && break; done
+rc=0
+"$BUILD/tools/cowguard" --python --prefork --report-format json --report "$TMP/p.%p.json" -- \
+    "$py" "$SRC/tests/progs/pickled_pool.py" 80 >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "pickled pool"
+python3 - "$TMP" "$TMP/out" <<'PY' || fail "pickled pool: report"
+import glob, json, re, sys
+r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/p.*.json")) if x["scope"] == "tree"][0]
+out = open(sys.argv[2]).read()
+start = int(re.search(r"PARENT rss_kb=(\d+)", out).group(1))  # a worker's size at its fork
+workers = {int(m[0]): int(m[1]) for m in re.findall(r"WORKER pid=(\d+) peak_kb=(\d+)", out)}
+assert len(workers) == 2, workers
+t = r["totals"]
+for p in r["processes"]:
+    if p["pid"] not in workers: continue
+    truth = workers[p["pid"]] - start  # what the worker grew, by the kernel's high-water mark
+    assert p["own_peak_kb"] >= 80 * 1024, p
+    assert abs(p["own_peak_kb"] - truth) <= max(1024, 0.05 * truth), (p["own_peak_kb"], truth)
+    assert p["copied_bytes"] < 80 << 20, p  # the object's pages were not copied
+assert t["shared_bytes"] <= t["frozen_bytes"], t
+assert t["own_peak_bytes"] >= 160 << 20, t
+PY
+"$BUILD/tools/cowguard" --python --prefork -- "$py" "$SRC/tests/progs/pickled_pool.py" 80 >"$TMP/out" 2>"$TMP/err" || true
+expect_err "workers' own memory grew up to 1[0-9][0-9].[0-9] MiB each: allocated in the worker, not copied" "pickled pool, text"
+pass "a Pool that pickles an 80 MiB object into each task: the workers' own memory, measured, and said so"

@@ -21,6 +21,9 @@
  *                    while its child still shares them
  *   grandchild N     a child writes N pages, forks a grandchild, and leaves
  *                    first; the grandchild leaves later
+ *   atexit N         a child writes N pages while it works, then calls exit(),
+ *                    and its atexit handler writes 2N more: it prints
+ *                    "TEARDOWN pid=P work=W exit=E", the kernel's counts of each
  * Exits 0 when the processes ran as planned. */
 #include <fcntl.h>
 #include <pthread.h>
@@ -234,6 +237,36 @@ static int mode_grandchild(size_t n)
     return 0;
 }
 
+static size_t teardown_pages;
+
+static size_t work_copied;
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < teardown_pages; i++) table[(512 + i * 3) * PAGE] = 't';
+    size_t all, shared;
+    measure(&all, &shared);
+    printf("TEARDOWN pid=%d work=%zu exit=%zu\n", (int)getpid(), work_copied, all - work_copied);
+    fflush(stdout);
+}
+
+static int mode_atexit(size_t n)
+{
+    setup(1024);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        snapshot();
+        teardown_pages = 2 * n;
+        atexit(teardown);
+        for (size_t i = 0; i < n; i++) table[i * 5 * PAGE] = 'c';
+        size_t shared;
+        measure(&work_copied, &shared);
+        exit(0);
+    }
+    return wait_child(pid) < 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -244,5 +277,6 @@ int main(int argc, char **argv)
     if (strcmp(m, "kernel") == 0 && argc > 2) return mode_kernel(strtoul(argv[2], NULL, 0));
     if (strcmp(m, "parent") == 0 && argc > 2) return mode_parent(strtoul(argv[2], NULL, 0));
     if (strcmp(m, "grandchild") == 0 && argc > 2) return mode_grandchild(strtoul(argv[2], NULL, 0));
+    if (strcmp(m, "atexit") == 0 && argc > 2) return mode_atexit(strtoul(argv[2], NULL, 0));
     return 2;
 }
