@@ -164,11 +164,13 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
                        "above\n", me, late, (unsigned long long)r->exit_copied,
                        (unsigned long long)r->exit_faults);
     /* Memory a worker allocated for itself is not copy-on-write's doing:
-     * said when it outweighs what was copied. */
+     * said when it is large (16 MiB a worker, and a quarter of what was
+     * frozen) and outweighs what was copied. */
     if (r->shared_measured && r->own_peak_kb > 0) {
         uint64_t own_each = (uint64_t)r->own_peak_kb * 1024 / r->shared_measured;
         uint64_t copied_each = r->copied_pages * CG_PAGE / (r->children ? r->children : 1);
-        if (own_each > copied_each && own_each >= ((uint64_t)1 << 20)) {
+        uint64_t large = r->frozen_pages * CG_PAGE / 4;
+        if (own_each > copied_each && own_each >= ((uint64_t)16 << 20) && own_each >= large) {
             char own[32];
             cg_bytes_text(own_each, own, sizeof own);
             cg_sink_printf(out, "==%d== workers' own memory grew up to %s each: allocated in the worker, not "
