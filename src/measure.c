@@ -50,19 +50,23 @@ size_t cg_proc_read(const char *path, char *buf, size_t size)
     return len;
 }
 
-/* The resident set now, and its high-water mark, from /proc/self/status. */
-static void rss(int64_t *now_kb, int64_t *peak_kb)
+/* From /proc/self/status: the resident set now, its high-water mark, and
+ * its file-backed part. */
+static void rss(int64_t *now_kb, int64_t *peak_kb, int64_t *file_kb)
 {
     static char buf[4096];
-    *now_kb = *peak_kb = -1;
+    *now_kb = *peak_kb = *file_kb = -1;
     if (!cg_proc_read("/proc/self/status", buf, sizeof buf)) return;
     *now_kb = field_kb(buf, "VmRSS");
     *peak_kb = field_kb(buf, "VmHWM");
+    *file_kb = field_kb(buf, "RssFile");
 }
 
 /* In a forked child: its resident set as it starts, so that what it adds
  * for itself can be told at its end. Copies of shared pages do not change
- * the resident set; new memory does. */
+ * the resident set; new memory does, and so do the pages of files (the
+ * program's code) a child faults in again, since a fork does not hand
+ * those on: their growth is taken off at the end. */
 void cg_measure_fork(cg_slot_t *s)
 {
     /* The high-water mark comes with the parent's memory description: start
@@ -70,9 +74,11 @@ void cg_measure_fork(cg_slot_t *s)
     int fd = cg_sys_open("/proc/self/clear_refs", O_WRONLY);
     bool reset = fd >= 0 && syscall(SYS_write, fd, "5", 1) == 1;
     if (fd >= 0) cg_sys_close(fd);
-    int64_t now, peak;
-    rss(&now, &peak);
-    if (s) s->rss_at_fork_kb = reset ? now : -1;
+    int64_t now, peak, file;
+    rss(&now, &peak, &file);
+    if (!s) return;
+    s->rss_at_fork_kb = reset ? now : -1;
+    s->file_at_fork_kb = file;
 }
 
 static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
@@ -205,8 +211,14 @@ void cg_measure_self(cg_slot_t *s)
     s->pss_kb = pss;
     s->shared_pages = (int64_t)shared;
     s->own_kb = pd < 0 ? -1 : pd > (int64_t)(held * (CG_PAGE / 1024)) ? pd - (int64_t)(held * (CG_PAGE / 1024)) : 0;
-    int64_t now, peak;
-    rss(&now, &peak);
-    s->own_peak_kb = peak < 0 || s->rss_at_fork_kb < 0 ? -1 : peak > s->rss_at_fork_kb ? peak - s->rss_at_fork_kb : 0;
+    int64_t now, peak, file;
+    rss(&now, &peak, &file);
+    if (peak < 0 || s->rss_at_fork_kb < 0 || file < 0 || s->file_at_fork_kb < 0) {
+        s->own_peak_kb = -1;
+    } else {
+        int64_t refaulted = file > s->file_at_fork_kb ? file - s->file_at_fork_kb : 0;
+        int64_t grew = peak - s->rss_at_fork_kb - refaulted;
+        s->own_peak_kb = grew > 0 ? grew : 0;
+    }
     atomic_store(&s->measured, 1);
 }

@@ -202,6 +202,7 @@ typedef struct cg_slot_s {
     int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
     int64_t own_peak_kb;           /* resident set's high-water mark above its size at the fork */
     int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
+    int64_t file_at_fork_kb;       /* of it, file-backed */
     int64_t shared_pages;          /* frozen pages still resident and shared with another process */
 } cg_slot_t;
 
