@@ -13,7 +13,7 @@ for p in cowguard.1 cowguard.3 cowguard.7; do
 done
 
 # The table, as the library's parser sees it.
-sed -n 's/^CG_OPT([a-z_]*, *"\(COWGUARD_[A-Z0-9_]*\)".*/\1/p' "$SRC/src/options.def" | sort >"$TMP/table"
+sed -n 's/^CG_OPT([a-z_]*, *"\(COWGUARD_[A-Z0-9_]*\)".*/\1/p' "$SRC/src/base/options.def" | sort >"$TMP/table"
 [ "$(wc -l <"$TMP/table")" -ge 11 ] || fail "options.def: read only $(wc -l <"$TMP/table") variables"
 
 # 1. Each page renders on an 80-column terminal without a single warning.
@@ -38,7 +38,7 @@ pass "cowguard(7) documents the $(wc -l <"$TMP/table") variables of options.def,
 
 # Each entry says its default as the table has it.
 while read -r name; do
-    def=$(sed -n "s/^CG_OPT([a-z_]*, *\"$name\", *[A-Z]*, *\"\([^\"]*\)\".*/\1/p" "$SRC/src/options.def")
+    def=$(sed -n "s/^CG_OPT([a-z_]*, *\"$name\", *[A-Z]*, *\"\([^\"]*\)\".*/\1/p" "$SRC/src/base/options.def")
     [ -n "$def" ] || continue
     awk -v n="$name=" 'index($0, n) == 8 {on = 1; next} on && /^ {7}[^ ]/ {exit} on' "$TMP/cowguard.7.txt" |
         tr '\n' ' ' | tr -s ' ' | grep -qi "default: $def\." || fail "cowguard(7): $name does not say 'default: $def'"
@@ -50,7 +50,7 @@ pass "cowguard(7) gives each variable the table's default"
 not_variables='COWGUARD_H COWGUARD_NO_WRAPPERS COWGUARD_VERSION_MAJOR COWGUARD_VERSION_MINOR COWGUARD_VERSION_PATCH COWGUARD_WEAK'
 ( cd "$SRC" && cat man/*.in README.md docs/*.md docs/examples/*.md docs/examples/*.py \
     tools/cowguard.in tools/cowguard-report tools/python/cowguard.py tools/demo.sh \
-    src/*.c src/*.h include/cowguard.h examples/*.c ) |
+    src/*/*.c src/*/*.h src/*/*.def include/cowguard.h examples/*.c ) |
     grep -o 'COWGUARD_[A-Z0-9_]*[A-Z0-9]' | sort -u >"$TMP/mentioned"
 for w in $not_variables; do sed -i "/^$w\$/d" "$TMP/mentioned"; done
 unknown=$(comm -23 "$TMP/mentioned" "$TMP/table" | paste -sd' ' -)
@@ -61,7 +61,7 @@ pass "the sources, tools and docs name $(wc -l <"$TMP/mentioned") variables, all
 # word, while a name it does not know gets one.
 envs=""
 while read -r name; do
-    def=$(sed -n "s/^CG_OPT([a-z_]*, *\"$name\", *[A-Z]*, *\"\([^\"]*\)\".*/\1/p" "$SRC/src/options.def")
+    def=$(sed -n "s/^CG_OPT([a-z_]*, *\"$name\", *[A-Z]*, *\"\([^\"]*\)\".*/\1/p" "$SRC/src/base/options.def")
     [ -n "$def" ] || def=x
     [ "$name" = COWGUARD_SITES ] && def=build_table
     envs="$envs $name=$def"

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../include/cowguard.h"
+#include "cowguard.h"
 #include "internal.h"
 
 CG_EXPORT void cowguard_readonly_begin(void)
