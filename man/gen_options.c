@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* Text as roff input: a backslash is \e, a leading dot or quote is escaped,
  * and a hyphen stays a hyphen (the table's text has no minus signs). */

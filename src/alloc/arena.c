@@ -5,23 +5,22 @@
  * compares. Pages are handed out from a bump pointer (top) and from lists of
  * free runs; each page maps to its span descriptor through the pagemap, which,
  * like every descriptor, lives outside the data pages. One lock guards all of
- * it; the fault handler only reads. */
+ * it; the fault handler only reads.
+ *
+ * A sealed span (its pages made read-only by the layer above) is never
+ * merged or reused: writing its pages would copy them. When it holds
+ * nothing live any more, the reclaim function that layer set makes its
+ * pages usable again. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "alloc.h"
 
 cg_arena_t cg_arena = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Pages are made accessible in steps of this much, to keep mprotect calls rare. */
 #define COMMIT_STEP ((uintptr_t)1 << 20)
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
-
-static inline size_t page_index(uintptr_t addr)
-{
-    return (addr - cg_arena.base) >> CG_PAGE_SHIFT;
-}
 
 void cg_arena_lock(void)
 {
@@ -49,39 +48,21 @@ static void *map_noreserve(size_t size, int prot)
 bool cg_arena_setup(size_t reserve)
 {
     const size_t align = (size_t)2 << 20; /* huge-page aligned, should THP be wanted */
-    reserve = ALIGN_UP(reserve, align);
+    reserve = CG_ALIGN_UP(reserve, align);
     char *raw = map_noreserve(reserve + align, PROT_NONE);
     if (!raw) return false;
-    uintptr_t base = ALIGN_UP((uintptr_t)raw, align);
+    uintptr_t base = CG_ALIGN_UP((uintptr_t)raw, align);
     if (base > (uintptr_t)raw) munmap(raw, base - (uintptr_t)raw);
     munmap((char *)(base + reserve), (uintptr_t)raw + align - base);
-
     size_t npages = reserve >> CG_PAGE_SHIFT;
-    cg_span_t **pagemap = map_noreserve(npages * sizeof *pagemap, PROT_READ | PROT_WRITE);
-    size_t bitmap = (npages + 63) / 64 * 8;
     /* Out of band, and untouched pages cost nothing: MAP_NORESERVE. */
-    _Atomic uint64_t *frozen = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    _Atomic uint64_t *pending = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    _Atomic uint64_t *copied = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    _Atomic uint64_t *user = map_noreserve(bitmap, PROT_READ | PROT_WRITE);
-    _Atomic uint32_t *pending_site = map_noreserve(npages * sizeof *pending_site, PROT_READ | PROT_WRITE);
-    if (!pagemap || !frozen || !pending || !copied || !user || !pending_site) {
-        if (pagemap) munmap(pagemap, npages * sizeof *pagemap);
-        if (frozen) munmap(frozen, bitmap);
-        if (pending) munmap(pending, bitmap);
-        if (copied) munmap(copied, bitmap);
-        if (user) munmap(user, bitmap);
-        if (pending_site) munmap(pending_site, npages * sizeof *pending_site);
+    cg_span_t **pagemap = map_noreserve(npages * sizeof *pagemap, PROT_READ | PROT_WRITE);
+    if (!pagemap) {
         munmap((void *)base, reserve);
         return false;
     }
     cg_arena.pagemap = pagemap;
-    cg_arena.frozen = frozen;
-    cg_arena.pending = pending;
-    cg_arena.copied = copied;
-    cg_arena.user = user;
-    cg_arena.pending_site = pending_site;
-    cg_arena.top = cg_arena.commit = cg_arena.frozen_end = base;
+    cg_arena.top = cg_arena.commit = base;
     cg_arena.end = base + reserve;
     cg_arena.base = base;
     /* Last: from here on cg_arena_owns() can answer yes. */
@@ -140,14 +121,14 @@ static void desc_free(cg_span_t *s)
 
 static void map_pages(cg_span_t *s)
 {
-    size_t first = page_index(s->start);
+    size_t first = cg_arena_page(s->start);
     for (size_t i = 0; i < s->npages; i++) cg_arena.pagemap[first + i] = s;
 }
 
 cg_span_t *cg_arena_span_of(uintptr_t addr)
 {
     if (!cg_arena_owns((void *)addr) || addr >= cg_arena.top) return NULL;
-    return cg_arena.pagemap[page_index(addr)];
+    return cg_arena.pagemap[cg_arena_page(addr)];
 }
 
 /* ---- free runs ---------------------------------------------------------- */
@@ -171,7 +152,7 @@ static void run_list_add(cg_span_t *s)
 
 static cg_span_t *free_neighbour(uintptr_t addr);
 
-/* Put a free, unfrozen run on its list, merged with free neighbours. */
+/* Put a free, unsealed run on its list, merged with free neighbours. */
 static void run_insert(cg_span_t *s)
 {
     cg_span_t *prev = s->start > cg_arena.base ? free_neighbour(s->start - CG_PAGE) : NULL;
@@ -231,7 +212,7 @@ static cg_span_t *run_carve(cg_span_t *s, uintptr_t start, size_t npages)
 /* The aligned start of npages pages inside free run s, or 0 if they do not fit. */
 static uintptr_t run_fit(const cg_span_t *s, size_t npages, size_t align)
 {
-    uintptr_t start = ALIGN_UP(s->start, align);
+    uintptr_t start = CG_ALIGN_UP(s->start, align);
     uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
     return start < end && npages <= (end - start) >> CG_PAGE_SHIFT ? start : 0;
 }
@@ -255,7 +236,7 @@ static cg_span_t *run_from_lists(size_t npages, size_t align)
 static bool commit_to(uintptr_t upto)
 {
     if (upto <= cg_arena.commit) return true;
-    uintptr_t new_commit = ALIGN_UP(upto, COMMIT_STEP);
+    uintptr_t new_commit = CG_ALIGN_UP(upto, COMMIT_STEP);
     if (new_commit > cg_arena.end) new_commit = cg_arena.end;
     if (cg_mprotect((void *)cg_arena.commit, new_commit - cg_arena.commit, PROT_READ | PROT_WRITE) != 0)
         return false;
@@ -265,7 +246,7 @@ static bool commit_to(uintptr_t upto)
 
 static cg_span_t *run_from_top(size_t npages, size_t align)
 {
-    uintptr_t start = ALIGN_UP(cg_arena.top, align);
+    uintptr_t start = CG_ALIGN_UP(cg_arena.top, align);
     if (start > cg_arena.end || npages > (cg_arena.end - start) >> CG_PAGE_SHIFT) return NULL;
     uintptr_t stop = start + (npages << CG_PAGE_SHIFT);
     cg_span_t *s = desc_new();
@@ -287,17 +268,24 @@ static cg_span_t *run_from_top(size_t npages, size_t align)
     return s;
 }
 
-/* Arena lock held. A frozen span that holds nothing live any more (a large
- * block or a whole slab freed while frozen, a frozen free run) becomes
- * free, usable pages again, instead of waiting for a thaw that may never
+static cg_reclaim_fn reclaim_hook;
+
+void cg_arena_on_reclaim(cg_reclaim_fn fn)
+{
+    reclaim_hook = fn;
+}
+
+/* Arena lock held. A sealed span that holds nothing live any more (a large
+ * block or a whole slab freed while sealed, a sealed free run) becomes
+ * free, usable pages again, instead of waiting for an unseal that may never
  * come (COWGUARD_FREEZE_PARENT=1 has none). false: it stays as it is. */
 bool cg_span_reclaim(cg_span_t *s)
 {
     uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
-    if (cg_reclaim_range(s->start, end) != 0) return false;
-    if (s->listed == CG_LISTED_FROZEN) cg_list_remove(&cg_arena.frozen_runs, s);
+    if (!reclaim_hook || reclaim_hook(s->start, end) != 0) return false;
+    if (s->listed == CG_LISTED_SEALED) cg_list_remove(&cg_arena.sealed_runs, s);
     s->listed = CG_LISTED_NONE;
-    s->frozen = 0;
+    s->sealed = 0;
     s->dirty = 0;
     s->state = CG_SPAN_FREE;
     s->nused = s->nquar = 0;
@@ -305,10 +293,10 @@ bool cg_span_reclaim(cg_span_t *s)
     return true;
 }
 
-/* Reclaim frozen free runs until one of npages pages is back. */
+/* Reclaim sealed free runs until one of npages pages is back. */
 static void reclaim_runs(size_t npages)
 {
-    for (cg_span_t *s = cg_arena.frozen_runs.head, *next; s; s = next) {
+    for (cg_span_t *s = cg_arena.sealed_runs.head, *next; s; s = next) {
         next = s->next;
         size_t n = s->npages;
         if (cg_span_reclaim(s) && n >= npages) return;
@@ -321,7 +309,7 @@ cg_span_t *cg_run_alloc(size_t npages, size_t align)
 {
     if (npages == 0 || npages >= UINT32_MAX) return NULL;
     cg_span_t *s = run_from_lists(npages, align);
-    if (!s && cg_arena.frozen_runs.head) {
+    if (!s && cg_arena.sealed_runs.head) {
         reclaim_runs(npages);
         s = run_from_lists(npages, align);
     }
@@ -341,17 +329,17 @@ cg_span_t *cg_run_alloc(size_t npages, size_t align)
 static cg_span_t *free_neighbour(uintptr_t addr)
 {
     if (addr < cg_arena.base || addr >= cg_arena.top) return NULL;
-    cg_span_t *n = cg_arena.pagemap[page_index(addr)];
-    return n && n->state == CG_SPAN_FREE && !n->frozen && n->listed == CG_LISTED_RUNS ? n : NULL;
+    cg_span_t *n = cg_arena.pagemap[cg_arena_page(addr)];
+    return n && n->state == CG_SPAN_FREE && !n->sealed && n->listed == CG_LISTED_RUNS ? n : NULL;
 }
 
-/* Give a run back. Frozen pages keep their descriptor until a thaw: they are
- * neither merged nor reused, since writing them would copy them. */
+/* Give a run back. Sealed pages keep their descriptor until they are
+ * unsealed or reclaimed. */
 void cg_run_free(cg_span_t *s)
 {
     s->state = CG_SPAN_FREE;
     s->nused = 0;
-    if (s->frozen) return;
+    if (s->sealed) return;
     if (s->npages >= 64) { /* give large runs' memory back; they read as zero again */
         madvise((void *)s->start, (size_t)s->npages << CG_PAGE_SHIFT, MADV_DONTNEED);
         s->dirty = 0;
@@ -361,246 +349,26 @@ void cg_run_free(cg_span_t *s)
     run_insert(s);
 }
 
-/* ---- blocks ------------------------------------------------------------- */
-
-static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
+/* A span that is not a slab is sealed: a free run leaves the lists for the
+ * list of sealed runs (reclaimed before new pages are taken). */
+void cg_run_seal(cg_span_t *s)
 {
-    size_t npages = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT;
-    cg_span_t *s = cg_run_alloc(npages, align);
-    if (!s) return NULL;
-    s->state = CG_SPAN_LARGE;
-    s->user = s->start;
-    s->req_size = size;
-    s->site = site;
-    s->nused = 1;
-    cg_arena.live_bytes += npages << CG_PAGE_SHIFT;
-    cg_arena.live_blocks++;
-    if (zero && s->dirty) memset((void *)s->user, 0, size);
-    s->dirty = 0;
-    return (void *)s->user;
-}
-
-/* A marked block, or NULL when the arena cannot give one (the caller then
- * passes the request through). align is a power of two; site is recorded
- * for the block. */
-void *cg_arena_alloc(size_t size, size_t align, bool zero, uint16_t site)
-{
-    if (!cg_arena_ensure()) return NULL;
-    if (size == 0) size = 1;
-    if (align < 16) align = 16;
-    if (size > cg_arena.end - cg_arena.base) return NULL;
-    void *p = NULL;
-    cg_arena_lock();
-    int cls = size <= CG_SMALL_MAX && align <= CG_PAGE ? cg_size_class(size, align) : -1;
-    if (cls >= 0) {
-        p = cg_slab_alloc(cls);
-        if (p) {
-            size_t bs = cg_class_size(cls);
-            cg_span_t *s = cg_arena.pagemap[page_index((uintptr_t)p)];
-            s->block_site[cg_slab_index(s, (uintptr_t)p)] = site;
-            cg_arena.live_bytes += bs;
-            cg_arena.live_blocks++;
-            /* Inside the lock: a fork cannot freeze the block half-zeroed. */
-            if (zero) memset(p, 0, bs);
-        }
-    } else {
-        p = large_alloc(size, align < CG_PAGE ? CG_PAGE : align, zero, site);
+    if (s->listed == CG_LISTED_RUNS) {
+        cg_list_remove(run_list(s->npages), s);
+        cg_list_push(&cg_arena.sealed_runs, s);
+        s->listed = CG_LISTED_SEALED;
     }
-    cg_arena_unlock();
-    if (!p) {
-        static _Atomic int warned;
-        if (!atomic_exchange(&warned, 1))
-            cg_message("the arena is full (COWGUARD_ARENA_MAX=%zuM); further marked "
-                       "allocations are passed through unmarked",
-                       (size_t)((cg_arena.end - cg_arena.base) >> 20));
+    __atomic_store_n(&s->sealed, 1, __ATOMIC_RELEASE); /* cg_block_sealed reads it without the lock */
+}
+
+/* ... and unsealed: a free run, or a large block freed meanwhile, is free
+ * again. */
+void cg_run_unseal(cg_span_t *s)
+{
+    if (s->listed == CG_LISTED_SEALED) {
+        cg_list_remove(&cg_arena.sealed_runs, s);
+        s->listed = CG_LISTED_NONE;
     }
-    return p;
-}
-
-/* The block index of p in slab s and its bitmap word and bit, or false. */
-static bool slab_bit(const cg_span_t *s, uintptr_t p, size_t *w, uint64_t *bit)
-{
-    long i = cg_slab_index(s, p);
-    if (i < 0) return false;
-    *w = (size_t)i / 64;
-    *bit = 1ULL << (i % 64);
-    return true;
-}
-
-/* Arena lock held. NULL, or why p cannot be freed. */
-static const char *free_locked(void *p)
-{
-    uintptr_t a = (uintptr_t)p;
-    cg_span_t *s = cg_arena_span_of(a);
-    if (!s) return "not a block cowguard handed out";
-    if (s->state == CG_SPAN_FREE) return "not a live block (a double free?)";
-    if (s->state == CG_SPAN_SLAB) {
-        uint32_t bs = s->block_size;
-        if (cg_slab_index(s, a) < 0) return "not the start of a block cowguard handed out";
-        if (cg_slab_free(s, a) != 0) return "double free";
-        cg_arena.live_bytes -= bs;
-    } else {
-        if (a != s->user) return "not the start of a block cowguard handed out";
-        if (s->nused == 0) return "double free";
-        cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
-        s->nused = 0;
-        if (!s->frozen || !cg_span_reclaim(s)) {
-            if (!s->frozen) cg_run_free(s); /* else quarantined until a thaw */
-        }
-    }
-    cg_arena.live_blocks--;
-    return NULL;
-}
-
-/* Free a marked block: NULL, or why p is not one (the caller reports it;
- * nothing was freed). */
-const char *cg_arena_free(void *p)
-{
-    cg_arena_lock();
-    const char *why = free_locked(p);
-    cg_arena_unlock();
-    return why;
-}
-
-/* Up to n blocks of class cls, for a thread's cache; how many. They count
- * as handed out here, and as cached until cg_arena_cache_take. */
-int cg_arena_alloc_batch(int cls, void **out, int n)
-{
-    int k = 0;
-    cg_arena_lock();
-    size_t bs = cg_class_size(cls);
-    for (; k < n; k++) {
-        out[k] = cg_slab_alloc(cls);
-        if (!out[k]) break;
-        cg_arena.live_bytes += bs;
-        cg_arena.live_blocks++;
-        cg_span_t *s = cg_arena.pagemap[page_index((uintptr_t)out[k])];
-        size_t w;
-        uint64_t bit;
-        if (slab_bit(s, (uintptr_t)out[k], &w, &bit)) atomic_fetch_or(&s->cached[w], bit);
-    }
-    cg_arena_unlock();
-    return k;
-}
-
-/* A freed block goes into a thread's cache: its class, or -1 when it may
- * not (not a small block, or its slab is frozen: the arena quarantines
- * it); *why is set when p is no live block at all (double free, interior
- * or foreign pointer). Takes no lock: the bit that says "cached" is set
- * atomically, so a block freed twice, by any threads, is caught. A fork
- * may freeze the slab right after; the cache's generation check catches
- * that. */
-int cg_arena_cache_put(const void *p, const char **why)
-{
-    *why = NULL;
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    if (!s || s->state != CG_SPAN_SLAB || __atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE)) return -1;
-    size_t w;
-    uint64_t bit;
-    if (!slab_bit(s, (uintptr_t)p, &w, &bit)) {
-        *why = "not the start of a block cowguard handed out";
-        return -1;
-    }
-    if (!(__atomic_load_n(&s->used[w], __ATOMIC_RELAXED) & bit)) {
-        *why = "double free";
-        return -1;
-    }
-    if (atomic_fetch_or(&s->cached[w], bit) & bit) {
-        *why = "double free";
-        return -1;
-    }
-    return s->cls;
-}
-
-/* A cached block leaves the cache: handed out (true), with its allocation
- * site recorded, or, when its slab was frozen meanwhile, given to the
- * arena to quarantine (false). */
-bool cg_arena_cache_take(void *p, uint16_t site)
-{
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    long i = s ? cg_slab_index(s, (uintptr_t)p) : -1;
-    if (i < 0) return false; /* cannot happen: validated on the way in */
-    atomic_fetch_and(&s->cached[i / 64], ~(1ULL << (i % 64)));
-    if (cg_likely(!__atomic_load_n(&s->frozen, __ATOMIC_ACQUIRE))) {
-        /* Threads share descriptors: write only when it changes. */
-        if (s->block_site[i] != site) s->block_site[i] = site;
-        return true;
-    }
-    cg_arena_lock();
-    free_locked(p);
-    cg_arena_unlock();
-    return false;
-}
-
-/* Arena lock held: cached blocks go back (tcache.c, in batches). They were
- * validated when they went in. */
-void cg_arena_cache_return(void *p)
-{
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    size_t w;
-    uint64_t bit;
-    if (s && slab_bit(s, (uintptr_t)p, &w, &bit)) atomic_fetch_and(&s->cached[w], ~bit);
-    free_locked(p);
-}
-
-void cg_arena_cache_return_unlocked(void *p)
-{
-    cg_arena_lock();
-    cg_arena_cache_return(p);
-    cg_arena_unlock();
-}
-
-size_t cg_arena_usable_size(const void *p)
-{
-    cg_block_info_t info;
-    if (!cg_arena_block_info((uintptr_t)p, &info) || !info.live || info.start != (uintptr_t)p)
-        return 0;
-    return info.size;
-}
-
-/* What the block holding addr is. Takes no lock: the fault handler uses it,
- * and a block being freed at that moment is reported as it was. */
-bool cg_arena_block_info(uintptr_t addr, cg_block_info_t *out)
-{
-    cg_span_t *s = cg_arena_span_of(addr);
-    if (!s) return false;
-    if (s->state == CG_SPAN_SLAB) {
-        uintptr_t i = (uintptr_t)(((uint64_t)(addr - s->start) * s->block_recip) >> 40); /* floor, as cg_slab_index */
-        if (i >= s->nblocks) return false;
-        out->start = s->start + i * s->block_size;
-        out->size = s->block_size;
-        out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1)
-                    && !(atomic_load_explicit(&s->cached[i / 64], memory_order_relaxed) >> (i % 64) & 1);
-        out->site = s->block_site[i];
-        return true;
-    }
-    if (s->state == CG_SPAN_LARGE) {
-        out->start = s->user;
-        out->size = ((uintptr_t)s->npages << CG_PAGE_SHIFT) - (s->user - s->start);
-        out->live = s->nused != 0;
-        out->site = s->site;
-        return true;
-    }
-    return false;
-}
-
-/* The reservation is made at the first marked allocation, so a program that
- * marks nothing never has it. If it cannot be made, marking is switched off
- * for good and everything passes through. */
-bool cg_arena_ensure(void)
-{
-    if (cg_likely(__atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE))) return true;
-    cg_arena_lock(); /* the fork prepare handler takes it too: no fork mid-setup */
-    if (!cg_arena.ready && cg_mark_enabled) {
-        if (!cg_arena_setup(cg_opt.arena_max)) {
-            cg_message("cannot reserve %zuM of address space for marked data (%s); "
-                       "passing every allocation through",
-                       (size_t)(cg_opt.arena_max >> 20), cg_strerror(errno));
-            cg_mark_enabled = false;
-        } else if (!cg_board_setup()) {
-            cg_message("cannot map the process-tree board; the report will cover this process only");
-        }
-    }
-    cg_arena_unlock();
-    return __atomic_load_n(&cg_arena.ready, __ATOMIC_ACQUIRE);
+    s->sealed = 0;
+    if (s->state == CG_SPAN_FREE || s->nused == 0) cg_run_free(s);
 }

@@ -4,11 +4,11 @@
  * allocation bitmap in the descriptor, never in the pages. Classes are
  * multiples of 16 (16..128 in steps of 16, then four per doubling up to
  * 16 KiB), so every block is 16-aligned and power-of-two classes serve
- * larger alignments. A frozen slab hands out nothing; blocks freed while it is
- * frozen are quarantined (marked in a second bitmap) until the next thaw. */
+ * larger alignments. A sealed slab hands out nothing; blocks freed while it is
+ * sealed are quarantined (marked in a second bitmap) until it is unsealed. */
 #include <string.h>
 
-#include "internal.h"
+#include "alloc.h"
 
 static const uint32_t class_size[CG_NUM_CLASSES] = {
     16,   32,   48,   64,   80,   96,    112,   128,   160,   192,   224,   256,
@@ -131,9 +131,9 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     if (!(s->used[w] & bit) || (s->quar[w] & bit)
         || (atomic_load_explicit(&s->cached[w], memory_order_relaxed) & bit))
         return -1;
-    if (s->frozen) {
-        /* The block's pages are frozen: reuse waits for a thaw, or until the
-         * whole slab is free and can be reclaimed. */
+    if (s->sealed) {
+        /* The block's pages are read-only: reuse waits until the slab is
+         * unsealed, or until it is wholly free and can be reclaimed. */
         s->quar[w] |= bit;
         if (++s->nquar == s->nused) cg_span_reclaim(s);
         return 0;
@@ -148,18 +148,18 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     return 0;
 }
 
-/* Arena lock held: the slab's pages are about to be frozen. */
-void cg_slab_freeze(cg_span_t *s)
+/* Arena lock held: the slab's pages are about to be made read-only. */
+void cg_slab_seal(cg_span_t *s)
 {
     if (s->listed == CG_LISTED_PARTIAL) partial_remove(s);
-    __atomic_store_n(&s->frozen, 1, __ATOMIC_RELEASE); /* thread caches read it without the lock */
+    __atomic_store_n(&s->sealed, 1, __ATOMIC_RELEASE); /* thread caches read it without the lock */
 }
 
-/* Arena lock held: the slab's pages were just thawed. Quarantined blocks
+/* Arena lock held: the slab's pages are writable again. Quarantined blocks
  * become free; the slab takes allocations again. */
-void cg_slab_thaw(cg_span_t *s)
+void cg_slab_unseal(cg_span_t *s)
 {
-    s->frozen = 0;
+    s->sealed = 0;
     for (uint32_t w = 0; w < CG_SLAB_WORDS; w++) {
         uint64_t q = s->quar[w];
         if (!q) continue;

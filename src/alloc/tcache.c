@@ -5,22 +5,22 @@
  * out again without the lock; a miss refills, and a full cache spills, a
  * batch at a time under it.
  *
- * A cached block may lie in a page that a fork has since frozen: handing it
- * out would make the program write a frozen page. So each cache belongs to
- * a freeze generation (cg_freeze_generation): after a freeze a cache is
- * flushed back to the arena, where its blocks are quarantined like any
- * block freed while frozen; and a block is checked once more as it leaves
+ * A cached block may lie in a slab that a fork has since sealed and made
+ * read-only: handing it out would make the program write a frozen page. So
+ * each cache belongs to a seal epoch (cg_alloc_epoch): after a seal a cache
+ * is flushed back to the arena, where its blocks are quarantined like any
+ * block freed while sealed; and a block is checked once more as it leaves
  * the cache, for a fork that raced with its free. Every block in a cache
- * carries a "cached" bit in its slab's descriptor (arena.c), set
+ * carries a "cached" bit in its slab's descriptor (block.c), set
  * atomically on the way in: a second free of it is caught, whichever
  * thread makes it. A thread's cache goes back when the thread exits. */
-#include "internal.h"
+#include "alloc.h"
 
 #define CACHE_DEPTH 32
 #define BATCH 16
 
 typedef struct {
-    uint64_t generation;
+    uint64_t epoch;
     bool registered; /* the exit destructor knows this thread */
     uint8_t count[CG_NUM_CLASSES];
     void *block[CG_NUM_CLASSES][CACHE_DEPTH];
@@ -34,7 +34,7 @@ static bool key_ok;
 static void flush_locked(cache_t *c)
 {
     for (int cls = 0; cls < CG_NUM_CLASSES; cls++) {
-        for (int i = 0; i < c->count[cls]; i++) cg_arena_cache_return(c->block[cls][i]);
+        for (int i = 0; i < c->count[cls]; i++) cg_block_cache_return(c->block[cls][i]);
         c->count[cls] = 0;
     }
 }
@@ -51,16 +51,16 @@ void cg_tcache_setup(void)
     key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
 }
 
-/* The calling thread's cache, current with the freeze generation. */
+/* The calling thread's cache, current with the seal epoch. */
 static cache_t *current(void)
 {
     cache_t *c = &cache;
-    uint64_t gen = cg_freeze_generation();
-    if (cg_unlikely(c->generation != gen)) {
+    uint64_t epoch = cg_alloc_epoch();
+    if (cg_unlikely(c->epoch != epoch)) {
         cg_arena_lock();
         flush_locked(c);
         cg_arena_unlock();
-        c->generation = gen;
+        c->epoch = epoch;
     }
     if (cg_unlikely(!c->registered) && key_ok) {
         cg_tls.busy++; /* pthread_setspecific may allocate */
@@ -77,33 +77,35 @@ void *cg_tcache_alloc(int cls, uint16_t site)
     for (;;) {
         if (c->count[cls] == 0) {
             void *batch[BATCH];
-            int n = cg_arena_alloc_batch(cls, batch, BATCH);
+            int n = cg_block_alloc_batch(cls, batch, BATCH);
             for (int i = 0; i < n; i++) c->block[cls][c->count[cls]++] = batch[i];
             if (c->count[cls] == 0) return NULL;
         }
         void *p = c->block[cls][--c->count[cls]];
-        /* A fork may have frozen its slab since it came in: then it goes
+        /* A fork may have sealed its slab since it came in: then it goes
          * to the arena's quarantine, never to the program. */
-        if (cg_arena_cache_take(p, site)) return p;
+        if (cg_block_cache_take(p, site)) return p;
     }
 }
 
 /* Keep a freed marked block: 1 kept; 0 the arena takes it (not a small
- * block, its slab frozen, or a freeze since the caller read generation,
- * the freeze generation before it looked at the block); -1 not a live
- * block at all, *why says what (the block was not touched). */
-int cg_tcache_free(void *p, uint64_t generation, const char **why)
+ * block, its slab sealed, or a seal since the caller read epoch, the seal
+ * epoch before it looked at the block); -1 not a live block at all, *why
+ * says what (the block was not touched). */
+int cg_tcache_free(void *p, uint64_t epoch, const char **why)
 {
-    int cls = cg_arena_cache_put(p, why);
+    int cls = cg_block_cache_put(p, why);
     if (cls < 0) return *why ? -1 : 0;
     cache_t *c = current();
-    if (c->generation != generation) { /* a fork froze things meanwhile */
-        cg_arena_cache_return_unlocked(p);
+    if (c->epoch != epoch) { /* a fork sealed things meanwhile */
+        cg_arena_lock();
+        cg_block_cache_return(p);
+        cg_arena_unlock();
         return 1;
     }
     if (c->count[cls] == CACHE_DEPTH) {
         cg_arena_lock();
-        for (int i = 0; i < BATCH; i++) cg_arena_cache_return(c->block[cls][--c->count[cls]]);
+        for (int i = 0; i < BATCH; i++) cg_block_cache_return(c->block[cls][--c->count[cls]]);
         cg_arena_unlock();
     }
     c->block[cls][c->count[cls]++] = p;

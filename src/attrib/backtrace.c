@@ -3,8 +3,7 @@
  * Allocation sites come from unw_backtrace (libunwind's fast path, with its
  * per-thread cache); writers from the signal context, with unw_init_local2,
  * which only reads memory and is safe in the fault handler. cowguard's own
- * frames are dropped: they lie in the library's executable segment, found
- * once at start-up. Every frame is stored as a return address (the
+ * frames are dropped (cg_own_code). Every frame is stored as a return address (the
  * faulting instruction's address plus one), so the symbolizer treats all
  * frames alike. */
 #define UNW_LOCAL_ONLY
@@ -13,13 +12,9 @@
 #include <sched.h>
 #include <time.h>
 #include <libunwind.h>
-#include <link.h>
-#include <sys/auxv.h>
 
-#include "internal.h"
+#include "attrib.h"
 #include "sys.h"
-
-static uintptr_t self_lo, self_hi; /* the library's code */
 
 /* libunwind takes locks of its own while it unwinds. A fork while another
  * thread holds one would leave it held in the child, and the child's next
@@ -41,13 +36,17 @@ static _Atomic int closing;      /* the pipe is being closed */
 static int *lu_pipe;             /* libunwind's array of the two numbers */
 static _Atomic int lu_fds[2] = { -1, -1 }; /* what cowguard opened there */
 static _Atomic int broken;       /* 1: a fork went ahead mid-unwind, no stacks here; 2: that fork is under way */
+static __thread struct {
+    uint32_t unwinding;  /* inside libunwind for cowguard (its pipe2 is cowguard's) */
+    bool closing_pipe;   /* this thread is closing libunwind's validation pipe */
+} me CG_TLS;
 
 static bool unwind_begin(void)
 {
     for (;;) {
         if (atomic_load(&fork_pending) || atomic_load(&broken)) return false;
         if (atomic_load(&closing)) {
-            if (cg_tls.closing_pipe) return false; /* a signal handler interrupted the close */
+            if (me.closing_pipe) return false; /* a signal handler interrupted the close */
             sched_yield();
             continue;
         }
@@ -55,7 +54,7 @@ static bool unwind_begin(void)
         if (!atomic_load(&fork_pending) && !atomic_load(&closing)) break;
         atomic_fetch_sub(&unwinding, 1);
     }
-    cg_tls.unwinding++;
+    me.unwinding++;
     return true;
 }
 
@@ -63,21 +62,28 @@ static void close_pipe(void)
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&closing, &expected, 1)) return;
-    cg_tls.closing_pipe = true;
+    me.closing_pipe = true;
     if (atomic_load(&unwinding) == 0) { /* nobody can be using it now */
         int a = atomic_exchange(&lu_fds[0], -1), b = atomic_exchange(&lu_fds[1], -1);
         if (lu_pipe && lu_pipe[0] == a && lu_pipe[1] == b) lu_pipe[0] = lu_pipe[1] = -1;
         if (a >= 0) cg_sys_close(a);
         if (b >= 0) cg_sys_close(b);
     }
-    cg_tls.closing_pipe = false;
+    me.closing_pipe = false;
     atomic_store(&closing, 0);
 }
 
 static void unwind_end(void)
 {
-    cg_tls.unwinding--;
+    me.unwinding--;
     if (atomic_fetch_sub(&unwinding, 1) == 1 && atomic_load(&lu_fds[0]) >= 0) close_pipe();
+}
+
+/* Is this thread inside one of cowguard's unwinds? Then a pipe or pipe2
+ * call is libunwind's, for cg_backtrace_pipe. */
+bool cg_backtrace_owns_pipe(void)
+{
+    return me.unwinding != 0;
 }
 
 /* libunwind's pipe2, from inside one of cowguard's unwinds: the pipe is
@@ -101,7 +107,7 @@ int cg_backtrace_pipe(int fds[2], int flags)
 void cg_backtrace_prefork(void)
 {
     atomic_store(&fork_pending, 1);
-    int mine = (int)cg_tls.unwinding; /* a fork from inside an unwind: do not wait for itself */
+    int mine = (int)me.unwinding; /* a fork from inside an unwind: do not wait for itself */
     for (long spins = 0; atomic_load(&unwinding) > mine; spins++) {
         if (spins > 20000) { /* ~2 s of 100 us sleeps */
             cg_message("an unwind in another thread did not finish; children forked now record no stacks");
@@ -123,81 +129,11 @@ void cg_backtrace_postfork_parent(void)
  * gone with them, and so are the counts. */
 void cg_backtrace_postfork_child(void)
 {
-    atomic_store(&unwinding, (int)cg_tls.unwinding);
+    atomic_store(&unwinding, (int)me.unwinding);
     atomic_store(&closing, 0);
-    cg_tls.closing_pipe = false;
+    me.closing_pipe = false;
     if (atomic_load(&broken) == 2) atomic_store(&broken, 1);
     atomic_store(&fork_pending, 0);
-}
-
-typedef struct {
-    uintptr_t probe, lo, hi;
-} code_range_t;
-
-static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    code_range_t *r = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && r->probe >= lo && r->probe < lo + ph->p_memsz) {
-            r->lo = lo;
-            r->hi = lo + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The executable segment of the loaded object that holds probe. */
-bool cg_code_range(uintptr_t probe, uintptr_t *lo, uintptr_t *hi)
-{
-    code_range_t r = { probe, 0, 0 };
-    if (!dl_iterate_phdr(find_code, &r)) return false;
-    *lo = r.lo;
-    *hi = r.hi;
-    return true;
-}
-
-static int find_base(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    code_range_t *r = arg;
-    if (info->dlpi_addr != r->probe) return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-            r->lo = info->dlpi_addr + ph->p_vaddr;
-            r->hi = r->lo + ph->p_memsz;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The executable segment of the dynamic loader (loaded at AT_BASE). */
-bool cg_loader_range(uintptr_t *lo, uintptr_t *hi)
-{
-    code_range_t r = { getauxval(AT_BASE), 0, 0 };
-    if (!r.probe || !dl_iterate_phdr(find_base, &r)) return false;
-    *lo = r.lo;
-    *hi = r.hi;
-    return true;
-}
-
-void cg_backtrace_setup(void)
-{
-    cg_code_range((uintptr_t)cg_backtrace_setup, &self_lo, &self_hi);
-}
-
-static inline bool own(uintptr_t ip)
-{
-    return ip >= self_lo && ip < self_hi;
-}
-
-/* Is ip in cowguard's own code? */
-bool cg_backtrace_own(uintptr_t ip)
-{
-    return own(ip);
 }
 
 /* The caller's stack, cowguard's frames left out. Not for signal context.
@@ -215,7 +151,7 @@ uint32_t cg_backtrace(uintptr_t *frames, uint32_t max)
     errno = saved;
     uint32_t k = 0;
     for (int i = 0; i < n && k < max; i++)
-        if (!own((uintptr_t)raw[i])) frames[k++] = (uintptr_t)raw[i];
+        if (!cg_own_code((uintptr_t)raw[i])) frames[k++] = (uintptr_t)raw[i];
     return k;
 }
 
@@ -232,22 +168,11 @@ uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
         do {
             unw_word_t ip;
             if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-            if (!own(ip)) frames[k++] = first ? ip + 1 : ip;
+            if (!cg_own_code(ip)) frames[k++] = first ? ip + 1 : ip;
             first = false;
         } while (k < max && unw_step(&cursor) > 0);
     }
     unwind_end();
     errno = saved;
     return k;
-}
-
-/* The site id of the current stack, for a marked allocation; 0 when
- * backtraces are off. The arena is set up first: the board holding the
- * site table comes with it. */
-uint16_t cg_site_here(void)
-{
-    if (!cg_opt.backtrace || !cg_arena_ensure() || !cg_board) return 0;
-    uintptr_t frames[CG_MAX_FRAMES];
-    uint32_t n = cg_backtrace(frames, (uint32_t)cg_opt.backtrace);
-    return cg_site_id(frames, n);
 }

@@ -11,10 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "attrib.h"
 
 #define BOARD_MAGIC 0x636f7767u /* "cowg" */
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
 
 cg_board_t *cg_board;
 cg_slot_t *cg_self;
@@ -47,9 +46,9 @@ bool cg_board_setup(void)
 {
     size_t frames = cg_opt.backtrace;
     size_t stride = sizeof(cg_site_t) + frames * sizeof(uintptr_t);
-    size_t sites = ALIGN_UP(sizeof(cg_board_t), 64);
-    size_t writes = ALIGN_UP(sites + (frames ? CG_SITE_SLOTS * stride : 0), 64);
-    size_t size = ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), CG_PAGE);
+    size_t sites = CG_ALIGN_UP(sizeof(cg_board_t), 64);
+    size_t writes = CG_ALIGN_UP(sites + (frames ? CG_SITE_SLOTS * stride : 0), 64);
+    size_t size = CG_ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), CG_PAGE);
     /* Untouched pages of a shared mapping cost nothing; the tables fill sparsely. */
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
@@ -164,7 +163,7 @@ void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)
 
 /* The slot of a descendant, by pid: the newest one still running, since
  * pids are reused. */
-cg_slot_t *cg_board_find(pid_t pid)
+static cg_slot_t *find(pid_t pid)
 {
     if (!cg_board || pid <= 0) return NULL;
     uint32_t n = atomic_load(&cg_board->nslots);
@@ -179,8 +178,17 @@ cg_slot_t *cg_board_find(pid_t pid)
  * its own exit path already said how it left; a signal death it could not. */
 void cg_board_note_reaped(pid_t pid, int status)
 {
-    cg_slot_t *s = cg_board_find(pid);
+    cg_slot_t *s = find(pid);
     if (!s) return;
     if (WIFSIGNALED(status)) cg_board_note_exit(s, CG_EXIT_SIGNAL, 0, WTERMSIG(status));
     else if (WIFEXITED(status)) cg_board_note_exit(s, CG_EXIT_REAPED, WEXITSTATUS(status), 0);
+}
+
+/* fn for every process on the board, in the order they got their slots. */
+void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg)
+{
+    if (!cg_board) return;
+    uint32_t n = atomic_load(&cg_board->nslots);
+    for (uint32_t i = 0; i < n; i++)
+        if (atomic_load(&cg_board->slots[i].pid)) fn(&cg_board->slots[i], arg);
 }

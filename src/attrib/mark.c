@@ -1,6 +1,6 @@
 /* mark.c: which allocations are marked read-only.
  *
- * The test on every malloc is inline (cg_mark_wanted in internal.h): the
+ * The test on every malloc is inline (cg_mark_wanted in attrib.h): the
  * calling thread's region depth, one size compare and one flag. The rules
  * that cost more sit behind the flag: COWGUARD_PREFORK, and COWGUARD_SITES,
  * which unwinds the allocation stack and matches its functions and objects
@@ -12,11 +12,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "attrib.h"
 
 uint64_t cg_mark_min_size;
 bool cg_mark_enabled;
 bool cg_mark_slow;
+__thread uint32_t cg_region_depth CG_TLS;
 
 static bool prefork; /* COWGUARD_PREFORK, until the first fork */
 
@@ -143,7 +144,7 @@ static bool sites_match(void)
 bool cg_mark_decide(size_t size, uintptr_t caller)
 {
     if (caller >= ldso_lo && caller < ldso_hi) return false;
-    if (cg_tls.region_depth) return true;
+    if (cg_region_depth) return true;
     if (caller >= libc_lo && caller < libc_hi) return false;
     if (cg_mark_min_size && size >= cg_mark_min_size) return true;
     return prefork || (nglobs && sites_match());
@@ -151,13 +152,13 @@ bool cg_mark_decide(size_t size, uintptr_t caller)
 
 void cg_region_begin(void)
 {
-    cg_tls.region_depth++;
+    cg_region_depth++;
 }
 
 void cg_region_end(void)
 {
     static _Atomic int warned;
-    if (cg_tls.region_depth > 0) cg_tls.region_depth--;
+    if (cg_region_depth > 0) cg_region_depth--;
     else if (!atomic_exchange(&warned, 1))
         cg_message("cowguard_readonly_end() without a matching cowguard_readonly_begin(); ignored");
 }

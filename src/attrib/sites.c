@@ -6,7 +6,7 @@
  * to them, so nothing here allocates, locks or waits for long. */
 #include <unistd.h>
 
-#include "internal.h"
+#include "attrib.h"
 
 #define SITE_EMPTY 0
 #define SITE_BUSY 1
@@ -74,6 +74,16 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
     }
     atomic_fetch_add(&b->lost_sites, 1);
     return 0;
+}
+
+/* The site id of the calling stack, for a marked allocation; 0 when
+ * backtraces are off or the board is not set up. */
+uint16_t cg_site_here(void)
+{
+    if (!cg_opt.backtrace || !cg_board) return 0;
+    uintptr_t frames[CG_MAX_FRAMES];
+    uint32_t n = cg_backtrace(frames, (uint32_t)cg_opt.backtrace);
+    return cg_site_id(frames, n);
 }
 
 /* The frames of site id, or NULL. */

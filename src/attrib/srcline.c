@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "internal.h"
+#include "attrib.h"
 
 #ifdef HAVE_ELFUTILS_LIBDWFL_H
 #include <elfutils/libdwfl.h>
@@ -34,7 +34,7 @@ static bool load(void)
     if (dw.state) return dw.state > 0;
     dw.state = -1;
     cg_tls.busy++; /* dlopen and libdw allocate: pass their requests through */
-    void *h = CG_NEXT(dlopen) ? cg_next.dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL) : NULL;
+    void *h = cg_next.dlopen ? cg_next.dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL) : NULL;
     if (h) {
         dw.begin = (void *)dlsym(h, "dwfl_begin");
         dw.proc_report = (void *)dlsym(h, "dwfl_linux_proc_report");

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "attrib.h"
 #include "sys.h"
 
 typedef struct {
@@ -118,7 +118,7 @@ static obj_t *object_of(const struct link_map *lm)
 {
     obj_t *o = find(lm);
     if (o) return o;
-    if (cg_tls.in_fault ? pthread_mutex_trylock(&lock) != 0 : pthread_mutex_lock(&lock) != 0) return NULL;
+    if (cg_tls.no_wait ? pthread_mutex_trylock(&lock) != 0 : pthread_mutex_lock(&lock) != 0) return NULL;
     o = find(lm);
     if (o || atomic_load(&nobjs) == MAX_OBJS) {
         pthread_mutex_unlock(&lock);

@@ -1,7 +1,7 @@
 /* glob.c: shell-style patterns for COWGUARD_SITES: '*' any run, '?' any one
  * character, '[abc]', '[a-z]', '[!x]' a set. Iterative with one backtrack
  * point, so it neither allocates nor recurses (it runs inside malloc). */
-#include "internal.h"
+#include "base.h"
 
 /* Does c match the set starting at p (just after '[')? *end gets the
  * character after ']'; a set without ']' is taken literally. */

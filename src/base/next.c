@@ -1,46 +1,18 @@
-/* next.c: the definitions cowguard passes through to, and the bootstrap pool.
+/* next.c: the definitions cowguard passes through to.
  *
  * Unmarked calls go to the *next* definition in lookup order (dlsym
  * RTLD_NEXT), so a program linked with jemalloc or tcmalloc keeps it. dlsym
  * itself allocates (its error buffer, with calloc); while it runs, the
- * wrappers serve those requests from a static pool, whose blocks are never
- * freed. */
+ * malloc wrappers serve those requests from the bootstrap pool
+ * (alloc/boot.c). */
 #include <dlfcn.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 #include "sys.h"
 
 cg_next_t cg_next;
-
-/* Each pool block is preceded by a 16-byte header holding its size. */
-#define BOOT_POOL_SIZE CG_BOOT_POOL_SIZE
-static _Alignas(64) char boot_pool[BOOT_POOL_SIZE];
-static _Atomic size_t boot_used;
-
-void *cg_boot_alloc(size_t size, size_t align)
-{
-    if (align < 16) align = 16;
-    if (size > BOOT_POOL_SIZE) return NULL;
-    size_t old = atomic_load(&boot_used), start, next;
-    do {
-        start = (old + 16 + align - 1) & ~(align - 1);
-        next = start + size;
-        if (next > BOOT_POOL_SIZE) return NULL;
-    } while (!atomic_compare_exchange_weak(&boot_used, &old, next));
-    memcpy(boot_pool + start - sizeof(size_t), &size, sizeof size);
-    return boot_pool + start; /* static storage: already zero */
-}
-
-char *const cg_boot_pool = boot_pool;
-
-size_t cg_boot_size(const void *p)
-{
-    size_t size;
-    memcpy(&size, (const char *)p - sizeof(size_t), sizeof size);
-    return size;
-}
 
 /* The malloc family is the one thing cowguard cannot do without: if it is
  * missing, say so and stop. */
@@ -130,7 +102,6 @@ void cg_next_resolve(void)
     WANT(pthread_attr_setstack);
     WANT(makecontext);
     WANT(dlopen);
-    cg_dlopen_next = cg_next.dlopen;
     WANT(daemon);
 }
 

@@ -4,7 +4,7 @@
  * an unknown COWGUARD_* name gets the closest known name. */
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 const cg_option_t cg_option_table[] = {
 #define CG_OPT(field, name, type, deflt, words, min, max, doc) \
@@ -120,6 +120,21 @@ int cg_option_parse(const cg_option_t *o, const char *value, uint64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/* The word an enum option's value stands for ("abort" for
+ * COWGUARD_POLICY's 1), copied into buf; "?" for a value out of range. */
+const char *cg_option_word(const cg_option_t *o, uint64_t value, char *buf, size_t size)
+{
+    const char *w = o->type == CG_OPT_ENUM ? o->words : NULL;
+    for (uint64_t i = 0; w && i < value; i++) {
+        w = strchr(w, '|');
+        if (w) w++;
+    }
+    if (!w || !size) return "?";
+    const char *bar = strchr(w, '|');
+    cg_fmt(buf, size, "%.*s", (int)(bar ? (size_t)(bar - w) : strlen(w)), w);
+    return buf;
 }
 
 /* A size in the largest binary unit that divides it. */
@@ -271,4 +286,5 @@ void cg_options_load(char **envp)
                        o->deflt ? o->deflt : "none");
         }
     }
+    cg_debug_enable(cg_opt.verbose >= 2);
 }

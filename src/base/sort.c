@@ -2,7 +2,7 @@
  * symbolizer run where nothing may. */
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 static void swap(char *a, char *b, size_t size)
 {

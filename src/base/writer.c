@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 typedef struct {
     char *buf;
@@ -195,10 +195,18 @@ void cg_message(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Like cg_message, only with COWGUARD_VERBOSE=2. */
+/* Debug lines are off until the options switch them on (COWGUARD_VERBOSE=2). */
+static bool debugging;
+
+void cg_debug_enable(bool on)
+{
+    debugging = on;
+}
+
+/* Like cg_message, only when debug lines are on. */
 void cg_debug(const char *fmt, ...)
 {
-    if (cg_opt.verbose < 2) return;
+    if (!debugging) return;
     va_list ap;
     va_start(ap, fmt);
     vmessage(fmt, ap);

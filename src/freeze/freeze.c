@@ -20,19 +20,86 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "sys.h"
+#include "freeze.h"
 
-static inline size_t page_index(uintptr_t addr)
-{
-    return (addr - cg_arena.base) >> CG_PAGE_SHIFT;
-}
+/* The state of every page of the arena's reservation, out of band: one
+ * bit per page in each bitmap, mapped at set-up (MAP_NORESERVE: untouched
+ * words cost nothing). */
+static struct {
+    bool ready;
+    uintptr_t ever_frozen_end;    /* pages below it were frozen at least once */
+    _Atomic uint64_t *frozen;     /* read-only now, by a freeze */
+    _Atomic uint64_t *pending;    /* made writable without a trapped write while another process
+                                   * shared it; whether this process then wrote (so copied) it is
+                                   * settled later (cg_settle) */
+    _Atomic uint32_t *pending_tag; /* per page: what made it pending (a call's tag), 0 a bulk thaw */
+    _Atomic uint64_t *copied;     /* this process copied it (and counted the copy) */
+    _Atomic uint64_t *program;    /* the program protected it itself (mprotect) */
+} pg;
+
+static const cg_watch_t *watch; /* who counts what happens here (attrib/ledger.c) */
+static _Atomic size_t thaws;    /* thaw operations since the last freeze (which re-merges) */
 
 static void budget_setup(void);
-static void mark_pending(uintptr_t from, uintptr_t to, uint32_t site, bool assume_shared);
+static void mark_pending(uintptr_t from, uintptr_t to, uint32_t tag, bool assume_shared);
 static void mark_pending_frozen(uintptr_t from, uintptr_t to);
-static _Atomic uint64_t generation; /* freezes so far: a thaw re-checks it */
-static _Atomic size_t thaws; /* thaw operations since the last freeze (which re-merges) */
+static int reclaim_range(uintptr_t from, uintptr_t to);
+
+static void *map_bits(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Once the arena is set up (its lock held): the page bitmaps. false when
+ * they cannot be mapped (then nothing may be frozen). */
+bool cg_freeze_setup(void)
+{
+    if (pg.ready) return true;
+    size_t npages = (cg_arena.end - cg_arena.base) >> CG_PAGE_SHIFT;
+    size_t bitmap = (npages + 63) / 64 * 8, tags = npages * sizeof *pg.pending_tag;
+    _Atomic uint64_t *frozen = map_bits(bitmap), *pending = map_bits(bitmap), *copied = map_bits(bitmap),
+                     *program = map_bits(bitmap);
+    _Atomic uint32_t *tag = map_bits(tags);
+    if (!frozen || !pending || !copied || !program || !tag) {
+        if (frozen) munmap(frozen, bitmap);
+        if (pending) munmap(pending, bitmap);
+        if (copied) munmap(copied, bitmap);
+        if (program) munmap(program, bitmap);
+        if (tag) munmap(tag, tags);
+        return false;
+    }
+    pg.frozen = frozen;
+    pg.pending = pending;
+    pg.copied = copied;
+    pg.program = program;
+    pg.pending_tag = tag;
+    pg.ever_frozen_end = cg_arena.base;
+    cg_arena_on_reclaim(reclaim_range);
+    __atomic_store_n(&pg.ready, true, __ATOMIC_RELEASE);
+    return true;
+}
+
+void cg_freeze_watch(const cg_watch_t *w)
+{
+    watch = w;
+}
+
+const cg_watch_t *cg_watcher(void)
+{
+    return watch;
+}
+
+static inline uintptr_t ever_frozen_end(void)
+{
+    return __atomic_load_n(&pg.ever_frozen_end, __ATOMIC_ACQUIRE);
+}
+
+/* The end of the pages ever frozen here; 0 before the first set-up. */
+uintptr_t cg_ever_frozen_end(void)
+{
+    return ever_frozen_end();
+}
 
 static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
 {
@@ -51,36 +118,36 @@ static void set_range(_Atomic uint64_t *map, size_t from, size_t to, bool on)
 
 /* Pages the program protected itself (mprotect to anything but read-write):
  * cowguard neither freezes nor thaws them, and their faults are the
- * program's. user_pages counts the calls that made any, so the common case
- * stays one mprotect per range. */
-static _Atomic size_t user_pages;
+ * program's. program_calls counts the calls that made any, so the common
+ * case stays one mprotect per range. */
+static _Atomic size_t program_calls;
 
 static void set_bits(size_t from, size_t to, bool on)
 {
-    set_range(cg_arena.frozen, from, to, on);
-    if (on && atomic_load_explicit(&user_pages, memory_order_relaxed))
+    set_range(pg.frozen, from, to, on);
+    if (on && atomic_load_explicit(&program_calls, memory_order_relaxed))
         for (size_t w = from / 64; w < (to + 63) / 64; w++)
-            atomic_fetch_and_explicit(&cg_arena.frozen[w],
-                                      ~atomic_load_explicit(&cg_arena.user[w], memory_order_relaxed),
+            atomic_fetch_and_explicit(&pg.frozen[w],
+                                      ~atomic_load_explicit(&pg.program[w], memory_order_relaxed),
                                       memory_order_relaxed);
 }
 
-static bool user_page(size_t i)
+static bool program_page(size_t i)
 {
-    return atomic_load_explicit(&cg_arena.user[i / 64], memory_order_relaxed) >> (i % 64) & 1;
+    return atomic_load_explicit(&pg.program[i / 64], memory_order_relaxed) >> (i % 64) & 1;
 }
 
 /* mprotect [from, to) to prot, around the program's own protected pages.
  * Async-signal-safe. */
 static int protect(uintptr_t from, uintptr_t to, int prot)
 {
-    if (!atomic_load_explicit(&user_pages, memory_order_relaxed))
+    if (!atomic_load_explicit(&program_calls, memory_order_relaxed))
         return cg_mprotect((void *)from, to - from, prot);
     int r = 0;
-    for (size_t i = page_index(from), end = page_index(to); i < end;) {
-        while (i < end && user_page(i)) i++;
+    for (size_t i = cg_arena_page(from), end = cg_arena_page(to); i < end;) {
+        while (i < end && program_page(i)) i++;
         size_t j = i;
-        while (j < end && !user_page(j)) j++;
+        while (j < end && !program_page(j)) j++;
         if (j > i && cg_mprotect((void *)(cg_arena.base + (i << CG_PAGE_SHIFT)), (j - i) << CG_PAGE_SHIFT,
                                       prot) != 0)
             r = -1;
@@ -93,96 +160,83 @@ static int protect(uintptr_t from, uintptr_t to, int prot)
  * cowguard's again, others the program's. */
 void cg_note_program_protect(uintptr_t addr, size_t len, int prot)
 {
-    if (!cg_arena.ready || !len || addr >= cg_arena.end || addr + len <= cg_arena.base) return;
-    uintptr_t from = addr < cg_arena.base ? cg_arena.base : addr & ~(uintptr_t)(CG_PAGE - 1);
+    if (!__atomic_load_n(&pg.ready, __ATOMIC_ACQUIRE) || !len || addr >= cg_arena.end || addr + len <= cg_arena.base)
+        return;
+    uintptr_t from = addr < cg_arena.base ? cg_arena.base : cg_page_down(addr);
     uintptr_t to = addr + len > cg_arena.end ? cg_arena.end : addr + len;
     bool mine = prot != (PROT_READ | PROT_WRITE);
-    if (mine) atomic_fetch_add(&user_pages, 1);
+    if (mine) atomic_fetch_add(&program_calls, 1);
     for (uintptr_t a = from; a < to; a += CG_PAGE) {
-        size_t i = page_index(a);
+        size_t i = cg_arena_page(a);
         uint64_t bit = 1ULL << (i % 64);
         if (mine) {
-            atomic_fetch_or(&cg_arena.user[i / 64], bit);
-            atomic_fetch_and(&cg_arena.frozen[i / 64], ~bit);
+            atomic_fetch_or(&pg.program[i / 64], bit);
+            atomic_fetch_and(&pg.frozen[i / 64], ~bit);
         } else {
-            atomic_fetch_and(&cg_arena.user[i / 64], ~bit);
+            atomic_fetch_and(&pg.program[i / 64], ~bit);
         }
     }
 }
 
-bool cg_page_program_protected(uintptr_t addr)
+static bool program_protected(uintptr_t addr)
 {
-    return atomic_load_explicit(&user_pages, memory_order_relaxed) && user_page(page_index(addr));
+    return atomic_load_explicit(&program_calls, memory_order_relaxed) && program_page(cg_arena_page(addr));
 }
 
 /* In a forked child: its parent's pending pages and copies are not its own. */
 void cg_freeze_child(void)
 {
-    if (!cg_arena.ready) return;
-    set_range(cg_arena.pending, 0, page_index(cg_arena.frozen_end), false);
-    set_range(cg_arena.copied, 0, page_index(cg_arena.frozen_end), false);
+    if (!pg.ready) return;
+    set_range(pg.pending, 0, cg_arena_page(pg.ever_frozen_end), false);
+    set_range(pg.copied, 0, cg_arena_page(pg.ever_frozen_end), false);
     cg_track_child();
 }
 
 /* Pages frozen now, in this process. */
 size_t cg_frozen_pages(void)
 {
-    size_t n = 0, words = (page_index(cg_arena.frozen_end) + 63) / 64;
+    if (!pg.ready) return 0;
+    size_t n = 0, words = (cg_arena_page(pg.ever_frozen_end) + 63) / 64;
     for (size_t w = 0; w < words; w++)
-        n += (size_t)__builtin_popcountll(atomic_load_explicit(&cg_arena.frozen[w], memory_order_relaxed));
+        n += (size_t)__builtin_popcountll(atomic_load_explicit(&pg.frozen[w], memory_order_relaxed));
     return n;
 }
 
 bool cg_page_frozen(uintptr_t addr)
 {
-    if (!cg_arena_owns((void *)addr) || addr >= cg_arena.frozen_end) return false;
-    size_t i = page_index(addr);
-    return atomic_load_explicit(&cg_arena.frozen[i / 64], memory_order_relaxed) >> (i % 64) & 1;
+    if (!cg_arena_owns((void *)addr) || addr >= ever_frozen_end()) return false;
+    size_t i = cg_arena_page(addr);
+    return atomic_load_explicit(&pg.frozen[i / 64], memory_order_relaxed) >> (i % 64) & 1;
 }
 
-/* Freezes so far in this process (and its parents): a thread's cache of
- * free blocks is good only within one. */
-uint64_t cg_freeze_generation(void)
+/* A fault at addr (SEGV_ACCERR) is a write to a frozen page: in the
+ * arena, below the pages ever frozen (only a freeze makes them
+ * inaccessible there), and not one the program protected itself. */
+bool cg_frozen_fault(uintptr_t addr)
 {
-    return atomic_load_explicit(&generation, memory_order_acquire);
+    return cg_arena_owns((void *)addr) && addr < ever_frozen_end() && !program_protected(addr);
 }
 
 static cg_range_t kept[CG_KEEP_SLOTS]; /* the arena lock serialises freezes */
 
 /* Arena lock held. Freeze every page that belongs to a span.
  *
- * The order matters to code that takes no lock: spans are flagged first
- * (a thread cache then hands out nothing of them), then the generation
+ * The order matters to code that takes no lock: spans are sealed first (a
+ * thread cache then hands out nothing of them) and the allocator's epoch
  * moves (a thaw in flight re-freezes its page, caches flush), then the
  * bits are set (the fault handler recognises the faults) and only then are
- * the pages protected. */
-int cg_freeze_all(void)
+ * the pages protected. The caller has installed the fault handler. */
+int cg_freeze_all(cg_freeze_result_t *out)
 {
-    if (!cg_arena.ready || cg_arena.top == cg_arena.base) return 0;
-    uintptr_t top = cg_arena.top;
-    cg_fault_install();
+    out->pages = out->marked_bytes = 0;
+    if (!pg.ready || cg_arena.top == cg_arena.base) return 0;
     budget_setup();
     /* Pending pages written so far were copied before this fork shares them
      * anew: count them now; the freeze makes the rest trap again. */
-    cg_settle(cg_arena.base, cg_arena.frozen_end, true);
-    for (uintptr_t a = cg_arena.base; a < top;) {
-        cg_span_t *s = cg_arena.pagemap[page_index(a)];
-        a += (uintptr_t)s->npages << CG_PAGE_SHIFT;
-        if (s->frozen) continue;
-        if (s->state == CG_SPAN_SLAB) {
-            cg_slab_freeze(s);
-        } else {
-            if (s->listed == CG_LISTED_RUNS) { /* free pages: reclaimed before they are reused */
-                cg_list_remove(&cg_arena.runs[s->npages < CG_RUN_LISTS ? s->npages : CG_RUN_LISTS], s);
-                cg_list_push(&cg_arena.frozen_runs, s);
-                s->listed = CG_LISTED_FROZEN;
-            }
-            __atomic_store_n(&s->frozen, 1, __ATOMIC_RELEASE);
-        }
-    }
-    atomic_fetch_add(&generation, 1);
-    set_bits(0, page_index(top), true);
-    if (top > cg_arena.frozen_end) __atomic_store_n(&cg_arena.frozen_end, top, __ATOMIC_RELEASE);
+    cg_settle_all(true);
+    uintptr_t top = cg_alloc_seal();
+    set_bits(0, cg_arena_page(top), true);
+    if (top > pg.ever_frozen_end) __atomic_store_n(&pg.ever_frozen_end, top, __ATOMIC_RELEASE);
     /* Memory the kernel writes (alternate signal stacks, stacks, buffers of
      * calls in flight) is left out of the mprotect altogether: a signal
      * frame written there in between would kill the process. */
@@ -197,7 +251,7 @@ int cg_freeze_all(void)
          * settled like any pending page. */
         mark_pending(kept[i].lo, kept[i].hi, 0, true);
         protect(kept[i].lo, kept[i].hi, PROT_READ | PROT_WRITE);
-        set_bits(page_index(kept[i].lo), page_index(kept[i].hi), false);
+        set_bits(cg_arena_page(kept[i].lo), cg_arena_page(kept[i].hi), false);
         at = kept[i].hi;
     }
     if (r != 0) {
@@ -206,41 +260,25 @@ int cg_freeze_all(void)
         return -1;
     }
     atomic_store(&thaws, 0); /* one mapping again, but for the kept ranges */
-    cg_board_note_freeze(cg_arena.live_bytes, page_index(top));
-    cg_debug("froze %zu pages (%zu bytes live in %zu blocks)", page_index(top),
-             cg_arena.live_bytes, cg_arena.live_blocks);
+    out->pages = cg_arena_page(top);
+    out->marked_bytes = cg_arena.live_bytes;
+    cg_debug("froze %zu pages (%zu bytes live in %zu blocks)", out->pages, cg_arena.live_bytes,
+             cg_arena.live_blocks);
     return 0;
 }
 
 /* Arena lock held. Thaw everything; blocks freed while frozen become free. */
 int cg_thaw_all(void)
 {
-    if (!cg_arena.ready || cg_arena.frozen_end == cg_arena.base) return 0;
-    uintptr_t end = cg_arena.frozen_end;
+    if (!pg.ready || pg.ever_frozen_end == cg_arena.base) return 0;
+    uintptr_t end = pg.ever_frozen_end;
     mark_pending_frozen(cg_arena.base, end); /* writable now without traps: settled later */
     if (protect(cg_arena.base, end, PROT_READ | PROT_WRITE) != 0) {
         cg_message("cannot thaw marked data (mprotect: %s)", cg_strerror(errno));
         return -1;
     }
-    set_bits(0, page_index(end), false);
-    for (uintptr_t a = cg_arena.base; a < end;) {
-        cg_span_t *s = cg_arena.pagemap[page_index(a)];
-        /* From the span's own start: a span freed below may have merged
-         * with the free run after it, so a can lie inside s. Taken before
-         * s can merge away. */
-        a = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
-        if (!s->frozen) continue;
-        if (s->state == CG_SPAN_SLAB) {
-            cg_slab_thaw(s);
-        } else {
-            if (s->listed == CG_LISTED_FROZEN) {
-                cg_list_remove(&cg_arena.frozen_runs, s);
-                s->listed = CG_LISTED_NONE;
-            }
-            s->frozen = 0;
-            if (s->state == CG_SPAN_FREE || s->nused == 0) cg_run_free(s);
-        }
-    }
+    set_bits(0, cg_arena_page(end), false);
+    cg_alloc_unseal(end);
     return 0;
 }
 
@@ -257,19 +295,6 @@ int cg_thaw_all(void)
 
 static size_t allowance; /* thaws times two may reach this */
 
-static size_t count_mappings(void)
-{
-    char buf[8192];
-    size_t lines = 0;
-    int fd = cg_sys_open("/proc/self/maps", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n;
-    while ((n = cg_sys_read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++) lines += buf[i] == '\n';
-    cg_sys_close(fd);
-    return lines;
-}
-
 /* Normal context (the first freeze). */
 static void budget_setup(void)
 {
@@ -281,7 +306,7 @@ static void budget_setup(void)
         for (const char *p = buf; *p >= '0' && *p <= '9'; p++) v = v * 10 + (size_t)(*p - '0');
         if (v) max = v;
     }
-    size_t used = count_mappings();
+    size_t used = cg_count_mappings();
     allowance = max > used ? (max - used) / 2 : 1;
 }
 
@@ -297,17 +322,15 @@ static size_t thaw_unit(void)
 
 /* ---- pending pages ------------------------------------------------------- */
 
-static cg_copy_fn copy_hook; /* who counts a copy settled here (fault.c) */
-
-void cg_freeze_on_copy(cg_copy_fn fn)
+static inline void tell(uint32_t tag, cg_copy_how_t how)
 {
-    copy_hook = fn;
+    if (watch) watch->copy(tag, how);
 }
 
-static void count_copy(size_t i, uint32_t site, cg_copy_how_t how)
+static void count_copy(size_t i, uint32_t tag, cg_copy_how_t how)
 {
-    atomic_fetch_or_explicit(&cg_arena.copied[i / 64], 1ULL << (i % 64), memory_order_relaxed);
-    if (copy_hook) copy_hook(site, how);
+    atomic_fetch_or_explicit(&pg.copied[i / 64], 1ULL << (i % 64), memory_order_relaxed);
+    tell(tag, how);
 }
 
 /* [from, to), frozen until now, becomes writable without a trap: the pages
@@ -315,7 +338,7 @@ static void count_copy(size_t i, uint32_t site, cg_copy_how_t how)
  * about to share them) become pending, with what made them so, and the
  * kernel starts recording their writes. Before they are made writable.
  * Async-signal-safe. */
-static void mark_pending(uintptr_t from, uintptr_t to, uint32_t site, bool assume_shared)
+static void mark_pending(uintptr_t from, uintptr_t to, uint32_t tag, bool assume_shared)
 {
     uint64_t entries[64]; /* the handler may run on a small alternate stack */
     for (uintptr_t a = from; a < to; a += sizeof entries / 8 * CG_PAGE) {
@@ -324,10 +347,10 @@ static void mark_pending(uintptr_t from, uintptr_t to, uint32_t site, bool assum
         bool known = !assume_shared && cg_pagemap_read(a, n, entries) == 0;
         for (size_t k = 0; k < n; k++) {
             if (known && !cg_pagemap_shared(entries[k])) continue; /* not shared, or not there: no copy */
-            size_t i = page_index(a) + k;
-            atomic_store_explicit(&cg_arena.pending_site[i], site, memory_order_relaxed);
-            uint64_t old = atomic_fetch_or_explicit(&cg_arena.pending[i / 64], 1ULL << (i % 64), memory_order_relaxed);
-            if (!(old & (1ULL << (i % 64))) && copy_hook) copy_hook(0, CG_PENDING_MORE);
+            size_t i = cg_arena_page(a) + k;
+            atomic_store_explicit(&pg.pending_tag[i], tag, memory_order_relaxed);
+            uint64_t old = atomic_fetch_or_explicit(&pg.pending[i / 64], 1ULL << (i % 64), memory_order_relaxed);
+            if (!(old & (1ULL << (i % 64)))) tell(0, CG_PENDING_MORE);
         }
     }
     cg_track_arm(from, to);
@@ -347,17 +370,17 @@ static void mark_pending_frozen(uintptr_t from, uintptr_t to)
 
 static void settle_one(uintptr_t page, bool estimated)
 {
-    size_t i = page_index(page);
+    size_t i = cg_arena_page(page);
     uint64_t bit = 1ULL << (i % 64);
-    if (!(atomic_fetch_and_explicit(&cg_arena.pending[i / 64], ~bit, memory_order_relaxed) & bit)) return;
-    if (copy_hook) copy_hook(0, CG_PENDING_LESS);
-    count_copy(i, atomic_load_explicit(&cg_arena.pending_site[i], memory_order_relaxed),
+    if (!(atomic_fetch_and_explicit(&pg.pending[i / 64], ~bit, memory_order_relaxed) & bit)) return;
+    tell(0, CG_PENDING_LESS);
+    count_copy(i, atomic_load_explicit(&pg.pending_tag[i], memory_order_relaxed),
                estimated ? CG_COPY_ESTIMATED : CG_COPY_SETTLED);
 }
 
 static void settle_written(uintptr_t page, void *arg)
 {
-    if (page >= cg_arena.base && page < cg_arena.frozen_end) settle_one(page, false);
+    if (page >= cg_arena.base && page < pg.ever_frozen_end) settle_one(page, false);
 }
 
 /* Count the pending pages of [lo, hi) this process has written: each was
@@ -368,21 +391,21 @@ static void settle_written(uintptr_t page, void *arg)
  * estimate. Async-signal-safe. */
 void cg_settle(uintptr_t lo, uintptr_t hi, bool final)
 {
-    if (!cg_arena.ready || lo >= hi) return;
-    if (hi > cg_arena.frozen_end) hi = cg_arena.frozen_end;
+    if (!pg.ready || lo >= hi) return;
+    if (hi > pg.ever_frozen_end) hi = pg.ever_frozen_end;
     /* Runs of pending pages, asked of the kernel one run at a time (pages
      * never armed would all read as written). */
     bool recorded = cg_track_armed();
-    size_t first = page_index(lo), last = page_index(hi);
+    size_t first = cg_arena_page(lo), last = cg_arena_page(hi);
     for (size_t i = first; recorded && i < last;) {
-        uint64_t word = atomic_load_explicit(&cg_arena.pending[i / 64], memory_order_relaxed) >> (i % 64);
+        uint64_t word = atomic_load_explicit(&pg.pending[i / 64], memory_order_relaxed) >> (i % 64);
         if (!word) {
             i = (i / 64 + 1) * 64;
             continue;
         }
         i += (size_t)__builtin_ctzll(word);
         size_t j = i;
-        while (j < last && (atomic_load_explicit(&cg_arena.pending[j / 64], memory_order_relaxed) >> (j % 64) & 1)) j++;
+        while (j < last && (atomic_load_explicit(&pg.pending[j / 64], memory_order_relaxed) >> (j % 64) & 1)) j++;
         if (i < last && cg_track_scan(cg_arena.base + (i << CG_PAGE_SHIFT), cg_arena.base + (j << CG_PAGE_SHIFT),
                                       settle_written, NULL) != 0)
             recorded = false;
@@ -391,7 +414,7 @@ void cg_settle(uintptr_t lo, uintptr_t hi, bool final)
     if (!final) return;
     uint64_t entry;
     for (size_t w = first / 64; w < (last + 63) / 64; w++) {
-        uint64_t bits = atomic_load_explicit(&cg_arena.pending[w], memory_order_relaxed);
+        uint64_t bits = atomic_load_explicit(&pg.pending[w], memory_order_relaxed);
         while (bits) {
             size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
@@ -402,8 +425,37 @@ void cg_settle(uintptr_t lo, uintptr_t hi, bool final)
                 continue;
             }
             uint64_t bit = 1ULL << (i % 64);
-            if ((atomic_fetch_and_explicit(&cg_arena.pending[w], ~bit, memory_order_relaxed) & bit) && copy_hook)
-                copy_hook(0, CG_PENDING_LESS);
+            if (atomic_fetch_and_explicit(&pg.pending[w], ~bit, memory_order_relaxed) & bit)
+                tell(0, CG_PENDING_LESS);
+        }
+    }
+}
+
+/* Every page ever frozen here (cg_settle). */
+void cg_settle_all(bool final)
+{
+    if (pg.ready) cg_settle(cg_arena.base, ever_frozen_end(), final);
+}
+
+/* From pagemap, over the pages ever frozen: those still resident and shared
+ * with another process, and those this process copied that it still holds
+ * alone. Static buffers: this runs once per process, at its end, maybe on a
+ * small signal stack. */
+void cg_freeze_residency(uint64_t *shared, uint64_t *copies_held)
+{
+    static uint64_t entries[512];
+    *shared = *copies_held = 0;
+    if (!pg.ready) return;
+    size_t npages = cg_arena_page(ever_frozen_end());
+    for (size_t c = 0; c < npages; c += 512) {
+        size_t n = npages - c < 512 ? npages - c : 512;
+        if (cg_pagemap_read(cg_arena_page_addr(c), n, entries) != 0) break;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = c + k;
+            if (cg_pagemap_shared(entries[k])) (*shared)++;
+            else if (cg_pagemap_private(entries[k])
+                     && (atomic_load_explicit(&pg.copied[i / 64], memory_order_relaxed) >> (i % 64) & 1))
+                (*copies_held)++;
         }
     }
 }
@@ -415,15 +467,15 @@ void cg_settle(uintptr_t lo, uintptr_t hi, bool final)
  * process's copies are dropped (other processes keep theirs, and the
  * copies stay counted) and the pages made writable, reading as zero. 0,
  * or -1 when they stay frozen. */
-int cg_reclaim_range(uintptr_t from, uintptr_t to)
+static int reclaim_range(uintptr_t from, uintptr_t to)
 {
     if (thaw_unit() == 0) return -1; /* no mappings to spare: leave them quarantined */
     cg_settle(from, to, true);
     if (madvise((void *)from, to - from, MADV_DONTNEED) != 0
         || protect(from, to, PROT_READ | PROT_WRITE) != 0)
         return -1;
-    set_bits(page_index(from), page_index(to), false);
-    set_range(cg_arena.copied, page_index(from), page_index(to), false);
+    set_bits(cg_arena_page(from), cg_arena_page(to), false);
+    set_range(pg.copied, cg_arena_page(from), cg_arena_page(to), false);
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
     return 0;
 }
@@ -436,16 +488,16 @@ int cg_reclaim_range(uintptr_t from, uintptr_t to)
  * -1 when the page cannot be made writable. */
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
 {
-    uint64_t gen = atomic_load(&generation);
-    uintptr_t page = addr & ~(uintptr_t)(CG_PAGE - 1);
-    uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
-    size_t i = page_index(page);
+    uint64_t epoch = cg_alloc_epoch();
+    uintptr_t page = cg_page_down(addr);
+    uintptr_t end = __atomic_load_n(&pg.ever_frozen_end, __ATOMIC_ACQUIRE);
+    size_t i = cg_arena_page(page);
     uint64_t bit = 1ULL << (i % 64);
     /* Shared? Read before the race for the page is decided: a thread that
      * loses it may write (and copy) the page before the winner looks. */
     uint64_t e;
     bool shared = cg_pagemap_read(page, 1, &e) != 0 || cg_pagemap_shared(e);
-    uint64_t old = atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
+    uint64_t old = atomic_fetch_and_explicit(&pg.frozen[i / 64], ~bit, memory_order_relaxed);
     *was_frozen = (old & bit) != 0;
     *copied = *was_frozen && shared;
     size_t unit = *was_frozen ? thaw_unit() : 1;
@@ -470,41 +522,41 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
             from = cg_arena.base;
             to = end;
         }
-        set_bits(page_index(from), page_index(to), false);
+        set_bits(cg_arena_page(from), cg_arena_page(to), false);
     }
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
-    if (atomic_load(&generation) != gen) {
+    if (cg_alloc_epoch() != epoch) {
         /* A fork froze everything meanwhile, and this thaw may have undone
          * it for the page: freeze the page again; the write, retried, traps
          * afresh and is counted then. */
-        atomic_fetch_or_explicit(&cg_arena.frozen[i / 64], bit, memory_order_relaxed);
+        atomic_fetch_or_explicit(&pg.frozen[i / 64], bit, memory_order_relaxed);
         cg_mprotect((void *)page, CG_PAGE, PROT_READ);
         *was_frozen = *copied = false;
         return 0;
     }
-    if (*copied) atomic_fetch_or_explicit(&cg_arena.copied[i / 64], bit, memory_order_relaxed);
+    if (*copied) atomic_fetch_or_explicit(&pg.copied[i / 64], bit, memory_order_relaxed);
     return 0;
 }
 
 /* A system call is about to write the frozen page at addr: make it
  * writable without a trap. *was_frozen: this call thawed it (another thread
  * may have won the race); the page, if another process shares it, becomes
- * pending with site, so that only a page the kernel then writes counts as
+ * pending with tag, so that only a page the kernel then writes counts as
  * copied. Async-signal-safe. */
-void cg_thaw_for_kernel(uintptr_t addr, uint32_t site, bool *was_frozen)
+void cg_thaw_for_kernel(uintptr_t addr, uint32_t tag, bool *was_frozen)
 {
-    uintptr_t page = addr & ~(uintptr_t)(CG_PAGE - 1);
-    size_t i = page_index(page);
+    uintptr_t page = cg_page_down(addr);
+    size_t i = cg_arena_page(page);
     uint64_t bit = 1ULL << (i % 64);
-    *was_frozen = (atomic_load_explicit(&cg_arena.frozen[i / 64], memory_order_relaxed) & bit) != 0;
+    *was_frozen = (atomic_load_explicit(&pg.frozen[i / 64], memory_order_relaxed) & bit) != 0;
     if (!*was_frozen) return;
-    mark_pending(page, page + CG_PAGE, site, false); /* before it can be written */
-    uint64_t old = atomic_fetch_and_explicit(&cg_arena.frozen[i / 64], ~bit, memory_order_relaxed);
+    mark_pending(page, page + CG_PAGE, tag, false); /* before it can be written */
+    uint64_t old = atomic_fetch_and_explicit(&pg.frozen[i / 64], ~bit, memory_order_relaxed);
     *was_frozen = (old & bit) != 0;
     if (protect(page, page + CG_PAGE, PROT_READ | PROT_WRITE) != 0) {
-        uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
+        uintptr_t end = __atomic_load_n(&pg.ever_frozen_end, __ATOMIC_ACQUIRE);
         mark_pending_frozen(cg_arena.base, end); /* out of mappings: thaw everything */
-        if (protect(cg_arena.base, end, PROT_READ | PROT_WRITE) == 0) set_bits(0, page_index(end), false);
+        if (protect(cg_arena.base, end, PROT_READ | PROT_WRITE) == 0) set_bits(0, cg_arena_page(end), false);
     }
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
 }
@@ -512,9 +564,9 @@ void cg_thaw_for_kernel(uintptr_t addr, uint32_t site, bool *was_frozen)
 /* [lo, hi) clipped to the pages that were ever frozen, widened to pages. */
 static bool clip(uintptr_t *lo, uintptr_t *hi)
 {
-    uintptr_t end = __atomic_load_n(&cg_arena.frozen_end, __ATOMIC_ACQUIRE);
-    uintptr_t a = *lo < cg_arena.base ? cg_arena.base : *lo & ~(uintptr_t)(CG_PAGE - 1);
-    uintptr_t b = *hi > end ? end : (*hi + CG_PAGE - 1) & ~(uintptr_t)(CG_PAGE - 1);
+    uintptr_t end = __atomic_load_n(&pg.ever_frozen_end, __ATOMIC_ACQUIRE);
+    uintptr_t a = *lo < cg_arena.base ? cg_arena.base : cg_page_down(*lo);
+    uintptr_t b = *hi > end ? end : cg_page_up(*hi);
     if (a >= b) return false;
     *lo = a;
     *hi = b;
@@ -526,10 +578,10 @@ static bool clip(uintptr_t *lo, uintptr_t *hi)
  * written while shared). Async-signal-safe. */
 void cg_thaw_range(uintptr_t lo, uintptr_t hi)
 {
-    if (!cg_arena.ready || !clip(&lo, &hi)) return;
+    if (!pg.ready || !clip(&lo, &hi)) return;
     mark_pending_frozen(lo, hi);
     if (protect(lo, hi, PROT_READ | PROT_WRITE) != 0) return;
-    set_bits(page_index(lo), page_index(hi), false);
+    set_bits(cg_arena_page(lo), cg_arena_page(hi), false);
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
 }
 
@@ -537,8 +589,8 @@ void cg_thaw_range(uintptr_t lo, uintptr_t hi)
  * cg_thaw_range kept it writable for the parent. */
 void cg_refreeze_range(uintptr_t lo, uintptr_t hi)
 {
-    if (!cg_arena.ready || !clip(&lo, &hi)) return;
+    if (!pg.ready || !clip(&lo, &hi)) return;
     if (protect(lo, hi, PROT_READ) != 0) return;
-    set_bits(page_index(lo), page_index(hi), true);
-    set_range(cg_arena.pending, page_index(lo), page_index(hi), false);
+    set_bits(cg_arena_page(lo), cg_arena_page(hi), true);
+    set_range(pg.pending, cg_arena_page(lo), cg_arena_page(hi), false);
 }

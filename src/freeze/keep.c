@@ -1,27 +1,15 @@
-/* keep.c: memory the kernel writes on its own, kept writable through every
- * freeze.
+/* keep.c: the table of ranges the kernel writes on its own, which no
+ * freeze may leave read-only (kernel.c says which, and why).
  *
- * A frozen page does not fault when the kernel writes it: a system call
- * fails with EFAULT, and a signal frame that cannot be written kills the
- * process (SIGSEGV, SI_KERNEL). So these ranges are never left frozen:
- *   - alternate signal stacks (sigaltstack): Ruby and CPython's faulthandler
- *     allocate theirs with malloc;
- *   - stacks the program hands to pthread_attr_setstack or makecontext:
- *     signal frames land there, and glibc keeps the thread's descriptor at
- *     the top of a pthread stack;
- *   - the destinations of system calls in flight: a thread blocked in read()
- *     into marked memory while another thread forks.
  * The table is lock-free: wrappers claim a slot, the freeze (arena lock
- * held) scans them all and thaws what they name. The two sides form a
- * Dekker pair: a wrapper publishes its range, then looks at the frozen bits;
- * the freeze sets the bits, then reads the ranges. Either the freeze sees
- * the range and thaws it, or the wrapper sees the bits and thaws them
- * itself (cg_before_kernel_write). */
-#include <errno.h>
+ * held) scans them all and leaves what they name writable. The two sides
+ * form a Dekker pair: a wrapper publishes its range, then looks at the
+ * frozen bits; the freeze sets the bits, then reads the ranges. Either the
+ * freeze sees the range and leaves it writable, or the wrapper sees the
+ * bits and thaws the pages itself (cg_before_kernel_write). */
 #include <sys/mman.h>
 
-#include "internal.h"
-#include "sys.h"
+#include "freeze.h"
 
 #define KEEP_SLOTS CG_KEEP_SLOTS
 
@@ -49,14 +37,12 @@ static keep_slot_t *table(void)
     return p;
 }
 
-/* Does [lo, hi) touch the arena's reservation? Only such ranges are kept. */
-static bool in_arena(uintptr_t lo, uintptr_t hi)
+/* Claim a slot for [lo, hi) (tid: the thread an alternate stack belongs
+ * to): its index, or -1 when the table is full or cannot be mapped. */
+int cg_keep_claim(cg_keep_t kind, uintptr_t lo, uintptr_t hi, int32_t tid)
 {
-    return cg_arena.ready && lo < cg_arena.end && hi > cg_arena.base;
-}
-
-static int claim(keep_slot_t *t, cg_keep_t kind, uintptr_t lo, uintptr_t hi, int32_t tid)
-{
+    keep_slot_t *t = table();
+    if (!t) return -1;
     /* Threads start their search apart: their TLS blocks lie apart. */
     unsigned start = (unsigned)(((uintptr_t)&cg_tls >> 6) * 31u % KEEP_SLOTS);
     for (unsigned k = 0; k < KEEP_SLOTS; k++) {
@@ -84,68 +70,39 @@ static void release(keep_slot_t *t, int i)
     atomic_store(&t[i].kind, 0);
 }
 
-/* A range the kernel writes for as long as the program uses it (a stack).
- * Already frozen pages are thawed now, as a kernel write. */
-void cg_keep_stack(uintptr_t lo, size_t len)
+/* Give slot back; the range it held, in *lo and *hi. */
+void cg_keep_release(int slot, uintptr_t *lo, uintptr_t *hi)
 {
-    if (!len || !in_arena(lo, lo + len)) return;
-    keep_slot_t *t = table();
-    if (!t) return;
-    for (unsigned i = 0; i < KEEP_SLOTS; i++) /* the same stack again */
-        if (atomic_load(&t[i].kind) == CG_KEEP_STACK && atomic_load(&t[i].lo) == lo
-            && atomic_load(&t[i].hi) == lo + len)
-            return;
-    if (claim(t, CG_KEEP_STACK, lo, lo + len, 0) >= 0) cg_before_kernel_write(lo, len);
+    *lo = atomic_load(&slots[slot].lo);
+    *hi = atomic_load(&slots[slot].hi);
+    release(slots, slot);
 }
 
-/* The calling thread's alternate signal stack is now [lo, lo + len), or
- * none (len 0): one entry per thread, replaced when it changes. */
-void cg_keep_altstack(uintptr_t lo, size_t len)
+/* Is [lo, hi) in the table already, as kind? */
+bool cg_keep_has(cg_keep_t kind, uintptr_t lo, uintptr_t hi)
 {
     keep_slot_t *t = __atomic_load_n(&slots, __ATOMIC_ACQUIRE);
-    int32_t me = (int32_t)cg_sys_gettid();
-    if (t)
-        for (unsigned i = 0; i < KEEP_SLOTS; i++)
-            if (atomic_load(&t[i].kind) == CG_KEEP_ALTSTACK && atomic_load(&t[i].tid) == me) release(t, (int)i);
-    if (!len || !in_arena(lo, lo + len) || !(t = table())) return;
-    if (claim(t, CG_KEEP_ALTSTACK, lo, lo + len, me) >= 0) cg_before_kernel_write(lo, len);
+    for (unsigned i = 0; t && i < KEEP_SLOTS; i++)
+        if (atomic_load(&t[i].kind) == kind && atomic_load(&t[i].lo) == lo && atomic_load(&t[i].hi) == hi)
+            return true;
+    return false;
 }
 
-/* A system call will write somewhere in [lo, hi): keep it writable through
- * a fork until cg_keep_call_end. The caller thaws what the call writes
- * (cg_before_kernel_write) after this. Returns the slot, or -1. */
-int cg_keep_call_register(uintptr_t lo, uintptr_t hi)
+/* Give back every slot of kind that belongs to thread tid. */
+void cg_keep_release_thread(cg_keep_t kind, int32_t tid)
 {
-    uintptr_t base = cg_arena.base, size = __atomic_load_n(&cg_arena.size, __ATOMIC_ACQUIRE);
-    if (cg_likely(lo >= hi || lo >= base + size || hi <= base)) return -1;
-    int saved = errno;
-    keep_slot_t *t = table();
-    int slot = t ? claim(t, CG_KEEP_CALL, lo, hi, 0) : -1;
-    errno = saved;
-    return slot;
+    keep_slot_t *t = __atomic_load_n(&slots, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; t && i < KEEP_SLOTS; i++)
+        if (atomic_load(&t[i].kind) == kind && atomic_load(&t[i].tid) == tid) release(t, (int)i);
 }
 
-/* A system call is about to write [a, a + len): keep it writable until
- * cg_keep_call_end, its frozen pages thawed now. Returns the slot, or -1
- * when there is nothing to keep. */
-int cg_keep_call_begin(uintptr_t a, size_t len)
+/* fn for every slot in use, in slot order; fn may release its slot. */
+void cg_keep_each(cg_keep_fn fn, void *arg)
 {
-    int slot = cg_keep_call_register(a, a + len);
-    cg_before_kernel_write(a, len);
-    return slot;
-}
-
-/* The call is over. The pages it made writable are settled at once: what
- * the kernel wrote there is counted now, even if the process is killed
- * before its next fork or exit. */
-void cg_keep_call_end(int slot)
-{
-    if (slot < 0) return;
-    uintptr_t lo = atomic_load(&slots[slot].lo), hi = atomic_load(&slots[slot].hi);
-    release(slots, slot);
-    if (cg_tls.kernel_thawed) {
-        cg_tls.kernel_thawed = 0;
-        cg_settle(lo & ~(uintptr_t)(CG_PAGE - 1), (hi + CG_PAGE - 1) & ~(uintptr_t)(CG_PAGE - 1), false);
+    keep_slot_t *t = __atomic_load_n(&slots, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; t && i < KEEP_SLOTS; i++) {
+        cg_keep_t kind = (cg_keep_t)atomic_load(&t[i].kind);
+        if (kind) fn((int)i, kind, atomic_load(&t[i].lo), atomic_load(&t[i].hi), arg);
     }
 }
 
@@ -164,8 +121,8 @@ size_t cg_keep_ranges(uintptr_t lo, uintptr_t hi, cg_range_t *out, size_t max)
     size_t n = 0;
     for (unsigned i = 0; t && i < KEEP_SLOTS && n < max; i++) {
         if (!atomic_load(&t[i].kind)) continue;
-        uintptr_t a = atomic_load(&t[i].lo) & ~(uintptr_t)(CG_PAGE - 1);
-        uintptr_t b = (atomic_load(&t[i].hi) + CG_PAGE - 1) & ~(uintptr_t)(CG_PAGE - 1);
+        uintptr_t a = cg_page_down(atomic_load(&t[i].lo));
+        uintptr_t b = cg_page_up(atomic_load(&t[i].hi));
         if (a < lo) a = lo;
         if (b > hi) b = hi;
         if (a < b) out[n++] = (cg_range_t){ a, b };
@@ -182,48 +139,3 @@ size_t cg_keep_ranges(uintptr_t lo, uintptr_t hi, cg_range_t *out, size_t max)
     return k;
 }
 
-/* In a forked child: only the forking thread exists, and it is in no
- * system call. The ranges of calls in flight in the parent's other threads
- * are frozen again, as they were before the fork kept them; the entries
- * go. Stacks stay kept (their memory is nothing else's). */
-void cg_keep_child(void)
-{
-    keep_slot_t *t = slots;
-    bool any = false;
-    if (!t) return;
-    for (unsigned i = 0; i < KEEP_SLOTS; i++) {
-        if (atomic_load(&t[i].kind) != CG_KEEP_CALL) continue;
-        uintptr_t lo = atomic_load(&t[i].lo), hi = atomic_load(&t[i].hi);
-        release(t, (int)i);
-        if (lo < hi) cg_refreeze_range(lo, hi);
-        any = true;
-    }
-    /* A kept stack may share a page with a call's buffer: thaw them again. */
-    for (unsigned i = 0; any && i < KEEP_SLOTS; i++) {
-        if (!atomic_load(&t[i].kind)) continue;
-        uintptr_t lo = atomic_load(&t[i].lo), hi = atomic_load(&t[i].hi);
-        if (lo < hi) cg_thaw_range(lo, hi);
-    }
-}
-
-/* Several destinations of one call (cg_keeps_t holds up to four; more are
- * only thawed, not kept through a concurrent fork). */
-void cg_keeps_add(cg_keeps_t *k, const void *p, size_t n)
-{
-    if (k->n < (int)(sizeof k->slot / sizeof k->slot[0])) k->slot[k->n++] = cg_keep_call_begin((uintptr_t)p, n);
-    else cg_before_kernel_write((uintptr_t)p, n);
-}
-
-void cg_keeps_end(cg_keeps_t *k)
-{
-    for (int i = 0; i < k->n; i++) cg_keep_call_end(k->slot[i]);
-    k->n = 0;
-}
-
-/* The whole marked block that holds p (a DIR, a FILE's buffer). */
-void cg_keep_block(cg_keeps_t *k, const void *p)
-{
-    cg_block_info_t b;
-    if (!cg_arena_owns(p) || !cg_arena_block_info((uintptr_t)p, &b)) return;
-    cg_keeps_add(k, (const void *)b.start, b.size);
-}

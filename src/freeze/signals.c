@@ -21,10 +21,20 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "freeze.h"
 
 static struct sigaction program_action; /* what the program believes is installed */
 static _Atomic int installed;
+static cg_handler_fn segv_handler;      /* cowguard's (fault.c) */
+static void (*terminate_hook)(int sig); /* measures and reports a process a signal ends */
+
+/* The program's view of SIGSEGV in this thread (below). */
+static __thread struct {
+    bool blocked;      /* the program asked for SIGSEGV blocked in this thread */
+    uint8_t pending;   /* a sent SIGSEGV waits for the program to unblock it */
+    uintptr_t chain_sp; /* the frame that called the program's SIGSEGV handler, 0 if none */
+    bool chain_blocked; /* inside that handler: the program's view of SIGSEGV blocked */
+} view_of CG_TLS;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t segv_in_mask; /* bit sig: the program's sa_mask for sig had SIGSEGV */
 
@@ -44,19 +54,30 @@ static void leave(const sigset_t *saved)
     cg_next.pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
-void cg_fault_lock(void)
+void cg_signals_lock(void)
 {
     pthread_mutex_lock(&lock);
 }
 
-void cg_fault_unlock(void)
+void cg_signals_unlock(void)
 {
     pthread_mutex_unlock(&lock);
 }
 
-void cg_fault_reset_lock(void)
+void cg_signals_reset_lock(void)
 {
     pthread_mutex_init(&lock, NULL);
+}
+
+/* Put the default action of sig back (the kernel's, not the program's
+ * view), so that what comes next (a repeated fault, abort, a signal sent
+ * again) ends the process as it would without cowguard. */
+void cg_signal_default(int sig)
+{
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    cg_next.sigaction(sig, &d, NULL);
 }
 
 /* Every signal but those a fault raises: what cowguard blocks while it
@@ -84,7 +105,7 @@ static void apply_kernel_action(void)
 {
     struct sigaction k;
     memset(&k, 0, sizeof k);
-    k.sa_sigaction = cg_fault_handler;
+    k.sa_sigaction = segv_handler;
     cg_async_signals(&k.sa_mask);
     k.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER | (program_action.sa_flags & SA_ONSTACK);
     cg_next.sigaction(SIGSEGV, &k, NULL);
@@ -111,14 +132,18 @@ static bool is_default(const struct sigaction *a)
     return a->sa_handler == SIG_DFL; /* sa_sigaction shares the field: NULL either way */
 }
 
+/* Who measures and reports a process that a terminating signal ends (the
+ * interpose layer's exit path). */
+void cg_signals_on_terminate(void (*fn)(int sig))
+{
+    terminate_hook = fn;
+}
+
 static void on_terminate(int sig)
 {
     int saved = errno;
-    cg_process_killed(sig);
-    struct sigaction d;
-    memset(&d, 0, sizeof d);
-    d.sa_handler = SIG_DFL;
-    cg_next.sigaction(sig, &d, NULL);
+    if (terminate_hook) terminate_hook(sig);
+    cg_signal_default(sig);
     atomic_fetch_and(&stand_in, ~(1ULL << sig));
     /* Blocked while this handler runs: delivered, and fatal, on return. */
     syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
@@ -163,12 +188,14 @@ static int terminating_action(int sig, const struct sigaction *act, struct sigac
     return r;
 }
 
-/* Called before the first freeze; the action in place becomes the program's. */
-void cg_fault_install(void)
+/* Before the first freeze: handler takes SIGSEGV in the kernel, and the
+ * action in place becomes the program's. */
+void cg_signals_take_segv(cg_handler_fn handler)
 {
     if (atomic_load(&installed)) return;
     sigset_t saved;
     enter(&saved);
+    segv_handler = handler;
     if (!atomic_load(&installed) && cg_next.sigaction(SIGSEGV, NULL, &program_action) == 0) {
         apply_kernel_action();
         static const int term[] = { SIGTERM, SIGINT, SIGHUP };
@@ -233,7 +260,6 @@ const sigset_t *cg_mask_without_segv(const sigset_t *set, sigset_t *copy)
     return copy;
 }
 
-/* sigprocmask and pthread_sigmask, through next (one of the two). */
 /* ---- the program's SIGSEGV handler, running ------------------------------
  *
  * The kernel blocks SIGSEGV while a handler without SA_NODEFER runs;
@@ -257,21 +283,21 @@ static bool cookie_intact(uintptr_t mark)
 /* Is the stack pointer sp inside the program's handler (no SA_NODEFER)? */
 static bool inside_handler(uintptr_t sp)
 {
-    uintptr_t mark = cg_tls.chain_sp;
+    uintptr_t mark = view_of.chain_sp;
     if (!mark) return false;
     if (sp >= mark || mark - sp > ((uintptr_t)64 << 20)) {
-        if (sp >= mark) cg_tls.chain_sp = 0; /* the program runs above the frame: the handler is gone */
+        if (sp >= mark) view_of.chain_sp = 0; /* the program runs above the frame: the handler is gone */
         return false;
     }
     if (cookie_intact(mark)) return true;
-    cg_tls.chain_sp = 0;
+    view_of.chain_sp = 0;
     return false;
 }
 
 /* The program's view: is SIGSEGV blocked in this thread, here? */
 static bool *view(uintptr_t sp)
 {
-    return inside_handler(sp) ? &cg_tls.chain_blocked : &cg_tls.segv_blocked;
+    return inside_handler(sp) ? &view_of.chain_blocked : &view_of.blocked;
 }
 
 /* sigprocmask and pthread_sigmask, through next (one of the two). */
@@ -280,7 +306,7 @@ int cg_sigmask(int how, const sigset_t *set, sigset_t *old,
 {
     /* Masks set from inside cowguard (libunwind guards its caches with
      * them) are cowguard's own, not the program's. */
-    if (cg_tls.in_fault || cg_tls.busy) return next(how, set, old);
+    if (cg_tls.no_wait || cg_tls.busy) return next(how, set, old);
     bool *v = view((uintptr_t)__builtin_frame_address(0));
     bool blocked = *v;
     sigset_t copy;
@@ -296,8 +322,8 @@ int cg_sigmask(int how, const sigset_t *set, sigset_t *old,
     if (r != 0) return r;
     if (old && *v) sigaddset(old, SIGSEGV);
     *v = blocked;
-    if (!blocked && cg_tls.segv_pending) { /* deliver what waited */
-        cg_tls.segv_pending = 0;
+    if (!blocked && view_of.pending) { /* deliver what waited */
+        view_of.pending = 0;
         syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGSEGV);
     }
     return 0;
@@ -313,7 +339,7 @@ void cg_signals_setup(void)
         sigemptyset(&segv);
         sigaddset(&segv, SIGSEGV);
         cg_next.pthread_sigmask(SIG_UNBLOCK, &segv, NULL);
-        cg_tls.segv_blocked = 1;
+        view_of.blocked = 1;
     }
 }
 
@@ -321,10 +347,7 @@ void cg_signals_setup(void)
 
 static void default_action(int sig, siginfo_t *si)
 {
-    struct sigaction d;
-    memset(&d, 0, sizeof d);
-    d.sa_handler = SIG_DFL;
-    cg_next.sigaction(sig, &d, NULL);
+    cg_signal_default(sig);
     /* A fault repeats when the handler returns and now kills; a signal sent
      * by a process does not, so it is sent again (it stays pending, blocked,
      * until this handler returns). */
@@ -350,7 +373,7 @@ void cg_signal_chain(int sig, siginfo_t *si, void *uc)
     if (*view(context_sp(uc))) {
         /* As with SIGSEGV blocked: the kernel kills on a fault, and a sent
          * signal waits until it is unblocked. */
-        if (sent) cg_tls.segv_pending = 1;
+        if (sent) view_of.pending = 1;
         else default_action(sig, si);
         return;
     }
@@ -375,16 +398,16 @@ void cg_signal_chain(int sig, siginfo_t *si, void *uc)
     sigdelset(&mask, SIGSEGV);
     cg_next.pthread_sigmask(SIG_SETMASK, &mask, NULL);
     volatile uint64_t cookie;
-    uintptr_t outer = cg_tls.chain_sp;
-    bool outer_blocked = cg_tls.chain_blocked;
+    uintptr_t outer = view_of.chain_sp;
+    bool outer_blocked = view_of.chain_blocked;
     if (!(p.sa_flags & SA_NODEFER)) {
         cookie = CHAIN_COOKIE ^ (uintptr_t)&cookie;
-        cg_tls.chain_blocked = true;
-        cg_tls.chain_sp = (uintptr_t)&cookie;
+        view_of.chain_blocked = true;
+        view_of.chain_sp = (uintptr_t)&cookie;
     }
     if (p.sa_flags & SA_SIGINFO) p.sa_sigaction(sig, si, uc);
     else p.sa_handler(sig);
     cookie = 0; /* not reached if the handler jumped out */
-    cg_tls.chain_sp = outer;
-    cg_tls.chain_blocked = outer_blocked;
+    view_of.chain_sp = outer;
+    view_of.chain_blocked = outer_blocked;
 }

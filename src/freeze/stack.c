@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "freeze.h"
 
 #define STACK_SIZE ((size_t)128 << 10)
 #define GUARD CG_PAGE
@@ -75,6 +75,7 @@ void cg_call_on_stack(void (*fn)(void *), void *arg, void *top)
 
 static pthread_key_t key;
 static bool key_ok;
+static __thread char *handler_stack CG_TLS; /* this thread's, once it needed one */
 
 static void on_thread_exit(void *stack)
 {
@@ -101,7 +102,7 @@ void cg_run_on_big_stack(void (*fn)(void *), void *arg)
         fn(arg);
         return;
     }
-    char *s = cg_tls.handler_stack;
+    char *s = handler_stack;
     if (!s) {
         s = mmap(NULL, STACK_SIZE + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
@@ -110,7 +111,7 @@ void cg_run_on_big_stack(void (*fn)(void *), void *arg)
             return;
         }
         syscall(SYS_mprotect, s, GUARD, PROT_NONE); /* overflow faults instead of writing below */
-        cg_tls.handler_stack = s;
+        handler_stack = s;
         /* Freed at thread exit. pthread_setspecific is not on the list of
          * async-signal-safe calls, but with a key made at start-up glibc's
          * only stores to the thread's own descriptor. */

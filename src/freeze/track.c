@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "freeze.h"
 #include "sys.h"
 
 /* From Linux 6.7's headers, for building against older ones. */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cowguard.h"
-#include "internal.h"
+#include "interpose.h"
 
 CG_EXPORT void cowguard_readonly_begin(void)
 {
@@ -20,7 +20,7 @@ CG_EXPORT void cowguard_readonly_end(void)
 CG_EXPORT void *cowguard_malloc(size_t size)
 {
     cg_init();
-    void *p = cg_mark_enabled ? cg_arena_alloc(size, 16, false, cg_site_here()) : NULL;
+    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(size, 16, false, cg_site_here()) : NULL;
     return p ? p : cg_next.malloc(size);
 }
 
@@ -32,7 +32,7 @@ CG_EXPORT void *cowguard_calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = cg_mark_enabled ? cg_arena_alloc(total, 16, true, cg_site_here()) : NULL;
+    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(total, 16, true, cg_site_here()) : NULL;
     return p ? p : cg_next.calloc(nmemb, size);
 }
 
@@ -48,10 +48,7 @@ CG_EXPORT int cowguard_freeze(void)
     cg_init();
     if (!cg_mark_enabled) return -1;
     if (cg_opt.policy == CG_POLICY_OFF) return 0;
-    cg_arena_lock();
-    int r = cg_freeze_all();
-    cg_arena_unlock();
-    return r;
+    return cg_freeze_now();
 }
 
 CG_EXPORT int cowguard_thaw(void)
@@ -75,6 +72,11 @@ CG_EXPORT int cowguard_active(void)
     return cg_mark_enabled;
 }
 
+static void add_faults(const cg_slot_t *s, void *arg)
+{
+    *(unsigned long long *)arg += atomic_load(&s->faults);
+}
+
 CG_EXPORT int cowguard_stats(cowguard_stats_t *out)
 {
     cg_init();
@@ -90,9 +92,8 @@ CG_EXPORT int cowguard_stats(cowguard_stats_t *out)
     }
     if (cg_self) s.faults = atomic_load(&cg_self->faults);
     if (cg_board) {
-        uint32_t n = atomic_load(&cg_board->nslots);
-        s.processes = n;
-        for (uint32_t i = 0; i < n; i++) s.tree_faults += atomic_load(&cg_board->slots[i].faults);
+        s.processes = atomic_load(&cg_board->nslots);
+        cg_board_each(add_faults, &s.tree_faults);
         s.is_root = cg_board_is_root();
     }
     /* A caller built against an older header gets the fields it knows. */

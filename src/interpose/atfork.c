@@ -1,15 +1,42 @@
-/* fork.c: what a fork does to cowguard's state.
+/* atfork.c: what a fork does to cowguard's state.
  *
- * The prepare handler takes every cowguard lock (arena, fault, symbolizer) and
- * freezes the arena, so the child starts with consistent allocator state
- * and frozen pages. It is registered at start-up, before any other library
- * can register one, and prepare handlers run in reverse order: it runs last,
- * after handlers that might still allocate. */
-#include <unistd.h>
-
-#include "internal.h"
+ * The prepare handler takes every cowguard lock (arena, signals,
+ * symbolizer) and freezes the arena, so the child starts with consistent
+ * allocator state and frozen pages. It is registered at start-up; prepare
+ * handlers run in the reverse order of registration, so handlers that
+ * libraries register later (and that may still allocate) run before it.
+ * One registered earlier (by a library whose constructor ran before
+ * cowguard's) runs after it, with the arena locked. */
+#include "interpose.h"
 
 static bool frozen_by_fork; /* this fork froze the arena */
+
+/* The board slot reserved for the child of this thread's fork. */
+static __thread struct {
+    uint32_t slot;
+    bool unused; /* that fork failed: the slot is still free */
+} fork_slot CG_TLS;
+
+/* Arena lock held: the handler takes SIGSEGV, the arena is frozen, and the
+ * board learns how much. */
+static int freeze_locked(void)
+{
+    if (!cg_arena_ready() || cg_arena.top == cg_arena.base) return 0;
+    cg_fault_install();
+    cg_freeze_result_t res;
+    int r = cg_freeze_all(&res);
+    if (r == 0 && res.pages) cg_board_note_freeze(res.marked_bytes, res.pages);
+    return r;
+}
+
+/* cowguard_freeze(): a freeze without a fork. */
+int cg_freeze_now(void)
+{
+    cg_arena_lock();
+    int r = freeze_locked();
+    cg_arena_unlock();
+    return r;
+}
 
 static void prepare(void)
 {
@@ -17,19 +44,19 @@ static void prepare(void)
     cg_arena_lock();
     cg_mark_fork();
     frozen_by_fork = false;
-    if (cg_arena.ready && cg_opt.policy != CG_POLICY_OFF)
-        frozen_by_fork = cg_freeze_all() == 0 && cg_arena.top > cg_arena.base;
+    if (cg_arena_ready() && cg_opt.policy != CG_POLICY_OFF)
+        frozen_by_fork = freeze_locked() == 0 && cg_arena.top > cg_arena.base;
     /* A slot reserved for a fork that failed is still empty: use it again. */
-    if (!cg_tls.fork_slot_unused) cg_tls.fork_slot = cg_arena.ready ? cg_board_reserve() : UINT32_MAX;
-    cg_tls.fork_slot_unused = false;
-    cg_fault_lock();
+    if (!fork_slot.unused) fork_slot.slot = cg_arena_ready() ? cg_board_reserve() : UINT32_MAX;
+    fork_slot.unused = false;
+    cg_signals_lock();
     cg_symbolize_lock();
 }
 
 static void parent(void)
 {
     cg_symbolize_unlock();
-    cg_fault_unlock();
+    cg_signals_unlock();
     if (frozen_by_fork && !cg_opt.freeze_parent) cg_thaw_all();
     cg_arena_unlock();
     cg_backtrace_postfork_parent();
@@ -39,18 +66,18 @@ static void child(void)
 {
     cg_backtrace_postfork_child();
     cg_symbolize_reset_lock();
-    cg_fault_reset_lock();
+    cg_signals_reset_lock();
     cg_arena_reset_lock();
-    cg_measure_child();
-    if (cg_arena.ready) {
+    cg_pagemap_child();
+    if (cg_arena_ready()) {
         cg_freeze_child();
         cg_keep_child();
-        cg_board_child(cg_tls.fork_slot);
+        cg_board_child(fork_slot.slot);
         cg_measure_fork(cg_self);
     }
 }
 
-void cg_fork_setup(void)
+void cg_atfork_setup(void)
 {
     pthread_atfork(prepare, parent, child);
 }
@@ -58,8 +85,8 @@ void cg_fork_setup(void)
 /* After fork() returned in the parent, in the thread that forked. */
 void cg_fork_done(pid_t pid)
 {
-    if (pid < 0) cg_tls.fork_slot_unused = cg_tls.fork_slot != UINT32_MAX;
+    if (pid < 0) fork_slot.unused = fork_slot.slot != UINT32_MAX;
     if (pid <= 0 || !cg_board) return;
-    cg_board_forked(cg_tls.fork_slot, pid);
+    cg_board_forked(fork_slot.slot, pid);
     if (frozen_by_fork) atomic_fetch_add(&cg_board->forks, 1);
 }

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "interpose.h"
 #include "sys.h"
 
 static const char *const names[] = {

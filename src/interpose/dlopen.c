@@ -1,4 +1,4 @@
-/* interpose_dl.c: the exported dlopen.
+/* dlopen.c: the exported dlopen.
  *
  * glibc's dlopen looks at its return address to learn who called it: that
  * object's RPATH and RUNPATH are searched, and $ORIGIN means its directory.
@@ -12,12 +12,13 @@
  * path (docs/limitations.md). */
 #include <dlfcn.h>
 
-#include "internal.h"
+#include "interpose.h"
 
-/* The C library's dlopen, once known (next.c sets it). */
-void *(*cg_dlopen_next)(const char *, int);
+/* The C library's dlopen, published by the first call through the C path:
+ * until then every call takes it. */
+static void *(*cg_dlopen_next)(const char *, int) __attribute__((used));
 
-void *cg_dlopen_slow(const char *file, int mode);
+static void *cg_dlopen_slow(const char *file, int mode) __attribute__((used));
 
 #if defined(__x86_64__)
 __asm__(".text\n"
@@ -57,11 +58,13 @@ CG_EXPORT void *dlopen(const char *file, int mode)
 #endif
 
 /* Reached by a jump from dlopen, so its return address is the program's. */
-__attribute__((used)) void *cg_dlopen_slow(const char *file, int mode)
+static void *cg_dlopen_slow(const char *file, int mode)
 {
     cg_init();
-    if (!cg_dlopen_next) return NULL;
-    void *h = cg_dlopen_next(file, mode);
+    void *(*next)(const char *, int) = cg_next.dlopen;
+    if (!next) return NULL;
+    __atomic_store_n(&cg_dlopen_next, next, __ATOMIC_RELEASE);
+    void *h = next(file, mode);
     if (h && (mode & RTLD_DEEPBIND)) cg_deepbind_fix();
     return h;
 }

@@ -1,23 +1,13 @@
-/* interpose_exit.c: the exported exit, _exit and _Exit. A process leaving
- * through _exit (Python's Pool workers do) runs no atexit handler and no
- * destructor, so its exit is recorded and measured here. exit() is
- * recorded through on_exit (init.c), which also covers a return from main;
- * the wrapper of exit only marks the moment the process began to exit, so
- * that what its atexit handlers and destructors write is counted apart. */
+/* exit.c: the exported exit, _exit and _Exit. A process leaving through
+ * _exit (Python's Pool workers do) runs no atexit handler and no
+ * destructor, so its exit is recorded and measured here (exiting.c).
+ * exit() is recorded through on_exit, which also covers a return from
+ * main; the wrapper of exit only marks the moment the process began to
+ * exit, so that what its atexit handlers and destructors write is counted
+ * apart. */
 #include <dlfcn.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include "internal.h"
-#include "sys.h"
-
-/* Record and measure this process's exit, then leave as _exit does. */
-void cg_exit_now(int code)
-{
-    cg_process_exit(CG_EXIT_UNDERSCORE, code);
-    if (cg_next._exit) cg_next._exit(code);
-    cg_sys_exit_group(code);
-}
+#include "interpose.h"
 
 CG_EXPORT void _exit(int code)
 {
@@ -36,7 +26,7 @@ CG_EXPORT void exit(int status)
         cg_init();
         *(void **)&next = dlsym(RTLD_NEXT, "exit");
     }
-    if (cg_is_ready()) cg_begin_exit();
+    if (cg_is_ready()) cg_exit_begin();
     if (next) next(status);
     cg_exit_now(status); /* no exit to pass to: leave as _exit does */
 }

@@ -1,5 +1,5 @@
-/* interpose_fork.c: the exported fork and daemon. The freeze itself happens
- * in the atfork prepare handler (fork.c); the wrappers count forks that
+/* fork.c: the exported fork and daemon. The freeze itself happens in the
+ * atfork prepare handler (atfork.c); the wrappers count forks that
  * succeeded. */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "interpose.h"
 #include "sys.h"
 
 static pid_t do_fork(void)

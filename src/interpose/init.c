@@ -1,27 +1,19 @@
-/* init.c: start-up and exit.
+/* init.c: start-up.
  *
  * cg_init() runs once, from the constructor or from whichever allocation
  * comes first. Until it has found the next malloc, requests are served from
- * the bootstrap pool (next.c). Nothing here reserves memory or installs a
- * handler: that waits for the first marked allocation, so a program that
- * marks nothing runs as if cowguard were not there. */
+ * the bootstrap pool (alloc/boot.c). Nothing here reserves memory or
+ * installs a handler: that waits for the first marked allocation
+ * (cg_marking_ready), so a program that marks nothing runs as if cowguard
+ * were not there. */
+#include <errno.h>
 #include <sched.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 extern char **environ;
 
-__thread cg_tls_t cg_tls CG_TLS;
 _Atomic int cg_state;
-
-/* exit(), or a return from main: on_exit passes the status, which a
- * destructor or an atexit handler would not see. */
-static void on_exit_handler(int status, void *arg)
-{
-    cg_process_exit(CG_EXIT_EXIT, status);
-}
 
 void cg_init(void)
 {
@@ -41,13 +33,13 @@ void cg_init(void)
     } else {
         cg_mark_setup();
     }
-    cg_fork_setup();
+    cg_atfork_setup();
     cg_tcache_setup();
     cg_signals_setup();
     cg_stack_setup();
-    cg_fault_setup();
-    cg_backtrace_setup();
-    on_exit(on_exit_handler, NULL); /* registered first, so it runs after the program's */
+    cg_ledger_setup();
+    cg_own_code_setup();
+    cg_exit_setup();
     atomic_store_explicit(&cg_state, 2, memory_order_release);
     cg_tls.busy--;
 }
@@ -57,3 +49,27 @@ __attribute__((constructor)) static void cg_constructor(void)
     cg_init();
 }
 
+/* The arena, the page bitmaps and the board, made at the first marked
+ * allocation. If they cannot be made, marking is switched off for good and
+ * everything passes through. true: marked blocks can be had. */
+bool cg_marking_ready(void)
+{
+    if (cg_likely(cg_arena_ready())) return true;
+    cg_arena_lock(); /* the fork prepare handler takes it too: no fork mid-setup */
+    if (!cg_arena_ready() && cg_mark_enabled) {
+        if (!cg_arena_setup(cg_opt.arena_max)) {
+            cg_message("cannot reserve %zuM of address space for marked data (%s); "
+                       "passing every allocation through",
+                       (size_t)(cg_opt.arena_max >> 20), cg_strerror(errno));
+            cg_mark_enabled = false;
+        } else if (!cg_freeze_setup()) {
+            cg_message("cannot map the page bitmaps of marked data (%s); passing every allocation through",
+                       cg_strerror(errno));
+            cg_mark_enabled = false;
+        } else if (!cg_board_setup()) {
+            cg_message("cannot map the process-tree board; the report will cover this process only");
+        }
+    }
+    cg_arena_unlock();
+    return cg_arena_ready() && cg_mark_enabled;
+}

@@ -1,8 +1,8 @@
-/* interpose_io.c: the exported calls whose buffers the kernel writes: the
+/* io.c: the exported calls whose buffers the kernel writes: the
  * read family, and the calls servers make with buffers on the heap (event
  * arrays, socket addresses, stat structures, pipe descriptors). A frozen
  * page there makes the call fail with EFAULT instead of faulting, so while
- * the call runs its destination is kept writable (keep.c): frozen pages
+ * the call runs its destination is kept writable (freeze/kernel.c): frozen pages
  * are thawed first (and counted as trapped writes), and a fork in another
  * thread meanwhile leaves them writable. Calls left out, and writes that
  * reach the kernel without going through an exported function, are listed
@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 /* Copy the program's argument structures without trusting them: a bad
  * pointer must give the call its EFAULT, not crash cowguard. */
@@ -34,18 +34,13 @@ static bool peek(void *dst, const void *src, size_t n)
     return ok;
 }
 
-static bool arena_in_use(void)
-{
-    return __atomic_load_n(&cg_arena.size, __ATOMIC_RELAXED) != 0;
-}
-
 /* The iovecs' buffers: the span of those that lie in the arena is kept as
  * one range, and each buffer's own frozen pages are thawed. */
 static void keep_iov(cg_keeps_t *k, const struct iovec *iov, int n)
 {
     struct iovec v[64];
     uintptr_t lo = UINTPTR_MAX, hi = 0;
-    if (!arena_in_use()) return;
+    if (!cg_arena_ready()) return;
     for (int i = 0; i < n; i += 64) {
         int m = n - i < 64 ? n - i : 64;
         if (!peek(v, iov + i, (size_t)m * sizeof *v)) break;
@@ -68,7 +63,7 @@ static void keep_iov(cg_keeps_t *k, const struct iovec *iov, int n)
 static void keep_msg(cg_keeps_t *k, const struct msghdr *msg)
 {
     struct msghdr m;
-    if (!arena_in_use() || !peek(&m, msg, sizeof m)) return;
+    if (!cg_arena_ready() || !peek(&m, msg, sizeof m)) return;
     cg_keeps_add(k, msg, sizeof m); /* lengths and flags come back */
     cg_keeps_add(k, m.msg_name, m.msg_namelen);
     cg_keeps_add(k, m.msg_control, m.msg_controllen);
@@ -139,7 +134,7 @@ CG_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off_t off, 
 static void keep_sockaddr(cg_keeps_t *k, struct sockaddr *addr, socklen_t *len)
 {
     socklen_t n;
-    if (!arena_in_use()) return;
+    if (!cg_arena_ready()) return;
     if (addr && len && peek(&n, len, sizeof n)) cg_keeps_add(k, addr, n);
     cg_keeps_add(k, len, len ? sizeof *len : 0);
 }
@@ -173,7 +168,7 @@ CG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 CG_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
 {
     cg_keeps_t k = { .n = 0 };
-    if (arena_in_use() && n) {
+    if (cg_arena_ready() && n) {
         cg_keeps_add(&k, vec, n * sizeof *vec); /* headers and lengths come back */
         for (unsigned int i = 0; i < n && i < 64; i++) keep_msg(&k, &vec[i].msg_hdr);
     }
@@ -237,13 +232,13 @@ CG_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 
 CG_EXPORT int pipe(int fds[2])
 {
-    if (cg_tls.unwinding) return cg_backtrace_pipe(fds, 0); /* libunwind's, in cowguard's unwind */
+    if (cg_backtrace_owns_pipe()) return cg_backtrace_pipe(fds, 0); /* libunwind's, in cowguard's unwind */
     INTO(fds, 2 * sizeof *fds, CG_NEXT(pipe) ? cg_next.pipe(fds) : (int)syscall(SYS_pipe2, fds, 0));
 }
 
 CG_EXPORT int pipe2(int fds[2], int flags)
 {
-    if (cg_tls.unwinding) return cg_backtrace_pipe(fds, flags);
+    if (cg_backtrace_owns_pipe()) return cg_backtrace_pipe(fds, flags);
     INTO(fds, 2 * sizeof *fds, CG_NEXT(pipe2) ? cg_next.pipe2(fds, flags) : (int)syscall(SYS_pipe2, fds, flags));
 }
 

@@ -1,4 +1,4 @@
-/* interpose_malloc.c: the exported malloc family. Thin wrappers: a marked
+/* malloc.c: the exported malloc family. Thin wrappers: a marked
  * request goes to the arena, anything else to the next allocator exactly
  * as the program made it; a pointer is the arena's when it lies in the
  * reservation. A successful call leaves errno as it found it. A bad free
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 /* True while cowguard is being set up in this thread (inside dlsym): the
  * request is served from the bootstrap pool. The next allocator is not
@@ -19,28 +19,22 @@
 #define BOOTSTRAPPING() (cg_unlikely(!cg_is_ready()) && (cg_init(), !cg_is_ready()))
 
 /* The caller's return address lets the C library's and the loader's own
- * requests through (mark.c). */
+ * requests through (attrib/mark.c). */
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
-/* A marked block, from this thread's cache when it has one of the class. */
+/* A marked block, recorded with the calling stack. */
 static void *marked_block(size_t size, size_t align, bool zero)
 {
-    uint16_t site = cg_site_here();
-    int cls = align <= 16 && size <= CG_SMALL_MAX ? cg_size_class(size, 16) : -1;
-    void *p = cls >= 0 ? cg_tcache_alloc(cls, site) : NULL;
-    if (p) {
-        if (zero) memset(p, 0, size);
-        return p;
-    }
-    return cg_arena_alloc(size, align, zero, site);
+    return cg_alloc(size, align, zero, cg_site_here());
 }
 
-/* A marked block, or NULL for an unmarked request (or a full arena). */
+/* A marked block, or NULL for an unmarked request (or a full arena: it is
+ * then passed to the next allocator, unmarked). */
 static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller)
 {
     if (cg_likely(!cg_mark_wanted(size, caller))) return NULL;
     int saved = errno;
-    void *p = cg_arena_ensure() ? marked_block(size, align, zero) : NULL;
+    void *p = cg_marking_ready() ? marked_block(size, align, zero) : NULL;
     errno = saved;
     return p;
 }
@@ -57,10 +51,8 @@ static void __attribute__((noreturn)) bad_pointer(const char *fn, const void *p,
 void cg_free_marked(void *p, const char *fn)
 {
     int saved = errno;
-    const char *why;
-    int r = cg_tcache_free(p, cg_freeze_generation(), &why);
-    if (r == 0) why = cg_arena_free(p);
-    if (r < 0 || why) bad_pointer(fn, p, why);
+    const char *why = cg_alloc_free(p);
+    if (why) bad_pointer(fn, p, why);
     errno = saved;
 }
 
@@ -98,14 +90,13 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
 /* A marked block keeps being marked; a frozen one is always copied out. */
 static void *realloc_marked(void *ptr, size_t size)
 {
-    size_t old = cg_arena_usable_size(ptr);
+    size_t old = cg_block_usable_size(ptr);
     if (old == 0) bad_pointer("realloc", ptr, "not a live block cowguard handed out");
     if (size == 0) { /* as glibc: free, and return NULL */
         cg_free_marked(ptr, "realloc");
         return NULL;
     }
-    cg_span_t *s = cg_arena_span_of((uintptr_t)ptr);
-    if (size <= old && !s->frozen) return ptr;
+    if (size <= old && !cg_block_sealed(ptr)) return ptr;
     int saved = errno;
     void *q = marked_block(size, 16, false);
     errno = saved;
@@ -251,7 +242,7 @@ CG_EXPORT void *pvalloc(size_t size)
 CG_EXPORT size_t malloc_usable_size(void *ptr)
 {
     if (!ptr) return 0;
-    if (cg_arena_owns(ptr)) return cg_arena_usable_size(ptr);
+    if (cg_arena_owns(ptr)) return cg_block_usable_size(ptr);
     if (cg_boot_owns(ptr)) return cg_boot_size(ptr);
     if (BOOTSTRAPPING()) return 0;
     return cg_next.malloc_usable_size ? cg_next.malloc_usable_size(ptr) : 0;

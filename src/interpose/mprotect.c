@@ -1,10 +1,10 @@
-/* interpose_mem.c: the exported mprotect. A program may protect pages of
+/* mprotect.c: the exported mprotect. A program may protect pages of
  * marked blocks itself (a JIT's code, a guard page): cowguard notes them so
  * that freezing and thawing leave them as the program set them, and their
  * faults go to the program. */
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 CG_EXPORT int mprotect(void *addr, size_t len, int prot)
 {

@@ -1,5 +1,5 @@
-/* interpose_signal.c: the exported signal calls. SIGSEGV's action and the
- * masks the program applies go through signals.c; everything else passes
+/* signal.c: the exported signal calls. SIGSEGV's action and the
+ * masks the program applies go through freeze/signals.c; everything else passes
  * through. glibc's signal() and its older cousins call the internal
  * sigaction directly, so each is interposed and rebuilt on cg_sigaction. */
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 CG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -101,7 +101,7 @@ CG_EXPORT int sigsuspend(const sigset_t *mask)
 }
 
 /* The waits that also take a signal mask; their buffers are kept writable
- * while they wait, as in interpose_io.c. */
+ * while they wait, as in io.c. */
 CG_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t, const sigset_t *mask)
 {
     sigset_t copy;

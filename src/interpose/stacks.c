@@ -1,5 +1,5 @@
-/* interpose_stack.c: the exported calls that hand the kernel a stack to
- * write signal frames on. Each registers the stack with keep.c before the
+/* stacks.c: the exported calls that hand the kernel a stack to
+ * write signal frames on. Each registers the stack (freeze/kernel.c) before the
  * stack can be used, so that no freeze leaves it read-only (the kernel
  * kills a process whose signal frame it cannot write). */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 /* Kept before the kernel knows it: a signal may arrive the moment the call
  * returns. A stack being switched off stays kept (it may be in use). */

@@ -1,4 +1,4 @@
-/* interpose_stdio.c: the exported stdio input calls.
+/* stdio.c: the exported stdio input calls.
  *
  * glibc refills a stream's buffer, and reads a large fread straight into
  * the caller's buffer, with its internal read, which no wrapper sees: a
@@ -6,11 +6,12 @@
  * fault. So each input call keeps the stream's buffer (and fread's
  * destination) writable while it runs, as the read wrapper does for its
  * buffer. A program that marks nothing pays one load and one test. */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <wchar.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 /* Functions, not the inline macros of glibc's headers. */
 #undef getc
@@ -33,11 +34,6 @@
         __atomic_store_n(&next_, (__typeof__(&name))dlsym(RTLD_NEXT, #name), __ATOMIC_RELAXED); \
     }
 
-static bool arena_in_use(void)
-{
-    return __atomic_load_n(&cg_arena.size, __ATOMIC_RELAXED) != 0;
-}
-
 /* The stream's buffer (for an unbuffered stream, the one byte inside the
  * FILE); a buffer not made yet is made now, after any freeze. */
 static void keep_stream(cg_keeps_t *k, FILE *fp)
@@ -49,7 +45,7 @@ static void keep_stream(cg_keeps_t *k, FILE *fp)
 /* A call that reads from stream fp: kept buffer, the call, release. */
 #define STREAM_CALL(fp, call)                                                \
     do {                                                                     \
-        if (cg_likely(!arena_in_use()) || !next_) return call;               \
+        if (cg_likely(!cg_arena_ready()) || !next_) return call;               \
         cg_keeps_t k_ = { .n = 0 };                                          \
         keep_stream(&k_, fp);                                                \
         __typeof__(call) r_ = call;                                          \
@@ -61,7 +57,7 @@ static void keep_stream(cg_keeps_t *k, FILE *fp)
  * directly). */
 #define FREAD_CALL(fp, dst, len, call)                                       \
     do {                                                                     \
-        if (cg_likely(!arena_in_use()) || !next_) return call;               \
+        if (cg_likely(!cg_arena_ready()) || !next_) return call;               \
         cg_keeps_t k_ = { .n = 0 };                                          \
         keep_stream(&k_, fp);                                                \
         cg_keeps_add(&k_, dst, len);                                         \

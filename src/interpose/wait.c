@@ -1,11 +1,11 @@
-/* interpose_wait.c: the exported wait family. Only a reaper learns that a
+/* wait.c: the exported wait family. Only a reaper learns that a
  * child was killed by a signal (Pool.terminate's SIGTERM, the OOM killer's
  * SIGKILL); each status it collects is noted on the child's board slot.
  * The caller's arguments and results pass through unchanged. */
 #include <errno.h>
 #include <signal.h>
 
-#include "internal.h"
+#include "interpose.h"
 
 static void note(pid_t pid, int status)
 {

@@ -1,10 +1,10 @@
-/* report_json.c: the JSON report. The core fields and their meaning are
+/* json.c: the JSON report. The core fields and their meaning are
  * fixed (docs/report.md); more may be added, none renamed. */
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "config.h"
-#include "internal.h"
+#include "report.h"
 
 /* The length of the valid UTF-8 sequence at p (shortest form, no
  * surrogates, at most U+10FFFF), or 0. */
@@ -87,8 +87,17 @@ static void num_or_null(cg_sink_t *out, const char *name, int64_t v, bool known)
     else cg_sink_printf(out, "\"%s\": null", name);
 }
 
-static void process(cg_sink_t *out, const cg_proc_t *p)
+typedef struct {
+    cg_sink_t *out;
+    bool first;
+} each_t;
+
+static void process(const cg_proc_t *p, void *arg)
 {
+    each_t *e = arg;
+    cg_sink_t *out = e->out;
+    cg_sink_printf(out, "%s", e->first ? "" : ",\n");
+    e->first = false;
     cg_sink_printf(out, "    {\"pid\": %d, \"ppid\": %d, \"role\": \"%s\", \"exit\": {\"how\": \"%s\", ",
                    (int)p->pid, (int)p->ppid, p->root ? "root" : "child", cg_exit_how_name(p->how));
     bool exited = p->how != CG_EXIT_RUNNING && p->how != CG_EXIT_SIGNAL;
@@ -119,11 +128,11 @@ static void process(cg_sink_t *out, const cg_proc_t *p)
 
 void cg_report_json(const cg_report_t *r, cg_sink_t *out)
 {
-    static const char *policies[] = { "report", "abort", "off" };
+    char policy[16];
     struct utsname u;
     if (uname(&u) != 0) u.nodename[0] = '\0';
     cg_sink_printf(out, "{\"cowguard\": \"%s\", \"root_pid\": %d, \"policy\": \"%s\",\n", PACKAGE_VERSION,
-                   (int)r->root_pid, policies[cg_opt.policy < 3 ? cg_opt.policy : 0]);
+                   (int)r->root_pid, cg_option_word(CG_OPTION_ROW(policy), cg_opt.policy, policy, sizeof policy));
     cg_sink_printf(out, " \"scope\": \"%s\", \"pid\": %d, \"host\": ", r->pid ? "process" : "tree",
                    (int)getpid());
     str(out, u.nodename);
@@ -149,18 +158,8 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
                    (unsigned long long)r->exit_copied);
 
     cg_sink_printf(out, " \"processes\": [\n");
-    cg_board_t *b = cg_board;
-    uint32_t n = atomic_load(&b->nslots);
-    bool first = true;
-    for (uint32_t i = 0; i < n; i++) {
-        cg_proc_t p;
-        if (!atomic_load(&b->slots[i].pid)) continue;
-        cg_report_process(&b->slots[i], &p);
-        if (r->pid && p.pid != r->pid) continue;
-        cg_sink_printf(out, "%s", first ? "" : ",\n");
-        process(out, &p);
-        first = false;
-    }
+    each_t e = { out, true };
+    cg_report_each(r, process, &e);
     cg_sink_printf(out, "\n ],\n \"sites\": [");
     for (size_t i = 0; i < r->nrows; i++) {
         const cg_row_t *row = &r->rows[i];

@@ -1,19 +1,14 @@
-/* report_text.c: the text report, sanitizer style (==PID== on each line).
+/* text.c: the text report, sanitizer style (==PID== on each line).
  * In order: what was frozen, how many processes shared it, what stayed
  * shared and what was copied, the top write sites, a table of processes,
  * warnings. See docs/report.md. */
 #include <unistd.h>
 
 #include "config.h"
-#include "internal.h"
+#include "report.h"
 
 #define TOP_SITES 10
 
-static const char *policy_name(void)
-{
-    static const char *names[] = { "report", "abort", "off" };
-    return names[cg_opt.policy < 3 ? cg_opt.policy : 0];
-}
 
 static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool lines)
 {
@@ -50,56 +45,62 @@ static void kb_text(int64_t kb, char *buf, size_t size)
     else cg_fmt(buf, size, "%lld kB", (long long)kb);
 }
 
+/* Where a line goes, and its ==PID== prefix. */
+typedef struct {
+    cg_sink_t *out;
+    int me;
+} line_t;
+
+static void process_row(const cg_proc_t *p, void *arg)
+{
+    const line_t *l = arg;
+    char ex[32], frozen[24], copied[24], lower[32], shared[24], pd[24], pss[24], own[24];
+    exit_text(p, ex, sizeof ex);
+    cg_bytes_text(p->frozen_pages * CG_PAGE, frozen, sizeof frozen);
+    cg_bytes_text(p->copied_pages * CG_PAGE, copied, sizeof copied);
+    cg_fmt(lower, sizeof lower, "%s%s", p->lower_bound ? ">=" : "", copied);
+    if (p->shared_pages >= 0) cg_bytes_text((uint64_t)p->shared_pages * CG_PAGE, shared, sizeof shared);
+    else cg_fmt(shared, sizeof shared, "-");
+    kb_text(p->private_dirty_kb, pd, sizeof pd);
+    kb_text(p->pss_kb, pss, sizeof pss);
+    kb_text(p->own_kb, own, sizeof own);
+    cg_sink_printf(l->out, "==%d== %8d %8d  %-6s %-12s %10s %11s %10s %8llu %14s %12s %10s\n", l->me, (int)p->pid,
+                   (int)p->ppid, p->root ? "root" : "child", ex, frozen, lower, shared,
+                   (unsigned long long)p->faults, pd, pss, own);
+}
+
 static void processes(const cg_report_t *r, cg_sink_t *out, int me)
 {
-    cg_board_t *b = cg_board;
     cg_sink_printf(out, "==%d== %8s %8s  %-6s %-12s %10s %11s %10s %8s %14s %12s %10s\n", me, "pid", "ppid", "role",
                    "exit", "frozen", "copied", "shared", "trapped", "Private_Dirty", "Pss", "own");
-    uint32_t n = atomic_load(&b->nslots);
-    for (uint32_t i = 0; i < n; i++) {
-        cg_proc_t p;
-        if (!atomic_load(&b->slots[i].pid)) continue;
-        cg_report_process(&b->slots[i], &p);
-        if (r->pid && p.pid != r->pid) continue;
-        char ex[32], frozen[24], copied[24], lower[32], shared[24], pd[24], pss[24], own[24];
-        exit_text(&p, ex, sizeof ex);
-        cg_bytes_text(p.frozen_pages * CG_PAGE, frozen, sizeof frozen);
-        cg_bytes_text(p.copied_pages * CG_PAGE, copied, sizeof copied);
-        cg_fmt(lower, sizeof lower, "%s%s", p.lower_bound ? ">=" : "", copied);
-        if (p.shared_pages >= 0) cg_bytes_text((uint64_t)p.shared_pages * CG_PAGE, shared, sizeof shared);
-        else cg_fmt(shared, sizeof shared, "-");
-        kb_text(p.private_dirty_kb, pd, sizeof pd);
-        kb_text(p.pss_kb, pss, sizeof pss);
-        kb_text(p.own_kb, own, sizeof own);
-        cg_sink_printf(out, "==%d== %8d %8d  %-6s %-12s %10s %11s %10s %8llu %14s %12s %10s\n", me, (int)p.pid,
-                       (int)p.ppid, p.root ? "root" : "child", ex, frozen, lower, shared,
-                       (unsigned long long)p.faults, pd, pss, own);
-    }
+    line_t l = { out, me };
+    cg_report_each(r, process_row, &l);
+}
+
+/* A process that did not measure itself: why its numbers may be short. */
+static void unmeasured(const cg_proc_t *p, void *arg)
+{
+    const line_t *l = arg;
+    if (p->measured) return;
+    char pending[48] = "";
+    if (p->pending)
+        cg_fmt(pending, sizeof pending, " (%llu more pages may have been copied)", (unsigned long long)p->pending);
+    if (p->how == CG_EXIT_SIGNAL)
+        cg_sink_printf(l->out, "==%d== warning: child %d was killed by %s before it could measure itself: its "
+                       "copies are a lower bound%s\n", l->me, (int)p->pid, cg_signal_name(p->signal), pending);
+    else if (p->how == CG_EXIT_RUNNING)
+        cg_sink_printf(l->out, "==%d== warning: %s %d had not exited (or was not reaped) when this "
+                       "report was written: its numbers are as far as they went%s\n", l->me,
+                       p->root ? "process" : "child", (int)p->pid, pending);
+    else
+        cg_sink_printf(l->out, "==%d== warning: child %d exited without cowguard seeing it (after exec, say): "
+                       "its copies are a lower bound%s\n", l->me, (int)p->pid, pending);
 }
 
 static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
 {
-    cg_board_t *b = cg_board;
-    uint32_t n = atomic_load(&b->nslots);
-    for (uint32_t i = 0; i < n; i++) {
-        cg_proc_t p;
-        if (!atomic_load(&b->slots[i].pid)) continue;
-        cg_report_process(&b->slots[i], &p);
-        if ((r->pid && p.pid != r->pid) || p.measured) continue;
-        char pending[48] = "";
-        if (p.pending)
-            cg_fmt(pending, sizeof pending, " (%llu more pages may have been copied)", (unsigned long long)p.pending);
-        if (p.how == CG_EXIT_SIGNAL)
-            cg_sink_printf(out, "==%d== warning: child %d was killed by %s before it could measure itself: its "
-                           "copies are a lower bound%s\n", me, (int)p.pid, cg_signal_name(p.signal), pending);
-        else if (p.how == CG_EXIT_RUNNING)
-            cg_sink_printf(out, "==%d== warning: %s %d had not exited (or was not reaped) when this "
-                           "report was written: its numbers are as far as they went%s\n", me,
-                           p.root ? "process" : "child", (int)p.pid, pending);
-        else
-            cg_sink_printf(out, "==%d== warning: child %d exited without cowguard seeing it (after exec, say): "
-                           "its copies are a lower bound%s\n", me, (int)p.pid, pending);
-    }
+    line_t l = { out, me };
+    cg_report_each(r, unmeasured, &l);
     if (r->copied_estimated)
         cg_sink_printf(out, "==%d== warning: %llu of the copied pages are estimated: the kernel keeps no record "
                        "of writes here (userfaultfd write-protection, Linux 6.7), so pages thawed without a trap "
@@ -137,7 +138,8 @@ static void unattributed(const cg_report_t *r, cg_sink_t *out, int me)
 void cg_report_text(const cg_report_t *r, cg_sink_t *out)
 {
     int me = (int)getpid();
-    char frozen[32], marked[32], shared[32], copied[32], late[32];
+    char frozen[32], marked[32], shared[32], copied[32], late[32], policy[16];
+    cg_option_word(CG_OPTION_ROW(policy), cg_opt.policy, policy, sizeof policy);
     cg_bytes_text(r->frozen_pages * CG_PAGE, frozen, sizeof frozen);
     cg_bytes_text(r->marked_bytes, marked, sizeof marked);
     cg_bytes_text(r->shared_pages * CG_PAGE, shared, sizeof shared);
@@ -146,10 +148,10 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
 
     if (r->pid)
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process %d of tree %d (policy %s)\n",
-                       me, PACKAGE_VERSION, (int)r->pid, (int)r->root_pid, policy_name());
+                       me, PACKAGE_VERSION, (int)r->pid, (int)r->root_pid, policy);
     else
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process tree %d (policy %s)\n", me,
-                       PACKAGE_VERSION, (int)r->root_pid, policy_name());
+                       PACKAGE_VERSION, (int)r->root_pid, policy);
     cg_sink_printf(out, "==%d== frozen: %s (%llu pages) of marked data, %s of it in live blocks, at %llu fork%s\n",
                    me, frozen, (unsigned long long)r->frozen_pages, marked, (unsigned long long)r->forks,
                    r->forks == 1 ? "" : "s");

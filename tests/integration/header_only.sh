@@ -17,9 +17,9 @@ expect_rc 0 "lookup_table without the library"
 pass "header-only programs run normally without the library"
 
 # Every exported symbol is an interposed libc function named in
-# src/exports.map or part of the API in cowguard.h: nothing internal leaks.
+# src/interpose/exports.map or part of the API in cowguard.h: nothing internal leaks.
 nm -D --defined-only "$CG_LIB" | awk '{print $3}' | sed 's/@.*//' | LC_ALL=C sort -u >"$TMP/exports"
-sed -n '/global:/,/local:/p' "$SRC/src/exports.map" | tr ' ;' '\n\n' | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' |
+sed -n '/global:/,/local:/p' "$SRC/src/interpose/exports.map" | tr ' ;' '\n\n' | grep -E '^[A-Za-z_][A-Za-z0-9_]*$' |
     grep -v -e '^global$' -e '^local$' | LC_ALL=C sort -u >"$TMP/interposed"
 sed -n 's/.*\b\(cowguard_[a-z_]*\)(.*COWGUARD_WEAK_;.*/\1/p' "$SRC/include/cowguard.h" | LC_ALL=C sort -u >"$TMP/api"
 [ "$(wc -l <"$TMP/api")" -ge 10 ] || fail "could not read the API from cowguard.h"

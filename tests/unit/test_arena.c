@@ -1,5 +1,6 @@
-/* test_arena.c: the arena (arena.c, slab.c, freeze.c): size classes, block
- * placement and lookup, zeroing, and the property the design rests on: block
+/* test_arena.c: the allocator and the freezer (src/alloc, src/freeze) on
+ * their own, linked with nothing above them: size classes, block placement
+ * and lookup, zeroing, and the property the design rests on: block
  * bookkeeping lives out of band, so freeing into frozen (PROT_READ) pages
  * never writes them, and what was freed while frozen is reused after a thaw.
  *
@@ -18,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "freeze.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -44,7 +45,7 @@ static void check_block(const void *ptr, size_t n, size_t align)
     assert_true(cg_arena_owns(ptr));
     if (p % (align < 16 ? 16 : align))
         fail_msg("%p for %zu bytes not aligned to %zu", ptr, n, align);
-    size_t usable = cg_arena_usable_size(ptr);
+    size_t usable = cg_block_usable_size(ptr);
     if (usable < n) fail_msg("usable %zu < %zu", usable, n);
     /* The block's size is its class, or whole pages for a large block. */
     int cls = n <= CG_SMALL_MAX && align <= CG_PAGE ? cg_size_class(n, align) : -1;
@@ -55,13 +56,13 @@ static void check_block(const void *ptr, size_t n, size_t align)
     const uintptr_t probes[] = { p, p + n / 2, p + n - 1, p + usable - 1 };
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         memset(&info, 0, sizeof info);
-        assert_true(cg_arena_block_info(probes[i], &info));
+        assert_true(cg_block_info(probes[i], &info));
         assert_int_equal(info.start, p);
         assert_int_equal(info.size, usable);
         assert_true(info.live);
     }
     /* An interior pointer is not a block of its own. */
-    if (usable > 1) assert_int_equal(cg_arena_usable_size((const char *)ptr + 1), 0);
+    if (usable > 1) assert_int_equal(cg_block_usable_size((const char *)ptr + 1), 0);
 }
 
 static unsigned char pattern(size_t i)
@@ -99,22 +100,23 @@ static void check_disjoint(blk_t *b, size_t n)
 {
     qsort(b, n, sizeof *b, by_address);
     for (size_t i = 1; i < n; i++)
-        if ((uintptr_t)b[i - 1].p + cg_arena_usable_size(b[i - 1].p) > (uintptr_t)b[i].p)
+        if ((uintptr_t)b[i - 1].p + cg_block_usable_size(b[i - 1].p) > (uintptr_t)b[i].p)
             fail_msg("blocks %p and %p overlap", (void *)b[i - 1].p, (void *)b[i].p);
 }
 
 static void free_all(blk_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        cg_arena_free(b[i].p);
-        assert_int_equal(cg_arena_usable_size(b[i].p), 0); /* no longer live */
+        cg_block_free(b[i].p);
+        assert_int_equal(cg_block_usable_size(b[i].p), 0); /* no longer live */
     }
 }
 
 static void freeze(void)
 {
+    cg_freeze_result_t res;
     cg_arena_lock(); /* as cg_freeze_all's contract says */
-    assert_int_equal(cg_freeze_all(), 0);
+    assert_int_equal(cg_freeze_all(&res), 0);
     cg_arena_unlock();
 }
 
@@ -151,8 +153,6 @@ static int group_setup(void **state)
     (void)state;
     char *envp[] = { NULL };
     cg_options_load(envp);
-    cg_mark_enabled = true; /* as cg_mark_setup (init.c) would */
-    cg_opt.arena_max = ARENA_SIZE; /* read at the first allocation */
     return 0;
 }
 
@@ -171,7 +171,8 @@ static int unlock_teardown(void **state)
     return 0;
 }
 
-/* The reservation waits for the first marked allocation. */
+/* Nothing is handed out before the reservation is made (the interpose
+ * layer makes it at the first marked allocation, as here). */
 static void test_lazy_reserve(void **state)
 {
     (void)state;
@@ -179,12 +180,19 @@ static void test_lazy_reserve(void **state)
     assert_false(cg_arena.ready);
     assert_false(cg_arena_owns(&x)); /* base == end == 0: nothing is ours */
     assert_false(cg_arena_owns(NULL));
-    void *p = cg_arena_alloc(1, 16, false, 0);
+    assert_null(cg_block_alloc(1, 16, false, 0));
+    assert_false(cg_page_frozen((uintptr_t)&x));
+    assert_int_equal(cg_ever_frozen_end(), 0);
+    cg_arena_lock();
+    assert_true(cg_arena_setup(ARENA_SIZE));
+    assert_true(cg_freeze_setup());
+    cg_arena_unlock();
+    void *p = cg_block_alloc(1, 16, false, 0);
     check_block(p, 1, 16);
     assert_true(cg_arena.ready);
     assert_int_equal(cg_arena.end - cg_arena.base, ARENA_SIZE);
     assert_int_equal(cg_arena.base % (2 * MiB), 0);
-    cg_arena_free(p);
+    cg_block_free(p);
     assert_int_equal(cg_arena.live_blocks, 0);
     assert_int_equal(cg_arena.live_bytes, 0);
 }
@@ -252,10 +260,10 @@ static void test_alloc_many_sizes(void **state)
 
     size_t bytes = 0;
     for (size_t i = 0; i < nb; i++) {
-        b[i].p = cg_arena_alloc(b[i].n, 16, false, 0);
+        b[i].p = cg_block_alloc(b[i].n, 16, false, 0);
         check_block(b[i].p, b[i].n, 16);
         fill(&b[i], pattern(i));
-        bytes += cg_arena_usable_size(b[i].p);
+        bytes += cg_block_usable_size(b[i].p);
     }
     assert_int_equal(cg_arena.live_blocks, live0 + nb);
     assert_int_equal(cg_arena.live_bytes, bytes0 + bytes);
@@ -277,7 +285,7 @@ static void test_alloc_aligned(void **state)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             blk_t *x = &b[nb++];
             x->n = sizes[s];
-            x->p = cg_arena_alloc(x->n, aligns[a], false, 0);
+            x->p = cg_block_alloc(x->n, aligns[a], false, 0);
             check_block(x->p, x->n, aligns[a]);
             fill(x, pattern(nb));
         }
@@ -290,7 +298,7 @@ static void test_alloc_aligned(void **state)
 static void test_owns(void **state)
 {
     (void)state;
-    void *p = cg_arena_alloc(64, 16, false, 0);
+    void *p = cg_block_alloc(64, 16, false, 0);
     check_block(p, 64, 16);
 
     void *m = malloc(64);
@@ -306,16 +314,16 @@ static void test_owns(void **state)
     assert_true(cg_arena_owns((void *)(cg_arena.end - 1)));
 
     cg_block_info_t info;
-    assert_false(cg_arena_block_info((uintptr_t)m, &info));
-    assert_false(cg_arena_block_info((uintptr_t)&on_stack, &info));
-    assert_false(cg_arena_block_info(cg_arena.end - 1, &info)); /* ours, but no span yet */
-    assert_int_equal(cg_arena_usable_size(m), 0);
-    assert_int_equal(cg_arena_usable_size(NULL), 0);
+    assert_false(cg_block_info((uintptr_t)m, &info));
+    assert_false(cg_block_info((uintptr_t)&on_stack, &info));
+    assert_false(cg_block_info(cg_arena.end - 1, &info)); /* ours, but no span yet */
+    assert_int_equal(cg_block_usable_size(m), 0);
+    assert_int_equal(cg_block_usable_size(NULL), 0);
     assert_null(cg_arena_span_of((uintptr_t)m));
     assert_null(cg_arena_span_of(cg_arena.top));
 
     free(m);
-    cg_arena_free(p);
+    cg_block_free(p);
 }
 
 /* ---- zeroing ------------------------------------------------------------ */
@@ -329,18 +337,18 @@ static void zero_case(size_t n, size_t count)
     assert_non_null(neu);
     for (size_t i = 0; i < count; i++) {
         old[i].n = n;
-        old[i].p = cg_arena_alloc(n, 16, false, 0);
+        old[i].p = cg_block_alloc(n, 16, false, 0);
         check_block(old[i].p, n, 16);
-        memset(old[i].p, 0xff, cg_arena_usable_size(old[i].p));
+        memset(old[i].p, 0xff, cg_block_usable_size(old[i].p));
     }
     qsort(old, count, sizeof *old, by_address);
     uintptr_t lo = (uintptr_t)old[0].p, hi = (uintptr_t)old[count - 1].p + n;
-    for (size_t i = 0; i < count; i++) cg_arena_free(old[i].p);
+    for (size_t i = 0; i < count; i++) cg_block_free(old[i].p);
 
     size_t reused = 0;
     for (size_t i = 0; i < count; i++) {
         neu[i].n = n;
-        neu[i].p = cg_arena_alloc(n, 16, true, 0);
+        neu[i].p = cg_block_alloc(n, 16, true, 0);
         check_block(neu[i].p, n, 16);
         check_zero(neu[i].p, n);
         reused += (uintptr_t)neu[i].p >= lo && (uintptr_t)neu[i].p < hi;
@@ -379,13 +387,13 @@ static void test_freeze_free_thaw(void **state)
     static blk_t old[MAXB], after[MAXB];
     size_t nold = 0, nafter = 0;
     size_t live0 = cg_arena.live_blocks, bytes0 = cg_arena.live_bytes;
-    uint64_t gen0 = cg_freeze_generation();
+    uint64_t gen0 = cg_alloc_epoch();
 
     for (size_t k = 0; k < NPLAN; k++)
         for (size_t i = 0; i < plan[k].count; i++) {
             blk_t *b = &old[nold];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, false, 0);
+            b->p = cg_block_alloc(b->n, 16, false, 0);
             check_block(b->p, b->n, 16);
             fill(b, pattern(nold));
             nold++;
@@ -393,8 +401,8 @@ static void test_freeze_free_thaw(void **state)
 
     uintptr_t top = cg_arena.top;
     freeze();
-    assert_int_equal(cg_freeze_generation(), gen0 + 1);
-    assert_int_equal(cg_arena.frozen_end, top);
+    assert_int_equal(cg_alloc_epoch(), gen0 + 1);
+    assert_int_equal(cg_ever_frozen_end(), top);
     for (size_t i = 0; i < nold; i++) {
         assert_true(cg_page_frozen((uintptr_t)old[i].p));
         assert_true(cg_page_frozen((uintptr_t)old[i].p + old[i].n - 1));
@@ -412,8 +420,8 @@ static void test_freeze_free_thaw(void **state)
     size_t anchor = plan[0].count - 1;
     for (size_t i = 0; i < nold; i++) {
         if (i == anchor) continue;
-        cg_arena_free(old[i].p);
-        assert_int_equal(cg_arena_usable_size(old[i].p), 0);
+        cg_block_free(old[i].p);
+        assert_int_equal(cg_block_usable_size(old[i].p), 0);
     }
     assert_int_equal(cg_arena.live_blocks, live0 + 1);
     size_t quarantined = 0, reclaimed = 0;
@@ -422,7 +430,7 @@ static void test_freeze_free_thaw(void **state)
         cg_block_info_t info;
         if (cg_page_frozen((uintptr_t)old[i].p)) {
             check_fill(&old[i], pattern(i)); /* untouched */
-            assert_true(cg_arena_block_info((uintptr_t)old[i].p, &info));
+            assert_true(cg_block_info((uintptr_t)old[i].p, &info));
             assert_false(info.live); /* quarantined, not live */
             quarantined++;
         } else {
@@ -435,8 +443,8 @@ static void test_freeze_free_thaw(void **state)
     assert_true(quarantined >= plan[0].count - 1 && reclaimed >= plan[NPLAN - 1].count);
 
     /* A quarantined or reclaimed block freed again is refused, without a write. */
-    assert_non_null(strstr(cg_arena_free(old[0].p), "double free"));
-    assert_non_null(strstr(cg_arena_free(old[nold - 1].p), "double free"));
+    assert_non_null(strstr(cg_block_free(old[0].p), "double free"));
+    assert_non_null(strstr(cg_block_free(old[nold - 1].p), "double free"));
     assert_int_equal(cg_arena.live_blocks, live0 + 1);
 
     /* While frozen, new blocks come from fresh or reclaimed pages: never a
@@ -446,7 +454,7 @@ static void test_freeze_free_thaw(void **state)
         for (size_t i = 0; i < plan[k].count / 2 + 1; i++) {
             blk_t *b = &after[nafter++];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, true, 0);
+            b->p = cg_block_alloc(b->n, 16, true, 0);
             check_block(b->p, b->n, 16);
             check_zero(b->p, b->n);
             assert_false(cg_page_frozen((uintptr_t)b->p));
@@ -469,7 +477,7 @@ static void test_freeze_free_thaw(void **state)
             assert_true(nagain < sizeof again / sizeof again[0]);
             blk_t *b = &again[nagain++];
             b->n = plan[k].n;
-            b->p = cg_arena_alloc(b->n, 16, false, 0);
+            b->p = cg_block_alloc(b->n, 16, false, 0);
             check_block(b->p, b->n, 16);
             fill(b, 0x77);
             back = (uintptr_t)b->p < top;
@@ -481,7 +489,7 @@ static void test_freeze_free_thaw(void **state)
     check_fill(&old[anchor], pattern(anchor));
     free_all(again, nagain);
     free_all(after, nafter);
-    cg_arena_free(old[anchor].p);
+    cg_block_free(old[anchor].p);
     assert_int_equal(cg_arena.live_blocks, live0);
     assert_int_equal(cg_arena.live_bytes, bytes0);
 }
@@ -500,7 +508,7 @@ static void test_quarantine_partial_slab(void **state)
     blk_t b[N];
     for (size_t i = 0; i < N; i++) {
         b[i].n = n;
-        b[i].p = cg_arena_alloc(n, 16, false, 0);
+        b[i].p = cg_block_alloc(n, 16, false, 0);
         check_block(b[i].p, n, 16);
         fill(&b[i], pattern(i));
     }
@@ -510,7 +518,7 @@ static void test_quarantine_partial_slab(void **state)
     for (size_t i = 0; i < N; i++) assert_ptr_equal(cg_arena_span_of((uintptr_t)b[i].p), slab);
 
     freeze();
-    for (size_t i = 0; i < N; i += 2) cg_arena_free(b[i].p);
+    for (size_t i = 0; i < N; i += 2) cg_block_free(b[i].p);
     assert_int_equal(cg_arena.live_blocks, live0 + N / 2);
     thaw();
 
@@ -519,7 +527,7 @@ static void test_quarantine_partial_slab(void **state)
     assert_non_null(more);
     for (size_t k = 0; k < want; k++) {
         more[k].n = n;
-        more[k].p = cg_arena_alloc(n, 16, false, 0);
+        more[k].p = cg_block_alloc(n, 16, false, 0);
         check_block(more[k].p, n, 16);
         assert_ptr_equal(cg_arena_span_of((uintptr_t)more[k].p), slab); /* the slab fills first */
         fill(&more[k], 0x3c);
@@ -528,7 +536,7 @@ static void test_quarantine_partial_slab(void **state)
     assert_int_equal(found, N / 2);
     for (size_t i = 1; i < N; i += 2) check_fill(&b[i], pattern(i));
     free_all(more, want);
-    for (size_t i = 1; i < N; i += 2) cg_arena_free(b[i].p);
+    for (size_t i = 1; i < N; i += 2) cg_block_free(b[i].p);
     free(more);
     assert_int_equal(cg_arena.live_blocks, live0);
 }
@@ -541,7 +549,7 @@ static void test_live_across_freeze(void **state)
     size_t live0 = cg_arena.live_blocks;
     blk_t b[] = { { NULL, 48 }, { NULL, 3000 }, { NULL, 40000 } };
     for (size_t i = 0; i < 3; i++) {
-        b[i].p = cg_arena_alloc(b[i].n, 16, false, 0);
+        b[i].p = cg_block_alloc(b[i].n, 16, false, 0);
         check_block(b[i].p, b[i].n, 16);
         fill(&b[i], pattern(i));
     }
@@ -553,7 +561,7 @@ static void test_live_across_freeze(void **state)
         assert_false(cg_page_frozen((uintptr_t)b[i].p));
         assert_false(write_faults(b[i].p));
         fill(&b[i], 0x11); /* writable in this process too */
-        assert_int_equal(cg_arena_usable_size(b[i].p) >= b[i].n, 1);
+        assert_int_equal(cg_block_usable_size(b[i].p) >= b[i].n, 1);
     }
     free_all(b, 3);
     assert_int_equal(cg_arena.live_blocks, live0);
@@ -563,7 +571,7 @@ static void test_live_across_freeze(void **state)
 static void test_thaw_page(void **state)
 {
     (void)state;
-    unsigned char *a = cg_arena_alloc(3 * CG_PAGE, CG_PAGE, false, 0);
+    unsigned char *a = cg_block_alloc(3 * CG_PAGE, CG_PAGE, false, 0);
     check_block(a, 3 * CG_PAGE, CG_PAGE);
     memset(a, 0x42, 3 * CG_PAGE);
     freeze();
@@ -582,7 +590,7 @@ static void test_thaw_page(void **state)
     thaw();
     assert_int_equal(a[CG_PAGE + 5], 0x43);
     assert_int_equal(a[0], 0x42);
-    cg_arena_free(a);
+    cg_block_free(a);
 }
 
 /* A thaw that merges a freed span with a free run after it goes on with the
@@ -592,25 +600,25 @@ static void test_thaw_page(void **state)
 static void test_thaw_after_merge(void **state)
 {
     (void)state;
-    unsigned char *a = cg_arena_alloc(16 * CG_PAGE, 16, false, 0);
-    unsigned char *b = cg_arena_alloc(16 * CG_PAGE, 16, false, 0);
+    unsigned char *a = cg_block_alloc(16 * CG_PAGE, 16, false, 0);
+    unsigned char *b = cg_block_alloc(16 * CG_PAGE, 16, false, 0);
     assert_ptr_equal(b, a + 16 * CG_PAGE);
     void *c[4];
-    for (int i = 0; i < 4; i++) c[i] = cg_arena_alloc(4000, 16, false, 0);
+    for (int i = 0; i < 4; i++) c[i] = cg_block_alloc(4000, 16, false, 0);
     cg_span_t *cs = cg_arena_span_of((uintptr_t)c[0]);
     assert_true((uintptr_t)c[0] >= (uintptr_t)b + 16 * CG_PAGE); /* C comes after B */
-    assert_null(cg_arena_free(a));
+    assert_null(cg_block_free(a));
     freeze();
-    assert_null(cg_arena_free(b)); /* frozen and empty: reclaimed now */
+    assert_null(cg_block_free(b)); /* frozen and empty: reclaimed now */
     assert_false(cg_page_frozen((uintptr_t)b));
-    assert_null(cg_arena_free(c[3])); /* quarantined: the slab is frozen */
+    assert_null(cg_block_free(c[3])); /* quarantined: the slab is frozen */
     thaw();
-    assert_int_equal(cs->frozen, 0);
+    assert_int_equal(cs->sealed, 0);
     for (int i = 0; i < 3; i++) assert_false(cg_page_frozen((uintptr_t)c[i]));
-    void *again = cg_arena_alloc(4000, 16, false, 0); /* from C's freed block */
+    void *again = cg_block_alloc(4000, 16, false, 0); /* from C's freed block */
     assert_ptr_equal(cg_arena_span_of((uintptr_t)again), cs);
-    assert_null(cg_arena_free(again));
-    for (int i = 0; i < 3; i++) assert_null(cg_arena_free(c[i]));
+    assert_null(cg_block_free(again));
+    for (int i = 0; i < 3; i++) assert_null(cg_block_free(c[i]));
 }
 
 /* ---- bad frees ---------------------------------------------------------- */
@@ -619,9 +627,9 @@ static void test_bad_free(void **state)
 {
     (void)state;
     size_t live0 = cg_arena.live_blocks;
-    unsigned char *x = cg_arena_alloc(100, 16, false, 0);
-    unsigned char *y = cg_arena_alloc(100, 16, false, 0); /* keeps x's slab alive */
-    unsigned char *l = cg_arena_alloc(20000, 16, false, 0);
+    unsigned char *x = cg_block_alloc(100, 16, false, 0);
+    unsigned char *y = cg_block_alloc(100, 16, false, 0); /* keeps x's slab alive */
+    unsigned char *l = cg_block_alloc(20000, 16, false, 0);
     check_block(x, 100, 16);
     check_block(y, 100, 16);
     check_block(l, 20000, 16);
@@ -629,29 +637,29 @@ static void test_bad_free(void **state)
     int on_stack;
     assert_non_null(m);
 
-    assert_null(cg_arena_free(x));
+    assert_null(cg_block_free(x));
     /* Each is refused with its reason, and nothing is freed: the caller
      * (interpose_malloc.c) reports it and aborts. */
-    assert_non_null(strstr(cg_arena_free(x), "double free"));             /* slab */
-    assert_non_null(strstr(cg_arena_free(y + 16), "not the start"));      /* interior, slab */
-    assert_non_null(strstr(cg_arena_free(y + 1), "not the start"));       /* interior, slab, unaligned */
-    assert_non_null(strstr(cg_arena_free(l + CG_PAGE), "not the start")); /* interior, large */
-    assert_non_null(strstr(cg_arena_free(l + 8), "not the start"));
-    assert_non_null(cg_arena_free(m));                                    /* not ours at all */
-    assert_non_null(cg_arena_free(&on_stack));
-    assert_non_null(cg_arena_free(NULL));
-    assert_non_null(cg_arena_free((void *)(cg_arena.end - 16)));          /* ours, but past top */
+    assert_non_null(strstr(cg_block_free(x), "double free"));             /* slab */
+    assert_non_null(strstr(cg_block_free(y + 16), "not the start"));      /* interior, slab */
+    assert_non_null(strstr(cg_block_free(y + 1), "not the start"));       /* interior, slab, unaligned */
+    assert_non_null(strstr(cg_block_free(l + CG_PAGE), "not the start")); /* interior, large */
+    assert_non_null(strstr(cg_block_free(l + 8), "not the start"));
+    assert_non_null(cg_block_free(m));                                    /* not ours at all */
+    assert_non_null(cg_block_free(&on_stack));
+    assert_non_null(cg_block_free(NULL));
+    assert_non_null(cg_block_free((void *)(cg_arena.end - 16)));          /* ours, but past top */
 
     /* Nothing was freed by any of them. */
     assert_int_equal(cg_arena.live_blocks, live0 + 2);
-    assert_int_equal(cg_arena_usable_size(y), cg_class_size(cg_size_class(100, 16)));
-    assert_int_equal(cg_arena_usable_size(l), round_up(20000, CG_PAGE));
+    assert_int_equal(cg_block_usable_size(y), cg_class_size(cg_size_class(100, 16)));
+    assert_int_equal(cg_block_usable_size(l), round_up(20000, CG_PAGE));
     memset(y, 1, 100);
     memset(l, 1, 20000);
 
-    assert_null(cg_arena_free(l));
-    assert_non_null(strstr(cg_arena_free(l), "double free")); /* large */
-    assert_null(cg_arena_free(y));
+    assert_null(cg_block_free(l));
+    assert_non_null(strstr(cg_block_free(l), "double free")); /* large */
+    assert_null(cg_block_free(y));
     assert_int_equal(cg_arena.live_blocks, live0);
     free(m);
 }
@@ -668,10 +676,10 @@ static void test_aligned_reuse(void **state)
     for (size_t c = 0; c < 2; c++) {
         uintptr_t top = 0;
         for (int i = 0; i < 100; i++) {
-            void *p = cg_arena_alloc(cases[c][0], cases[c][1], false, 0);
+            void *p = cg_block_alloc(cases[c][0], cases[c][1], false, 0);
             check_block(p, cases[c][0], cases[c][1]);
             if (i == 0) top = cg_arena.top;
-            cg_arena_free(p);
+            cg_block_free(p);
         }
         assert_int_equal(cg_arena.top, top);
     }
@@ -684,37 +692,37 @@ static void test_large_reuse(void **state)
     uintptr_t top = 0;
     for (int i = 0; i < 200; i++) { /* a leak would grow top by 800 MiB: the arena is 256 */
         if (i == 1) top = cg_arena.top; /* the first round may have had to grow it */
-        void *q = cg_arena_alloc(MiB, 16, false, 0);
+        void *q = cg_block_alloc(MiB, 16, false, 0);
         check_block(q, MiB, 16);
         memset(q, 0xcd, MiB);
-        void *r = cg_arena_alloc(3 * MiB, 16, false, 0);
+        void *r = cg_block_alloc(3 * MiB, 16, false, 0);
         check_block(r, 3 * MiB, 16);
-        cg_arena_free(q);
-        cg_arena_free(r);
+        cg_block_free(q);
+        cg_block_free(r);
     }
     assert_int_equal(cg_arena.top, top);
 
     /* Neighbouring free runs merge: 1M and 3M cut from one 4M run come back as
      * one 4M run, at the same place. The 2M-aligned run is fresh from the top,
      * so its neighbourhood is known. */
-    void *g = cg_arena_alloc(4 * MiB, 2 * MiB, false, 0);
+    void *g = cg_block_alloc(4 * MiB, 2 * MiB, false, 0);
     check_block(g, 4 * MiB, 2 * MiB);
     uintptr_t top2 = cg_arena.top;
-    cg_arena_free(g);
-    unsigned char *a = cg_arena_alloc(MiB, 16, false, 0);
-    unsigned char *b = cg_arena_alloc(3 * MiB, 16, false, 0);
+    cg_block_free(g);
+    unsigned char *a = cg_block_alloc(MiB, 16, false, 0);
+    unsigned char *b = cg_block_alloc(3 * MiB, 16, false, 0);
     check_block(a, MiB, 16);
     check_block(b, 3 * MiB, 16);
     assert_ptr_equal(b, a + MiB);
-    cg_arena_free(a);
-    cg_arena_free(b);
+    cg_block_free(a);
+    cg_block_free(b);
     /* The merged run is the newest on its list, so it serves the request; it
      * may also have taken in a free run just before a. */
-    unsigned char *c = cg_arena_alloc(4 * MiB, 16, false, 0);
+    unsigned char *c = cg_block_alloc(4 * MiB, 16, false, 0);
     check_block(c, 4 * MiB, 16);
     assert_true(c <= a);
     assert_int_equal(cg_arena.top, top2);
-    cg_arena_free(c);
+    cg_block_free(c);
     assert_int_equal(cg_arena.live_blocks, live0);
 }
 

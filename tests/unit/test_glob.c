@@ -8,7 +8,7 @@
 #include <fnmatch.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 static bool match(const char *p, const char *n)
 {

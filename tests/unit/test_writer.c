@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* Format with cg_fmt and compare with the expected text and length. */
 #define FMT_EQ(want, ...)                                                        \
@@ -376,17 +376,19 @@ static void test_message(void **state)
     assert_memory_equal(got, prefix, strlen(prefix));
     free(got);
 
-    /* cg_debug speaks only at COWGUARD_VERBOSE=2. */
-    cg_opt.verbose = 1;
+    /* cg_debug speaks only at COWGUARD_VERBOSE=2, as the options set it. */
+    char *verbose1[] = { "COWGUARD_VERBOSE=1", NULL }, *verbose2[] = { "COWGUARD_VERBOSE=2", NULL },
+         *none[] = { NULL };
+    cg_options_load(verbose1);
     got = capture_stderr(say_debug, &len);
     assert_int_equal(len, 0);
     free(got);
-    cg_opt.verbose = 2;
+    cg_options_load(verbose2);
     got = capture_stderr(say_debug, &len);
     snprintf(want, sizeof want, "%sdebug 1\n", prefix);
     assert_string_equal(got, want);
     free(got);
-    cg_opt.verbose = 0;
+    cg_options_load(none);
 }
 
 int main(void)

@@ -1,0 +1,277 @@
+/* block.c: marked blocks, and what sealing means to them.
+ *
+ * A small block comes from a slab of its size class (slab.c), a larger one
+ * from a page run of its own. The arena lock guards both; a thread's cache
+ * (tcache.c) takes and returns blocks in batches through the calls below,
+ * and frees without the lock, marking the block "cached" atomically in its
+ * span so that a second free is caught.
+ *
+ * Sealing: before the layer above makes the arena read-only (at a fork),
+ * every span is sealed: no block is handed out of it any more, and what is
+ * freed in it is quarantined until it is unsealed (a thaw) or, when nothing
+ * live is left in it, reclaimed. The epoch counts seals, so that a thread's
+ * cache, filled before one, knows to give its blocks back. */
+#include <string.h>
+
+#include "alloc.h"
+
+static _Atomic uint64_t epoch; /* seals so far, in this process and its parents */
+
+static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
+{
+    size_t npages = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT;
+    cg_span_t *s = cg_run_alloc(npages, align);
+    if (!s) return NULL;
+    s->state = CG_SPAN_LARGE;
+    s->block = s->start;
+    s->req_size = size;
+    s->site = site;
+    s->nused = 1;
+    cg_arena.live_bytes += npages << CG_PAGE_SHIFT;
+    cg_arena.live_blocks++;
+    if (zero && s->dirty) memset((void *)s->block, 0, size);
+    s->dirty = 0;
+    return (void *)s->block;
+}
+
+/* A marked block, or NULL when the arena is not set up or cannot give one
+ * (the caller then passes the request to the next allocator, unmarked).
+ * align is a power of two; site is recorded for the block. */
+void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site)
+{
+    if (!cg_arena_ready()) return NULL;
+    if (size == 0) size = 1;
+    if (align < 16) align = 16;
+    if (size > cg_arena.end - cg_arena.base) return NULL;
+    void *p = NULL;
+    cg_arena_lock();
+    int cls = size <= CG_SMALL_MAX && align <= CG_PAGE ? cg_size_class(size, align) : -1;
+    if (cls >= 0) {
+        p = cg_slab_alloc(cls);
+        if (p) {
+            size_t bs = cg_class_size(cls);
+            cg_span_t *s = cg_arena.pagemap[cg_arena_page((uintptr_t)p)];
+            s->block_site[cg_slab_index(s, (uintptr_t)p)] = site;
+            cg_arena.live_bytes += bs;
+            cg_arena.live_blocks++;
+            /* Inside the lock: a fork cannot freeze the block half-zeroed. */
+            if (zero) memset(p, 0, bs);
+        }
+    } else {
+        p = large_alloc(size, align < CG_PAGE ? CG_PAGE : align, zero, site);
+    }
+    cg_arena_unlock();
+    if (!p) {
+        static _Atomic int warned;
+        if (!atomic_exchange(&warned, 1))
+            cg_message("the arena is full (COWGUARD_ARENA_MAX=%zuM); further marked "
+                       "allocations are passed through unmarked",
+                       (size_t)((cg_arena.end - cg_arena.base) >> 20));
+    }
+    return p;
+}
+
+/* The block index of p in slab s and its bitmap word and bit, or false. */
+static bool slab_bit(const cg_span_t *s, uintptr_t p, size_t *w, uint64_t *bit)
+{
+    long i = cg_slab_index(s, p);
+    if (i < 0) return false;
+    *w = (size_t)i / 64;
+    *bit = 1ULL << (i % 64);
+    return true;
+}
+
+/* Arena lock held. NULL, or why p cannot be freed. */
+static const char *free_locked(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    cg_span_t *s = cg_arena_span_of(a);
+    if (!s) return "not a block cowguard handed out";
+    if (s->state == CG_SPAN_FREE) return "not a live block (a double free?)";
+    if (s->state == CG_SPAN_SLAB) {
+        uint32_t bs = s->block_size;
+        if (cg_slab_index(s, a) < 0) return "not the start of a block cowguard handed out";
+        if (cg_slab_free(s, a) != 0) return "double free";
+        cg_arena.live_bytes -= bs;
+    } else {
+        if (a != s->block) return "not the start of a block cowguard handed out";
+        if (s->nused == 0) return "double free";
+        cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
+        s->nused = 0;
+        if (!s->sealed) cg_run_free(s);
+        else cg_span_reclaim(s); /* or quarantined until it is unsealed */
+    }
+    cg_arena.live_blocks--;
+    return NULL;
+}
+
+/* Free a marked block: NULL, or why p is not one (the caller reports it;
+ * nothing was freed). */
+const char *cg_block_free(void *p)
+{
+    cg_arena_lock();
+    const char *why = free_locked(p);
+    cg_arena_unlock();
+    return why;
+}
+
+/* Up to n blocks of class cls, for a thread's cache; how many. They count
+ * as handed out here, and as cached until cg_block_cache_take. */
+int cg_block_alloc_batch(int cls, void **out, int n)
+{
+    int k = 0;
+    cg_arena_lock();
+    size_t bs = cg_class_size(cls);
+    for (; k < n; k++) {
+        out[k] = cg_slab_alloc(cls);
+        if (!out[k]) break;
+        cg_arena.live_bytes += bs;
+        cg_arena.live_blocks++;
+        cg_span_t *s = cg_arena.pagemap[cg_arena_page((uintptr_t)out[k])];
+        size_t w;
+        uint64_t bit;
+        if (slab_bit(s, (uintptr_t)out[k], &w, &bit)) atomic_fetch_or(&s->cached[w], bit);
+    }
+    cg_arena_unlock();
+    return k;
+}
+
+/* A freed block goes into a thread's cache: its class, or -1 when it may
+ * not (not a small block, or its slab is sealed: the arena quarantines
+ * it); *why is set when p is no live block at all (double free, interior
+ * or foreign pointer). Takes no lock: the bit that says "cached" is set
+ * atomically, so a block freed twice, by any threads, is caught. A fork
+ * may seal the slab right after; the cache's epoch check catches that. */
+int cg_block_cache_put(const void *p, const char **why)
+{
+    *why = NULL;
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    if (!s || s->state != CG_SPAN_SLAB || __atomic_load_n(&s->sealed, __ATOMIC_ACQUIRE)) return -1;
+    size_t w;
+    uint64_t bit;
+    if (!slab_bit(s, (uintptr_t)p, &w, &bit)) {
+        *why = "not the start of a block cowguard handed out";
+        return -1;
+    }
+    if (!(__atomic_load_n(&s->used[w], __ATOMIC_RELAXED) & bit)) {
+        *why = "double free";
+        return -1;
+    }
+    if (atomic_fetch_or(&s->cached[w], bit) & bit) {
+        *why = "double free";
+        return -1;
+    }
+    return s->cls;
+}
+
+/* A cached block leaves the cache: handed out (true), with its allocation
+ * site recorded, or, when its slab was sealed meanwhile, given to the
+ * arena to quarantine (false). */
+bool cg_block_cache_take(void *p, uint16_t site)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    long i = s ? cg_slab_index(s, (uintptr_t)p) : -1;
+    if (i < 0) return false; /* cannot happen: validated on the way in */
+    atomic_fetch_and(&s->cached[i / 64], ~(1ULL << (i % 64)));
+    if (cg_likely(!__atomic_load_n(&s->sealed, __ATOMIC_ACQUIRE))) {
+        /* Threads share descriptors: write only when it changes. */
+        if (s->block_site[i] != site) s->block_site[i] = site;
+        return true;
+    }
+    cg_arena_lock();
+    free_locked(p);
+    cg_arena_unlock();
+    return false;
+}
+
+/* Arena lock held: cached blocks go back (tcache.c, in batches). They were
+ * validated when they went in. */
+void cg_block_cache_return(void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    size_t w;
+    uint64_t bit;
+    if (s && slab_bit(s, (uintptr_t)p, &w, &bit)) atomic_fetch_and(&s->cached[w], ~bit);
+    free_locked(p);
+}
+
+size_t cg_block_usable_size(const void *p)
+{
+    cg_block_info_t info;
+    if (!cg_block_info((uintptr_t)p, &info) || !info.live || info.start != (uintptr_t)p)
+        return 0;
+    return info.size;
+}
+
+/* What the block holding addr is. Takes no lock: the fault handler uses it,
+ * and a block being freed at that moment is reported as it was. */
+bool cg_block_info(uintptr_t addr, cg_block_info_t *out)
+{
+    cg_span_t *s = cg_arena_span_of(addr);
+    if (!s) return false;
+    if (s->state == CG_SPAN_SLAB) {
+        uintptr_t i = (uintptr_t)(((uint64_t)(addr - s->start) * s->block_recip) >> 40); /* floor, as cg_slab_index */
+        if (i >= s->nblocks) return false;
+        out->start = s->start + i * s->block_size;
+        out->size = s->block_size;
+        out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1)
+                    && !(atomic_load_explicit(&s->cached[i / 64], memory_order_relaxed) >> (i % 64) & 1);
+        out->site = s->block_site[i];
+        return true;
+    }
+    if (s->state == CG_SPAN_LARGE) {
+        out->start = s->block;
+        out->size = ((uintptr_t)s->npages << CG_PAGE_SHIFT) - (s->block - s->start);
+        out->live = s->nused != 0;
+        out->site = s->site;
+        return true;
+    }
+    return false;
+}
+
+/* Is the block at p in a sealed span? (Then realloc must move it.) */
+bool cg_block_sealed(const void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    return s && __atomic_load_n(&s->sealed, __ATOMIC_ACQUIRE);
+}
+
+/* Arena lock held. Seal every span: slabs leave the partial lists, free
+ * runs go to the sealed list. Then the epoch moves, so that thread caches
+ * give their blocks back and a thaw racing with the seal sees it. Returns
+ * the end of the pages spans hold, which the caller makes read-only. */
+uintptr_t cg_alloc_seal(void)
+{
+    uintptr_t top = cg_arena.top;
+    for (uintptr_t a = cg_arena.base; a < top;) {
+        cg_span_t *s = cg_arena.pagemap[cg_arena_page(a)];
+        a += (uintptr_t)s->npages << CG_PAGE_SHIFT;
+        if (s->sealed) continue;
+        if (s->state == CG_SPAN_SLAB) cg_slab_seal(s);
+        else cg_run_seal(s);
+    }
+    atomic_fetch_add(&epoch, 1);
+    return top;
+}
+
+/* Arena lock held, the pages below end writable again: every sealed span
+ * takes allocations again, and blocks freed while it was sealed are free. */
+void cg_alloc_unseal(uintptr_t end)
+{
+    for (uintptr_t a = cg_arena.base; a < end;) {
+        cg_span_t *s = cg_arena.pagemap[cg_arena_page(a)];
+        /* From the span's own start: a span freed below may have merged
+         * with the free run after it, so a can lie inside s. Taken before
+         * s can merge away. */
+        a = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
+        if (!s->sealed) continue;
+        if (s->state == CG_SPAN_SLAB) cg_slab_unseal(s);
+        else cg_run_unseal(s);
+    }
+}
+
+/* Seals so far: a thread's cache of free blocks is good only within one. */
+uint64_t cg_alloc_epoch(void)
+{
+    return atomic_load_explicit(&epoch, memory_order_acquire);
+}

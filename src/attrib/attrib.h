@@ -1,0 +1,167 @@
+/* attrib.h: who allocated and who wrote (above freeze).
+ *
+ * Which allocations are marked, their stacks and the writers' stacks,
+ * names for addresses, and the board: the memory the whole process tree
+ * shares, where every process counts its writes and copies. The ledger
+ * is the freeze layer's watcher: what that layer sees, it counts here. */
+#ifndef CG_ATTRIB_H
+#define CG_ATTRIB_H
+
+#include "freeze.h"
+
+#define CG_BOARD_SLOTS 4096
+#define CG_MAX_FRAMES 64
+#define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
+#define CG_WRITE_SLOTS 65536 /* (writer, allocation, pid) triples */
+
+typedef enum {
+    CG_EXIT_RUNNING = 0, /* no exit seen (yet) */
+    CG_EXIT_EXIT,        /* exit(), or return from main */
+    CG_EXIT_UNDERSCORE,  /* _exit() or _Exit() */
+    CG_EXIT_SIGNAL,      /* killed by a signal, as its reaper saw */
+    CG_EXIT_REAPED,      /* exited without cowguard seeing it (after exec, say) */
+} cg_exit_how_t;
+
+/* One process of the tree, on the board. */
+typedef struct cg_slot_s {
+    _Atomic int32_t pid;           /* 0 = free */
+    int32_t ppid;
+    /* Counted as they happen, so a process killed by SIGKILL leaves them. */
+    _Atomic uint64_t faults;       /* trapped writes while it worked (pages thawed for system calls included) */
+    _Atomic uint64_t copies;       /* pages it copied while it worked: written while another process shared them */
+    _Atomic uint64_t copies_nostack; /* of them, pages thawed in bulk (no writer stack) */
+    _Atomic uint64_t copies_estimated; /* of them, counted without the kernel's record of writes */
+    _Atomic uint64_t exit_faults;  /* the same after it began to exit (exit(), a terminating signal) */
+    _Atomic uint64_t exit_copies;
+    _Atomic uint64_t pending;      /* pages it may still copy uncounted (thawed without a trap, unsettled) */
+    _Atomic uint64_t frozen_pages; /* frozen when it was forked (root: at its last freeze) */
+    _Atomic uint64_t marked_bytes; /* live marked bytes at that time */
+    _Atomic int32_t exit_how;      /* cg_exit_how_t */
+    int32_t exit_code;
+    int32_t exit_signal;
+    _Atomic int32_t measured;      /* 1: the fields below are the kernel's, read as it ended */
+    int64_t private_dirty_kb;
+    int64_t pss_kb;
+    int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
+    int64_t own_peak_kb;           /* resident set's high-water mark above its size at the fork */
+    int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
+    int64_t file_at_fork_kb;       /* of it, file-backed */
+    int64_t shared_pages;          /* frozen pages still resident and shared with another process */
+} cg_slot_t;
+
+/* A deduplicated stack: an allocation site or a writer. */
+typedef struct cg_site_s {
+    _Atomic uint64_t hash; /* 0 empty, 1 being written, else the stack's hash */
+    uint32_t nframes;
+    uint32_t unused;
+    uintptr_t frames[];    /* return addresses, innermost first */
+} cg_site_t;
+
+/* Pages one process wrote through one writer stack into blocks of one
+ * allocation site. */
+typedef struct cg_write_s {
+    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else late<<32|writer<<16|alloc, +1 */
+    _Atomic int32_t pid;
+    _Atomic uint32_t writes; /* trapped writes */
+    _Atomic uint32_t pages;  /* pages these writes copied */
+    uint32_t unused;
+} cg_write_t;
+
+typedef struct cg_board_s {
+    uint32_t magic;
+    int32_t root_pid;          /* the first process: the tree's name */
+    _Atomic int32_t reporter;  /* the process that writes the tree's report (root_pid, or its daemon() child) */
+    uint32_t site_frames;      /* frames per site entry (COWGUARD_BACKTRACE) */
+    uint32_t site_stride;      /* bytes per site entry */
+    size_t sites_offset;       /* from the board's start */
+    size_t writes_offset;
+    size_t size;               /* of the whole mapping */
+    _Atomic uint32_t nslots;   /* slots handed out */
+    _Atomic uint32_t lost;     /* processes that found no free slot */
+    _Atomic uint32_t lost_sites;
+    _Atomic uint32_t lost_writes;
+    _Atomic uint64_t lost_pages;   /* copies whose write the full table could not hold */
+    _Atomic uint32_t dest_warned; /* a process said why the report went to stderr */
+    _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
+    _Atomic uint64_t max_marked_bytes;
+    _Atomic uint64_t max_frozen_pages;
+    cg_slot_t slots[CG_BOARD_SLOTS];
+} cg_board_t;
+
+/* A frame, symbolized. */
+typedef struct cg_frame_s {
+    const char *function; /* NULL when the object has no symbol for it */
+    const char *object;   /* path, or "?" */
+    uintptr_t offset;     /* from the object's load address: what addr2line takes */
+} cg_frame_t;
+
+/* ---- "mark.c": the marking decision --------------------------------------- */
+extern uint64_t cg_mark_min_size;          /* 0 = no size rule */
+extern bool cg_mark_enabled;               /* the arena can take marked data */
+extern bool cg_mark_slow;                  /* COWGUARD_PREFORK or COWGUARD_SITES in force */
+extern __thread uint32_t cg_region_depth CG_TLS; /* cowguard_readonly_begin() nesting */
+bool cg_mark_decide(size_t size, uintptr_t caller);
+/* caller: the return address of the allocation call. */
+static inline bool cg_mark_wanted(size_t size, uintptr_t caller)
+{
+    if (cg_likely(cg_region_depth == 0) && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size)
+        && cg_likely(!cg_mark_slow))
+        return false;
+    return cg_mark_enabled && cg_tls.busy == 0 && cg_mark_decide(size, caller);
+}
+void cg_mark_setup(void);
+void cg_mark_fork(void);
+void cg_region_begin(void);
+void cg_region_end(void);
+
+/* ---- "backtrace.c": stacks with libunwind --------------------------------- */
+uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
+uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
+void cg_backtrace_prefork(void);
+void cg_backtrace_postfork_parent(void);
+void cg_backtrace_postfork_child(void);
+bool cg_backtrace_owns_pipe(void);
+int cg_backtrace_pipe(int fds[2], int flags);
+
+/* ---- "symbolize.c": names for addresses ----------------------------------- */
+void cg_symbolize(uintptr_t addr, cg_frame_t *out);
+void cg_symbolize_lock(void);
+void cg_symbolize_unlock(void);
+void cg_symbolize_reset_lock(void);
+
+/* ---- "srcline.c": file and line, when libdw and debug info are there ---- */
+bool cg_srcline(uintptr_t addr, const char **file, int *line);
+
+/* ---- "board.c": memory shared by the process tree ----------------------- */
+extern cg_board_t *cg_board;
+extern cg_slot_t *cg_self;
+bool cg_board_setup(void);
+uint32_t cg_board_reserve(void);
+void cg_board_forked(uint32_t slot, pid_t pid);
+void cg_board_child(uint32_t slot);
+bool cg_board_is_root(void);
+void cg_board_hand_over(pid_t from, pid_t to);
+void cg_board_note_freeze(size_t marked_bytes, size_t pages);
+void cg_board_note_write(bool copied, bool late);
+void cg_board_note_copy(bool nostack, bool estimated, bool late);
+void cg_board_note_pending(int delta);
+void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
+void cg_board_note_reaped(pid_t pid, int status);
+void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
+
+/* ---- "sites.c": the stack and write tables on the board ----------------- */
+uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
+uint16_t cg_site_here(void);
+const cg_site_t *cg_site_get(uint16_t id);
+void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late);
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg);
+
+/* ---- "ledger.c": the freeze layer's watcher: writes and copies counted -- */
+void cg_ledger_setup(void);
+void cg_ledger_exiting(void);
+
+/* ---- "diagnose.c": the abort policy's report of one write --------------- */
+void cg_diagnose_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwriter, bool kernel)
+    __attribute__((noreturn));
+
+#endif /* CG_ATTRIB_H */

@@ -1,0 +1,105 @@
+/* ledger.c: what the freeze layer sees, counted and attributed.
+ *
+ * The freeze layer tells its watcher (this) about every write to frozen
+ * memory and every copy it settles. Here each becomes counts on the
+ * process's board slot and, with backtraces on, an entry of the write
+ * table: the writer's stack and the allocation site of the block written,
+ * together. Writes and copies after the process began to exit (atexit
+ * handlers, destructors, a terminating signal's way out) are counted
+ * apart, so that they do not crowd out the ones made while it worked.
+ * Everything here runs in the fault handler: async-signal-safe. */
+#include "attrib.h"
+
+static _Atomic bool exiting;
+
+/* The process has begun to exit: writes from now on are counted apart. */
+void cg_ledger_exiting(void)
+{
+    atomic_store(&exiting, true);
+}
+
+static bool late(void)
+{
+    return atomic_load_explicit(&exiting, memory_order_relaxed);
+}
+
+static bool stacks(void)
+{
+    return cg_board && cg_board->site_frames;
+}
+
+/* The writer's stack: unwound from the signal context, or, for a write the
+ * kernel is about to do for the program (uc NULL), the caller's. */
+static uint32_t writer_stack(void *uc, uintptr_t *frames)
+{
+    if (!stacks()) return 0;
+    return uc ? cg_backtrace_signal(uc, frames, cg_board->site_frames) : cg_backtrace(frames, cg_board->site_frames);
+}
+
+/* The tag of a write: its writer stack and the allocation site of the
+ * block at addr, (writer << 16 | alloc) + 1, never 0. */
+static uint32_t write_tag(uint16_t writer, uintptr_t addr)
+{
+    cg_block_info_t b;
+    uint16_t alloc = cg_block_info(addr, &b) ? b.site : 0;
+    return ((uint32_t)writer << 16 | alloc) + 1;
+}
+
+static void note_tag(uint32_t tag, uint32_t writes, bool copied)
+{
+    if (stacks()) cg_write_note((uint16_t)((tag - 1) >> 16), (uint16_t)(tag - 1), writes, copied, late());
+}
+
+/* A trapped write (uc), or the kernel's for a call (tag). */
+static void on_write(uintptr_t addr, void *uc, bool copied, uint32_t tag)
+{
+    cg_board_note_write(copied, late());
+    if (!stacks()) return;
+    if (uc) {
+        uintptr_t frames[CG_MAX_FRAMES];
+        tag = write_tag(cg_site_id(frames, writer_stack(uc, frames)), addr);
+    }
+    note_tag(tag, 1, copied);
+}
+
+static uint32_t kernel_tag(uintptr_t addr, uint32_t *memo)
+{
+    if (!*memo) {
+        uintptr_t frames[CG_MAX_FRAMES];
+        *memo = (uint32_t)cg_site_id(frames, writer_stack(NULL, frames)) + 1;
+    }
+    return write_tag((uint16_t)(*memo - 1), addr);
+}
+
+/* A copy settled: a pending page this process wrote, with what made it
+ * pending (a call's tag, or none: a bulk thaw). */
+static void on_copy(uint32_t tag, cg_copy_how_t how)
+{
+    if (how == CG_PENDING_MORE || how == CG_PENDING_LESS) {
+        cg_board_note_pending(how == CG_PENDING_MORE ? 1 : -1);
+        return;
+    }
+    cg_board_note_copy(tag == 0, how == CG_COPY_ESTIMATED, late());
+    if (tag) note_tag(tag, 0, true);
+}
+
+static void on_abort(uintptr_t addr, void *uc, bool copied)
+{
+    uintptr_t frames[CG_MAX_FRAMES];
+    uint32_t n = writer_stack(uc, frames);
+    cg_board_note_write(copied, late());
+    if (stacks()) note_tag(write_tag(cg_site_id(frames, n), addr), 1, copied);
+    cg_diagnose_write(addr, frames, n, uc == NULL);
+}
+
+static const cg_watch_t watch = {
+    .write = on_write,
+    .kernel_tag = kernel_tag,
+    .copy = on_copy,
+    .abort = on_abort,
+};
+
+void cg_ledger_setup(void)
+{
+    cg_freeze_watch(&watch);
+}

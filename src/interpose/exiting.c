@@ -1,0 +1,105 @@
+/* exiting.c: how a process leaves, and what cowguard does then.
+ *
+ * Every process records its own end: through exit() or a return from main
+ * (on_exit), _exit or _Exit (exit.c), or a terminating signal whose
+ * default action the program left (freeze/signals.c stands in for it). It
+ * settles its pending pages, measures itself and, when it is the root of
+ * the tree, writes the report for the whole tree; any other process writes
+ * one of its own when COWGUARD_REPORT is a file template with %p. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "interpose.h"
+#include "sys.h"
+
+/* The process has begun to exit (exit(), or the start of the exit path):
+ * copies so far were made while it worked; writes from now on are counted
+ * apart. Async-signal-safe. */
+void cg_exit_begin(void)
+{
+    cg_settle_all(false);
+    cg_ledger_exiting();
+}
+
+typedef struct {
+    cg_exit_how_t how;
+    int code, sig;
+} leaving_t;
+
+static void leave(void *arg)
+{
+    const leaving_t *l = arg;
+    pid_t me = getpid();
+    cg_exit_begin();
+    cg_measure_self(cg_self);
+    cg_board_note_exit(cg_self, l->how, l->code & 0xff, l->sig);
+    if (cg_report_wanted()) {
+        bool lines = l->how == CG_EXIT_EXIT; /* exit() is not called from signal handlers */
+        if (cg_board_is_root()) cg_report_write(0, lines);
+        else if (cg_dest_per_process()) cg_report_write((int32_t)me, lines);
+    }
+}
+
+/* This process is leaving through exit (how = CG_EXIT_EXIT), _exit, or a
+ * terminating signal whose default action the program left (sig).
+ *
+ * Signals are blocked meanwhile: without cowguard the process would already
+ * be gone, and a SIGTERM its parent sends now (Pool.terminate does) must not
+ * cut the report short or change how it ends. After _exit they stay blocked
+ * (the process is leaving); after exit the program's mask comes back for
+ * what exit still does. */
+static void process_exit(cg_exit_how_t how, int code, int sig)
+{
+    static pid_t done; /* once per process; a forked child starts over */
+    pid_t me = getpid();
+    /* A vfork or posix_spawn child shares its parent's memory, slot included,
+     * and ran no atfork handler: it is not a worker, and must not touch them. */
+    if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return;
+    done = me;
+    int saved = errno;
+    /* Every signal but the synchronous ones: a fault during the report (a
+     * frozen page written while symbolizing, say) must reach cowguard's
+     * handler, and a fault with SIGSEGV blocked would kill the process. */
+    sigset_t all, old;
+    cg_async_signals(&all);
+    cg_next.pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* _exit may be called from a signal handler that interrupted cowguard:
+     * locks are only tried, as in the fault handler; and the handler may
+     * run on a small alternate stack. */
+    cg_tls.no_wait++;
+    leaving_t l = { how, code, sig };
+    cg_run_on_big_stack(leave, &l);
+    cg_tls.no_wait--;
+    if (how == CG_EXIT_EXIT) cg_next.pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+}
+
+/* Killed by sig, a terminating signal the program left at its default
+ * action: measured and reported as it dies. */
+static void killed(int sig)
+{
+    process_exit(CG_EXIT_SIGNAL, 0, sig);
+}
+
+/* exit(), or a return from main: on_exit passes the status, which a
+ * destructor or an atexit handler would not see. */
+static void on_exit_handler(int status, void *arg)
+{
+    process_exit(CG_EXIT_EXIT, status, 0);
+}
+
+/* At the end of start-up. on_exit is registered first, so it runs after
+ * the program's own atexit handlers. */
+void cg_exit_setup(void)
+{
+    cg_signals_on_terminate(killed);
+    on_exit(on_exit_handler, NULL);
+}
+
+/* Record and measure this process's exit, then leave as _exit does. */
+void cg_exit_now(int code)
+{
+    process_exit(CG_EXIT_UNDERSCORE, code, 0);
+    if (cg_next._exit) cg_next._exit(code);
+    cg_sys_exit_group(code);
+}

@@ -1,0 +1,36 @@
+/* interpose.h: the top layer. The exported libc symbols and the public
+ * API, each a thin wrapper calling down; and the orchestration no lower
+ * layer may do, since it ties them together: start-up, what a fork does,
+ * and how a process leaves. */
+#ifndef CG_INTERPOSE_H
+#define CG_INTERPOSE_H
+
+#include "report.h"
+
+/* ---- "init.c": start-up, once ------------------------------------------------- */
+extern _Atomic int cg_state; /* 0 new, 1 resolving, 2 ready */
+void cg_init(void);
+static inline bool cg_is_ready(void)
+{
+    return atomic_load_explicit(&cg_state, memory_order_acquire) == 2;
+}
+/* The next definition of fn, resolving cowguard first if need be; NULL
+ * when the C library has none. */
+#define CG_NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
+bool cg_marking_ready(void);
+
+/* ---- "atfork.c": what a fork does ---------------------------------------------- */
+void cg_atfork_setup(void);
+void cg_fork_done(pid_t pid);
+int cg_freeze_now(void);
+
+/* ---- "exiting.c": how a process leaves ------------------------------------------- */
+void cg_exit_setup(void);
+void cg_exit_begin(void);
+void cg_exit_now(int code) __attribute__((noreturn));
+
+/* ---- "malloc.c", "deepbind.c" ---------------------------------------------------- */
+void cg_free_marked(void *p, const char *fn);
+void cg_deepbind_fix(void);
+
+#endif /* CG_INTERPOSE_H */

@@ -1,0 +1,186 @@
+/* model.c: the numbers of a report, gathered from the board into a
+ * cg_report_t that the text and JSON writers print: totals over the
+ * processes in scope, and one row per (writer, allocation site) pair,
+ * ranked. Static storage, no allocation. */
+#include <signal.h>
+#include <string.h>
+
+#include "report.h"
+
+static cg_row_t rows[CG_REPORT_ROWS];
+
+static uint32_t row_hash(uint16_t w, uint16_t a, bool late)
+{
+    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (late ? 0x5bd1e995u : 0)) % CG_REPORT_ROWS;
+}
+
+static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, bool late, void *arg)
+{
+    cg_report_t *r = arg;
+    if (r->pid && atomic_load(&e->pid) != r->pid) return;
+    for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
+        cg_row_t *row = &rows[(row_hash(w, a, late) + probe) % CG_REPORT_ROWS];
+        if (row->processes == 0) {
+            row->writer = w;
+            row->alloc = a;
+            row->late = late;
+            r->nrows++;
+        } else if (row->writer != w || row->alloc != a || row->late != late) {
+            continue;
+        }
+        row->writes += atomic_load(&e->writes);
+        row->pages += atomic_load(&e->pages);
+        row->processes++;
+        return;
+    }
+    r->lost_rows++;
+    r->lost_pages += atomic_load(&e->pages);
+}
+
+/* Rows rank by phase (while working first), pages copied, trapped writes. */
+static bool row_before(const void *x, const void *y)
+{
+    const cg_row_t *a = x, *b = y;
+    if (a->late != b->late) return !a->late;
+    return a->pages != b->pages ? a->pages > b->pages : a->writes > b->writes;
+}
+
+/* The numbers of a slot as the report shows them. */
+static void proc_of(const cg_slot_t *s, cg_proc_t *p)
+{
+    p->pid = atomic_load(&s->pid);
+    p->ppid = s->ppid;
+    p->root = cg_board && p->pid == cg_board->root_pid;
+    p->how = (cg_exit_how_t)atomic_load(&s->exit_how);
+    p->code = s->exit_code;
+    p->signal = s->exit_signal;
+    p->frozen_pages = atomic_load(&s->frozen_pages);
+    p->faults = atomic_load(&s->faults);
+    p->copied_pages = atomic_load(&s->copies);
+    p->copied_nostack = atomic_load(&s->copies_nostack);
+    p->copied_estimated = atomic_load(&s->copies_estimated);
+    p->exit_faults = atomic_load(&s->exit_faults);
+    p->exit_copied = atomic_load(&s->exit_copies);
+    p->pending = atomic_load(&s->pending);
+    p->measured = atomic_load(&s->measured) != 0;
+    /* Killed before it could settle its pending pages and measure: what
+     * it copied is at least this. */
+    p->lower_bound = !p->measured;
+    p->private_dirty_kb = p->measured ? s->private_dirty_kb : -1;
+    p->pss_kb = p->measured ? s->pss_kb : -1;
+    p->own_kb = p->measured ? s->own_kb : -1;
+    p->own_peak_kb = p->measured ? s->own_peak_kb : -1;
+    p->shared_pages = p->measured ? s->shared_pages : -1;
+}
+
+typedef struct {
+    const cg_report_t *r;
+    void (*fn)(const cg_proc_t *p, void *arg);
+    void *arg;
+} each_t;
+
+static void each_slot(const cg_slot_t *s, void *arg)
+{
+    each_t *e = arg;
+    cg_proc_t p;
+    proc_of(s, &p);
+    if (!e->r->pid || p.pid == e->r->pid) e->fn(&p, e->arg);
+}
+
+/* fn for every process the report covers, in the order they started. */
+void cg_report_each(const cg_report_t *r, void (*fn)(const cg_proc_t *p, void *arg), void *arg)
+{
+    each_t e = { r, fn, arg };
+    cg_board_each(each_slot, &e);
+}
+
+static void add_process(const cg_proc_t *p, void *arg)
+{
+    cg_report_t *r = arg;
+    r->processes++;
+    r->faults += p->faults;
+    r->copied_pages += p->copied_pages;
+    r->copied_nostack += p->copied_nostack;
+    r->copied_estimated += p->copied_estimated;
+    r->exit_faults += p->exit_faults;
+    r->exit_copied += p->exit_copied;
+    r->lower_bounds += p->lower_bound;
+    if (!p->root) {
+        r->children++;
+        if (p->shared_pages >= 0) {
+            r->shared_measured++;
+            r->shared_pages += (uint64_t)p->shared_pages;
+            r->own_kb += p->own_kb > 0 ? p->own_kb : 0;
+            r->own_peak_kb += p->own_peak_kb > p->own_kb ? p->own_peak_kb : p->own_kb > 0 ? p->own_kb : 0;
+        }
+    }
+    if (p->frozen_pages > r->frozen_pages) r->frozen_pages = p->frozen_pages;
+}
+
+/* Gather the report: the whole tree (pid 0), or only process pid. */
+void cg_report_build(cg_report_t *r, int32_t pid)
+{
+    memset(r, 0, sizeof *r);
+    memset(rows, 0, sizeof rows);
+    cg_board_t *b = cg_board;
+    r->pid = pid;
+    r->root_pid = b->root_pid;
+    r->forks = atomic_load(&b->forks);
+    r->marked_bytes = atomic_load(&b->max_marked_bytes);
+    cg_report_each(r, add_process, r);
+    if (!pid) {
+        uint64_t max = atomic_load(&b->max_frozen_pages);
+        if (max > r->frozen_pages) r->frozen_pages = max;
+    }
+    cg_write_each(add_write, r);
+    /* Pack the used rows to the front, then sort them: while working, most
+     * pages first; then during exit. */
+    size_t k = 0;
+    for (size_t i = 0; i < CG_REPORT_ROWS; i++)
+        if (rows[i].processes) rows[k++] = rows[i];
+    cg_sort(rows, k, sizeof *rows, row_before);
+    r->rows = rows;
+    r->nrows = k;
+    for (size_t i = 0; i < k && !rows[i].late; i++) {
+        r->nrows_work++;
+        r->row_pages += rows[i].pages;
+    }
+    r->lost = atomic_load(&b->lost);
+    r->lost_sites = atomic_load(&b->lost_sites);
+    r->lost_writes = atomic_load(&b->lost_writes);
+    r->lost_pages += atomic_load(&b->lost_pages);
+}
+
+const char *cg_exit_how_name(cg_exit_how_t how)
+{
+    switch (how) {
+    case CG_EXIT_EXIT: return "exit";
+    case CG_EXIT_UNDERSCORE: return "_exit";
+    case CG_EXIT_SIGNAL: return "signal";
+    case CG_EXIT_REAPED: return "exit";
+    default: return "running";
+    }
+}
+
+/* "SIGKILL"; sigabbrev_np is not in every libc, and these are the ones
+ * that end processes. */
+const char *cg_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGKILL: return "SIGKILL";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGPIPE: return "SIGPIPE";
+    case SIGALRM: return "SIGALRM";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    default: return "a signal";
+    }
+}

@@ -1,0 +1,84 @@
+/* report.h: what the kernel says at a process's end, and the report of
+ * the tree (above attrib). Nothing here allocates or uses stdio: a report
+ * may be written from _exit, which a signal handler may call. */
+#ifndef CG_REPORT_H
+#define CG_REPORT_H
+
+#include "attrib.h"
+
+#define CG_REPORT_ROWS 8192
+
+/* One (writer site, allocation site) pair, over the processes in scope. */
+typedef struct cg_row_s {
+    uint16_t writer, alloc;
+    bool late;       /* writes made after the processes began to exit */
+    uint32_t processes;
+    uint64_t pages;  /* copied */
+    uint64_t writes; /* trapped */
+} cg_row_t;
+
+/* One process, as reported. */
+typedef struct cg_proc_s {
+    int32_t pid, ppid;
+    bool root;
+    bool measured;           /* the kernel's numbers, read as it ended */
+    bool lower_bound;        /* copied_pages may be short: killed before it could settle its pending pages */
+    cg_exit_how_t how;
+    int code, signal;
+    uint64_t frozen_pages, faults, copied_pages;
+    uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied, pending;
+    int64_t private_dirty_kb, pss_kb, own_kb, own_peak_kb, shared_pages; /* -1: not measured */
+} cg_proc_t;
+
+typedef struct cg_report_s {
+    int32_t pid;             /* 0: the whole tree; else this process only */
+    int32_t root_pid;
+    uint32_t processes;
+    uint64_t forks, marked_bytes, frozen_pages, faults;
+    uint64_t copied_pages;   /* while the processes worked */
+    uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied;
+    uint64_t shared_pages;   /* resident and shared, in the children that measured it */
+    uint32_t shared_measured, children; /* children that measured themselves, of all children */
+    int64_t own_kb;          /* the children's own memory at their end, summed over those measured */
+    int64_t own_peak_kb;     /* the children's own memory at its largest, summed likewise */
+    uint32_t lower_bounds;   /* processes whose copies are a lower bound */
+    cg_row_t *rows;          /* while working first, most pages first; then during exit */
+    size_t nrows, nrows_work;
+    uint64_t row_pages;      /* pages in the working rows */
+    uint32_t lost, lost_sites, lost_writes, lost_rows;
+    uint64_t lost_pages;
+    bool lines;              /* may look up file:line (allocates: not in signal context) */
+} cg_report_t;
+
+/* ---- "measure.c": this process, as the kernel has it ---------------------- */
+void cg_measure_fork(cg_slot_t *s);
+void cg_measure_self(cg_slot_t *s);
+
+/* ---- "destination.c": where a report goes ------------------------------------ */
+typedef struct cg_dest_s {
+    int fd;
+    enum { CG_DEST_FD, CG_DEST_TMPFILE, CG_DEST_PARTIAL } how; /* FD: written in place (stderr, a device, a FIFO) */
+    bool root;
+    char path[4096];                                            /* the file to publish */
+} cg_dest_t;
+bool cg_dest_open(cg_dest_t *d, bool root);
+bool cg_dest_close(cg_dest_t *d, bool failed);
+int cg_dest_stderr(void);
+bool cg_dest_per_process(void);
+void cg_report_keep_stderr(void);
+
+/* ---- "model.c": the numbers, gathered --------------------------------------- */
+void cg_report_build(cg_report_t *r, int32_t pid);
+void cg_report_each(const cg_report_t *r, void (*fn)(const cg_proc_t *p, void *arg), void *arg);
+const char *cg_exit_how_name(cg_exit_how_t how);
+const char *cg_signal_name(int sig);
+
+/* ---- "text.c", "json.c": the two forms --------------------------------------- */
+void cg_report_text(const cg_report_t *r, cg_sink_t *out);
+void cg_report_json(const cg_report_t *r, cg_sink_t *out);
+
+/* ---- "report.c": a report, written --------------------------------------------- */
+bool cg_report_wanted(void);
+void cg_report_write(int32_t pid, bool lines);
+
+#endif /* CG_REPORT_H */
