@@ -165,7 +165,7 @@ def benchmarks(b, npairs):
 
 def sharing(b):
     """What the kernel says each worker copied: lookup_table's nodes, and the
-    NumPy seed's workers' private memory."""
+    NumPy example's workers' private memory."""
     rows = []
     lookup = os.path.join(b.build, "examples", "lookup_table")
     out_plain = b.run([lookup, "-w", "4"])
@@ -181,7 +181,7 @@ def sharing(b):
                  "ratio": cg / plain if plain else float("nan"), "target": "0 vs all", "ok": cg == 0 and plain == 4 * pages,
                  "note": ""})
     py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples", "seed003_numpy.py")
+    seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples", "pool_numpy.py")
     if subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode != 0:
         return rows
     mb = "40" if b.quick else "400"
@@ -197,7 +197,7 @@ def sharing(b):
         uss = statistics.median(p["private_dirty_kb"] for p in kids) / 1024 if kids else float("nan")
         copied_mb = tree["totals"]["copied_bytes"] / 2**20
     plain_uss = plain_worker_uss(py, seed, mb)
-    rows.append({"name": "sharing, NumPy seed", "measures": f"{mb} MB array read by 4 workers: worker Private_Dirty",
+    rows.append({"name": "sharing, NumPy example", "measures": f"{mb} MB array read by 4 workers: worker Private_Dirty",
                  "a_label": "plain", "b_label": "under cowguard", "a": plain_uss, "b": uss, "unit": "MB",
                  "ratio": uss / plain_uss if plain_uss else float("nan"), "target": "within 2 MB",
                  "ok": abs(uss - plain_uss) <= 2, "note": f"{copied_mb:.1f} MB copied under cowguard"})
@@ -207,7 +207,7 @@ def sharing(b):
 WORKER_USS = r"""
 import multiprocessing as mp, statistics, sys
 import numpy as np
-array = np.arange(int(sys.argv[1]) * (1 << 20) // 8, dtype=np.float64)  # as seed003's MyClass
+array = np.arange(int(sys.argv[1]) * (1 << 20) // 8, dtype=np.float64)  # as pool_numpy.py's MyClass
 def uss(i):
     float(array[i::4].sum())
     for line in open("/proc/self/smaps_rollup"):

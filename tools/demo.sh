@@ -2,7 +2,7 @@
 # tools/demo.sh LIB PROG LAUNCHER SRCDIR: the C example
 # (examples/lookup_table.c) plainly and under cowguard, side by side, with
 # what the kernel says each worker copied, then cowguard's report; then the
-# seeds' Python workloads (docs/examples) under the launcher. Run by
+# Python examples (docs/examples) under the launcher. Run by
 # 'make demo'.
 set -eu
 lib=$1
@@ -51,10 +51,10 @@ summary() { # the first lines of the merged report and the top site's first fram
 }
 
 echo
-echo "Seed 001: a dict of 200,000 bin() strings built inside cowguard.readonly(),"
-echo "read by a fork Pool of 4 (docs/examples/seed001_bin_cache.py)."
-echo "\$ cowguard --python -- python3 seed001_bin_cache.py"
-"$launcher" --python --report-format json --report "$tmp/s1.%p.json" -- "$py" "$src/docs/examples/seed001_bin_cache.py" | grep -v '^RESULT'
+echo "A dict of 200,000 bin() strings built inside cowguard.readonly(),"
+echo "read by a fork Pool of 4 (docs/examples/pool_bin_cache.py)."
+echo "\$ cowguard --python -- python3 pool_bin_cache.py"
+"$launcher" --python --report-format json --report "$tmp/s1.%p.json" -- "$py" "$src/docs/examples/pool_bin_cache.py" | grep -v '^RESULT'
 summary "$tmp"/s1.*.json
 echo "  The strings stay frozen, but CPython writes the reference count of every"
 echo "  object it reads: the workers copy the pages they touch, and the top site"
@@ -62,14 +62,14 @@ echo "  shows the interpreter's eval loop writing into the strings bin() made."
 
 if "$py" -c 'import numpy' 2>/dev/null; then
     echo
-    echo "Seed 003: a 400 MB NumPy array read by 4 fork workers as a global"
-    echo "(docs/examples/seed003_numpy.py), marked by COWGUARD_MIN_SIZE=1M alone."
-    echo "\$ COWGUARD_MIN_SIZE=1M cowguard -- python3 seed003_numpy.py global 400"
+    echo "A 400 MB NumPy array read by 4 fork workers as a global"
+    echo "(docs/examples/pool_numpy.py), marked by COWGUARD_MIN_SIZE=1M alone."
+    echo "\$ COWGUARD_MIN_SIZE=1M cowguard -- python3 pool_numpy.py global 400"
     COWGUARD_MIN_SIZE=1M "$launcher" --report-format json --report "$tmp/s3.%p.json" -- \
-        "$py" "$src/docs/examples/seed003_numpy.py" global 400 >/dev/null
+        "$py" "$src/docs/examples/pool_numpy.py" global 400 >/dev/null
     summary "$tmp"/s3.*.json
     echo "  The array's buffer is only read: all of it stays shared by the five processes."
 else
     echo
-    echo "(Seed 003 needs NumPy for $py: Debian's python3-numpy; skipped.)"
+    echo "(pool_numpy.py needs NumPy for $py: Debian's python3-numpy; skipped.)"
 fi

@@ -48,7 +48,7 @@ cache=$(cd "$cache" && pwd -P)
 inside_src "$cache"
 
 # Packages: what building needs, then what the integration tests use (NumPy
-# for seed003, man-db and groff for man_pages.sh, file for libtool, procps).
+# for pool_numpy.py, man-db and groff for man_pages.sh, file for libtool, procps).
 # clang is left out on purpose: neither release has the libclang-rt-14-dev
 # that the libFuzzer build wants, so configure finds no clang and fuzz.sh runs
 # its plain driver only.

@@ -101,7 +101,7 @@ assert sum(s["pages"] for s in r["sites"] if s["phase"] == "exit") == late, r["s
 PY
 pass "writes by atexit handlers: counted apart, as during exit, with their own sites"
 
-# The pickled-argument mistake (seed 003's question): each worker holds its
+# The pickled-argument mistake (pool_numpy.py's question): each worker holds its
 # own unpickled copy of an 80 MiB object. That is memory the worker
 # allocated, not copy-on-write: the report must say so, and not call it
 # shared or copied.

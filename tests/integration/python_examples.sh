@@ -1,9 +1,9 @@
-# The seeds' workloads under the launcher, as their users would run them.
-#  seed001: a dict of 200,000 bin() strings built inside cowguard.readonly(),
+# The Python examples (docs/examples) under the launcher, as their users would run them.
+#  pool_bin_cache.py: a dict of 200,000 bin() strings built inside cowguard.readonly(),
 #    read by a fork Pool of 4: frozen bytes cover the dict; CPython's
 #    reference counting copies pages, and the top sites show the interpreter
 #    writing into the strings bin() made.
-#  seed003: a 400 MB NumPy array read by 4 fork workers as a global, marked
+#  pool_numpy.py: a 400 MB NumPy array read by 4 fork workers as a global, marked
 #    by COWGUARD_MIN_SIZE=1M alone: at least 390 MB frozen, a few MB at most
 #    copied, all 4 workers in the report.
 . "$SRC/tests/integration/lib.sh"
@@ -13,11 +13,11 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
 rc=0
-"$cg" --python --report-format json --report "$TMP/a.%p.json" -- "$py" "$ex/seed001_bin_cache.py" \
+"$cg" --python --report-format json --report "$TMP/a.%p.json" -- "$py" "$ex/pool_bin_cache.py" \
     >"$TMP/out" 2>"$TMP/err" || rc=$?
-expect_rc 0 "seed001"
+expect_rc 0 "pool_bin_cache.py"
 bytes=$(sed -n 's/^RESULT dict_bytes=\([0-9]*\) .*/\1/p' "$TMP/out")
-python3 - "$TMP" "$bytes" <<'PY' || fail "seed001 report"
+python3 - "$TMP" "$bytes" <<'PY' || fail "pool_bin_cache.py report"
 import glob, json, sys
 r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/a.*.json")) if x["scope"] == "tree"][0]
 t = r["totals"]
@@ -32,17 +32,17 @@ refcount = [s for s in r["sites"][:3]
             and names(s["allocated"]) & {"PyNumber_ToBase", "PyUnicode_New"}]
 assert refcount, [(s["writer"][:1], s["allocated"][:3]) for s in r["sites"][:3]]
 PY
-pass "seed001: $bytes bytes of dict frozen; the eval loop's reference counting copied pages of bin()'s strings"
+pass "pool_bin_cache.py: $bytes bytes of dict frozen; the eval loop's reference counting copied pages of bin()'s strings"
 
 if ! "$py" -c 'import numpy' 2>/dev/null; then
-    echo "skip: seed003 needs NumPy for $py (Debian: python3-numpy)"
+    echo "skip: pool_numpy.py needs NumPy for $py (Debian: python3-numpy)"
     exit 0
 fi
 rc=0
-COWGUARD_MIN_SIZE=1M "$cg" --report-format json --report "$TMP/b.%p.json" -- "$py" "$ex/seed003_numpy.py" global 400 \
+COWGUARD_MIN_SIZE=1M "$cg" --report-format json --report "$TMP/b.%p.json" -- "$py" "$ex/pool_numpy.py" global 400 \
     >"$TMP/out" 2>"$TMP/err" || rc=$?
-expect_rc 0 "seed003"
-python3 - "$TMP" <<'PY' || fail "seed003 report"
+expect_rc 0 "pool_numpy.py"
+python3 - "$TMP" <<'PY' || fail "pool_numpy.py report"
 import glob, json, sys
 r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/b.*.json")) if x["scope"] == "tree"][0]
 t = r["totals"]
@@ -53,4 +53,4 @@ assert len(kids) == 4, kids
 # Workers that Pool.terminate() killed did not measure themselves.
 assert all(p["private_dirty_kb"] < 16 * 1024 for p in kids if p["measured"]), kids
 PY
-pass "seed003: >= 390 MB frozen, <= 4 MB copied, 4 workers, those measured under 16 MB private"
+pass "pool_numpy.py: >= 390 MB frozen, <= 4 MB copied, 4 workers, those measured under 16 MB private"

@@ -1,4 +1,4 @@
-"""Seed 001: a Pool's workers need a large cache, {i: bin(i)}, and count the
+"""A Pool's workers need a large cache, {i: bin(i)}, and count the
 1 bits of each entry. The usual cure is a Pool initializer that makes the
 cache global; the cache is then inherited through fork, not pickled.
 
@@ -7,7 +7,7 @@ pages of its own, frozen in every worker, and the report shows what the
 workers copied anyway: CPython writes the reference count of every object it
 reads, so the pages holding the strings are copied page by page.
 
-    cowguard --python -- python3 seed001_bin_cache.py
+    cowguard --python -- python3 pool_bin_cache.py
 """
 import multiprocessing as mp
 import sys

@@ -1,4 +1,4 @@
-"""Seed 003: a large NumPy array in an object whose method is run by Pool
+"""A large NumPy array in an object whose method is run by Pool
 workers. Passing the instance (self) to the workers pickles the array into
 each of them, a full copy per worker; reading it from a global inherited
 through fork shares it.
@@ -8,10 +8,10 @@ malloc) is marked without any code change, frozen in every worker, and the
 report shows that reading it as a global copies nothing, while the objects
 the workers touch are small and few.
 
-    COWGUARD_MIN_SIZE=1M cowguard -- python3 seed003_numpy.py global 400
-    COWGUARD_MIN_SIZE=1M cowguard -- python3 seed003_numpy.py self 40
+    COWGUARD_MIN_SIZE=1M cowguard -- python3 pool_numpy.py global 400
+    COWGUARD_MIN_SIZE=1M cowguard -- python3 pool_numpy.py self 40
 
-usage: seed003_numpy.py [global|self] [MEGABYTES]
+usage: pool_numpy.py [global|self] [MEGABYTES]
 """
 import multiprocessing as mp
 import sys

@@ -1,4 +1,4 @@
-"""Seed 002: the id()/ctypes trick. Rather than pickling large objects into
+"""The id()/ctypes trick. Rather than pickling large objects into
 Pool workers, the parent sends their addresses, id(obj), and the workers
 turn them back into objects with ctypes.cast(addr, ctypes.py_object): the
 objects come from the memory inherited through fork.
@@ -8,7 +8,7 @@ the report shows what the trick costs: every deref and every use writes
 reference counts, so the pages of the objects the workers touch are copied,
 while the payload buffers (bytes) stay shared.
 
-    cowguard --python -- python3 seed002_id_ctypes.py
+    cowguard --python -- python3 pool_ids_ctypes.py
 """
 import ctypes
 import multiprocessing as mp

@@ -1,4 +1,4 @@
-"""Seed 000: a classifier that cannot be pickled (it holds a lock and other
+"""A classifier that cannot be pickled (it holds a lock and other
 objects from extension modules) is shared with Pool workers by leaving it
 in a global before the fork, which is the only way to pass it without
 serialising it.
@@ -9,7 +9,7 @@ buffer (array.array), which the workers only read, and it stays shared; the
 vocabulary is a dict of Python strings, whose reference counts the workers
 write on every lookup, so its pages are copied.
 
-    cowguard --python -- python3 seed000_classifier.py
+    cowguard --python -- python3 pool_classifier.py
 """
 import array
 import multiprocessing as mp
