@@ -43,7 +43,6 @@ typedef struct cg_span_s {
     uint32_t nquar;           /* of them, quarantined */
     uint32_t hint;            /* CG_SPAN_SLAB: first bitmap word worth a look */
     uintptr_t block;          /* CG_SPAN_LARGE: the block (aligned in the run) */
-    size_t req_size;          /* CG_SPAN_LARGE: the size asked for */
     struct cg_span_s *next, *prev;
     uint16_t site;            /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */

@@ -24,7 +24,6 @@ static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
     if (!s) return NULL;
     s->state = CG_SPAN_LARGE;
     s->block = s->start;
-    s->req_size = size;
     s->site = site;
     s->nused = 1;
     cg_arena.live_bytes += npages << CG_PAGE_SHIFT;

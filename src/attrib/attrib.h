@@ -68,7 +68,6 @@ typedef struct cg_write_s {
 } cg_write_t;
 
 typedef struct cg_board_s {
-    uint32_t magic;
     int32_t root_pid;          /* the first process: the tree's name */
     _Atomic int32_t reporter;  /* the process that writes the tree's report (root_pid, or its daemon() child) */
     uint32_t site_frames;      /* frames per site entry (COWGUARD_BACKTRACE) */

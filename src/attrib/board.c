@@ -13,7 +13,6 @@
 
 #include "attrib.h"
 
-#define BOARD_MAGIC 0x636f7767u /* "cowg" */
 
 cg_board_t *cg_board;
 cg_slot_t *cg_self;
@@ -53,7 +52,6 @@ bool cg_board_setup(void)
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
     cg_board_t *b = p;
-    b->magic = BOARD_MAGIC;
     b->root_pid = (int32_t)getpid();
     atomic_store(&b->reporter, b->root_pid);
     b->site_frames = (uint32_t)frames;
