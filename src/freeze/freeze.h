@@ -118,7 +118,7 @@ void cg_signal_chain(int sig, siginfo_t *si, void *uc);
 void cg_signal_default(int sig);
 void cg_async_signals(sigset_t *set);
 
-/* ---- "stack.c": a stack of cowguard's own for the fault handler -------------- */
+/* ---- "handler_stack.c": a stack of cowguard's own for the fault handler ------ */
 void cg_stack_setup(void);
 void cg_run_on_big_stack(void (*fn)(void *), void *arg);
 

@@ -1,4 +1,4 @@
-/* stack.c: a stack of cowguard's own for the fault handler.
+/* handler_stack.c: a stack of cowguard's own for the fault handler.
  *
  * A handler installed with SA_ONSTACK runs on the program's alternate
  * signal stack, which may be as small as the legacy SIGSTKSZ (8 KiB), and
