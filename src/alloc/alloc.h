@@ -108,6 +108,7 @@ static inline uintptr_t cg_arena_page_addr(size_t i)
     return cg_arena.base + ((uintptr_t)i << CG_PAGE_SHIFT);
 }
 bool cg_arena_setup(size_t reserve);
+void cg_arena_withdraw(void);
 void cg_arena_lock(void);
 void cg_arena_unlock(void);
 void cg_arena_reset_lock(void);

@@ -71,6 +71,16 @@ bool cg_arena_setup(size_t reserve)
     return true;
 }
 
+/* Arena lock held, nothing handed out yet: the arena is not to be used
+ * after all (what the layer above needs with it could not be made). It is
+ * unpublished, not unmapped: a thread that read the old bounds must not
+ * find another mapping there. */
+void cg_arena_withdraw(void)
+{
+    __atomic_store_n(&cg_arena.ready, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&cg_arena.size, 0, __ATOMIC_RELEASE);
+}
+
 /* ---- span lists (doubly linked through the descriptors) ----------------- */
 
 void cg_list_push(cg_list_t *l, cg_span_t *s)

@@ -152,6 +152,7 @@ bool cg_glob_match(const char *pattern, size_t plen, const char *name, size_t nl
 #include <ucontext.h>
 
 typedef struct cg_next_s {
+    void *(*dlopen)(const char *, int); /* first: interpose/dlopen.c's assembly reads it at offset 0 */
     void *(*malloc)(size_t);
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
@@ -216,7 +217,6 @@ typedef struct cg_next_s {
     int (*sigaltstack)(const stack_t *, stack_t *);
     int (*pthread_attr_setstack)(pthread_attr_t *, void *, size_t);
     void (*makecontext)(ucontext_t *, void (*)(void), int, ...);
-    void *(*dlopen)(const char *, int);
     int (*daemon)(int, int);
 } cg_next_t;
 extern cg_next_t cg_next;

@@ -18,11 +18,10 @@ static __thread struct {
 } fork_slot CG_TLS;
 
 /* Arena lock held: the handler takes SIGSEGV, the arena is frozen, and the
- * board learns how much. Nothing to do before the first marked block, or
- * when marking was switched off (the page bitmaps could not be made). */
+ * board learns how much. Nothing to do before the first marked block. */
 static int freeze_locked(void)
 {
-    if (!cg_arena_ready() || !cg_mark_enabled || cg_arena.top == cg_arena.base) return 0;
+    if (!cg_arena_ready() || cg_arena.top == cg_arena.base) return 0;
     cg_fault_install();
     cg_freeze_result_t res;
     int r = cg_freeze_all(&res);

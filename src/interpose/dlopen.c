@@ -14,9 +14,9 @@
 
 #include "interpose.h"
 
-/* The C library's dlopen, published by the first call through the C path:
- * until then every call takes it. */
-static void *(*cg_dlopen_next)(const char *, int) __attribute__((used));
+/* The jump reads the C library's dlopen from the first word of cg_next,
+ * filled at start-up (NULL until then: the C path waits for start-up). */
+_Static_assert(offsetof(cg_next_t, dlopen) == 0, "dlopen must be cg_next's first member");
 
 static void *cg_dlopen_slow(const char *file, int mode) __attribute__((used));
 
@@ -28,7 +28,7 @@ __asm__(".text\n"
         "    .cfi_startproc\n"
         "    testl $" CG_STR(RTLD_DEEPBIND) ", %esi\n"
         "    jnz 1f\n"
-        "    movq cg_dlopen_next(%rip), %rax\n"
+        "    movq cg_next(%rip), %rax\n"
         "    testq %rax, %rax\n"
         "    jz 1f\n"
         "    jmp *%rax\n"
@@ -43,8 +43,8 @@ __asm__(".text\n"
         "    .cfi_startproc\n"
         "    tst w1, #" CG_STR(RTLD_DEEPBIND) "\n"
         "    b.ne 1f\n"
-        "    adrp x16, cg_dlopen_next\n"
-        "    ldr x16, [x16, :lo12:cg_dlopen_next]\n"
+        "    adrp x16, cg_next\n"
+        "    ldr x16, [x16, :lo12:cg_next]\n"
         "    cbz x16, 1f\n"
         "    br x16\n"
         "1:  b cg_dlopen_slow\n"
@@ -61,10 +61,8 @@ CG_EXPORT void *dlopen(const char *file, int mode)
 static void *cg_dlopen_slow(const char *file, int mode)
 {
     cg_init();
-    void *(*next)(const char *, int) = cg_next.dlopen;
-    if (!next) return NULL;
-    __atomic_store_n(&cg_dlopen_next, next, __ATOMIC_RELEASE);
-    void *h = next(file, mode);
+    if (!cg_next.dlopen) return NULL;
+    void *h = cg_next.dlopen(file, mode);
     if (h && (mode & RTLD_DEEPBIND)) cg_deepbind_fix();
     return h;
 }

@@ -3,9 +3,9 @@
  * cg_init() runs once, from the constructor or from whichever allocation
  * comes first. Until it has found the next malloc, requests are served from
  * the bootstrap pool (alloc/boot.c). Nothing here reserves memory or
- * installs a handler: that waits for the first marked allocation
- * (cg_marking_ready), so a program that marks nothing runs as if cowguard
- * were not there. */
+ * installs a handler: the arena waits for the first marked allocation
+ * (cg_marking_ready), the SIGSEGV handler for the first freeze, so a
+ * program that marks nothing runs as if cowguard were not there. */
 #include <errno.h>
 #include <sched.h>
 
@@ -57,19 +57,17 @@ bool cg_marking_ready(void)
     if (cg_likely(cg_arena_ready())) return true;
     cg_arena_lock(); /* the fork prepare handler takes it too: no fork mid-setup */
     if (!cg_arena_ready() && cg_mark_enabled) {
-        if (!cg_arena_setup(cg_opt.arena_max)) {
+        bool arena = cg_arena_setup(cg_opt.arena_max);
+        if (!arena || !cg_freeze_setup()) {
+            if (arena) cg_arena_withdraw();
             cg_message("cannot reserve %zuM of address space for marked data (%s); "
                        "passing every allocation through",
                        (size_t)(cg_opt.arena_max >> 20), cg_strerror(errno));
-            cg_mark_enabled = false;
-        } else if (!cg_freeze_setup()) {
-            cg_message("cannot map the page bitmaps of marked data (%s); passing every allocation through",
-                       cg_strerror(errno));
             cg_mark_enabled = false;
         } else if (!cg_board_setup()) {
             cg_message("cannot map the process-tree board; the report will cover this process only");
         }
     }
     cg_arena_unlock();
-    return cg_arena_ready() && cg_mark_enabled;
+    return cg_arena_ready();
 }
