@@ -146,6 +146,7 @@ void cg_board_note_copy(bool nostack, bool estimated, bool late);
 void cg_board_note_pending(int delta);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
 void cg_board_note_reaped(pid_t pid, int status);
+void cg_board_await_root(int ms);
 void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
 
 /* ---- "sites.c": the stack and write tables on the board ----------------- */

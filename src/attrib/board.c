@@ -6,9 +6,12 @@
  * updates its own slot with atomic operations only, so a child that dies by
  * a signal or leaves through _exit has left its numbers behind, and the root
  * reports them at its exit. */
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attrib.h"
@@ -149,6 +152,23 @@ void cg_board_hand_over(pid_t from, pid_t to)
 {
     int32_t expected = (int32_t)from;
     if (cg_board) atomic_compare_exchange_strong(&cg_board->reporter, &expected, (int32_t)to);
+}
+
+/* In the process that took the tree's report over with daemon(): wait, at
+ * most about ms milliseconds, for the first process (the one that left) to
+ * record its own exit, so that the report does not show it running. It
+ * leaves at once, but measuring itself takes it a few milliseconds. */
+void cg_board_await_root(int ms)
+{
+    if (!cg_board || getpid() == cg_board->root_pid) return;
+    int saved = errno;
+    const cg_slot_t *root = &cg_board->slots[0]; /* the first slot is the root's */
+    for (int i = 0; i < ms && atomic_load(&root->exit_how) == CG_EXIT_RUNNING; i++) {
+        if (kill(cg_board->root_pid, 0) != 0 && errno == ESRCH) break; /* gone without a word */
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    errno = saved;
 }
 
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)

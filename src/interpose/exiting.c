@@ -35,7 +35,10 @@ static void leave(void *arg)
     cg_board_note_exit(cg_self, l->how, l->code & 0xff, l->sig);
     if (cg_report_wanted()) {
         bool lines = l->how == CG_EXIT_EXIT; /* exit() is not called from signal handlers */
-        if (cg_board_is_root()) cg_report_write(0, lines);
+        if (cg_board_is_root()) {
+            cg_board_await_root(2000); /* a daemon() child: the first process's own record */
+            cg_report_write(0, lines);
+        }
         else if (cg_dest_per_process()) cg_report_write((int32_t)me, lines);
     }
 }
