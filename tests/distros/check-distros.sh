@@ -36,7 +36,7 @@ command -v chroot >/dev/null 2>&1 || die "chroot is missing"
 
 srcdir=$(cd "${1:-$(dirname "$0")/../..}" && pwd -P) || die "no source directory ${1:-}"
 outdir=$(cd "${2:-.}" && pwd -P) || die "no output directory ${2:-}"
-[ -f "$srcdir/src/init.c" ] || die "$srcdir is not cowguard's source tree"
+[ -f "$srcdir/src/interpose/init.c" ] || die "$srcdir is not cowguard's source tree"
 releases=${CG_DISTROS:-bullseye trixie}
 cache=${CG_DISTRO_CACHE:-/var/cache/cowguard/distros}
 # A root inside the source tree would be copied into itself.
