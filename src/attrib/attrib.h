@@ -12,6 +12,7 @@
 #define CG_BOARD_SLOTS 4096
 #define CG_MAX_FRAMES 64
 #define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
+#define CG_SITE_OTHER CG_SITE_SLOTS /* the stacks that found no room in a full table */
 #define CG_WRITE_SLOTS 65536 /* (writer, allocation, pid) triples */
 
 typedef enum {

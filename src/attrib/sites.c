@@ -12,6 +12,10 @@
 #define SITE_BUSY 1
 #define WRITE_BUSY UINT64_MAX
 #define SPINS 1000 /* a writer in another thread finishes within a few stores */
+/* An entry lies at most this far from where its hash puts it, so a lookup
+ * never looks further: a table that is full, or nearly, costs a new stack
+ * 64 probes, not a scan of the whole table. */
+#define PROBES 64
 
 static cg_site_t *site_at(cg_board_t *b, uint32_t i)
 {
@@ -46,16 +50,17 @@ static bool same_stack(const cg_site_t *s, const uintptr_t *frames, uint32_t n)
     return true;
 }
 
-/* The id of this stack (1..CG_SITE_SLOTS), adding it when new; 0 when the
- * table is full or backtraces are off. Async-signal-safe. */
+/* The id of this stack (1..CG_SITE_SLOTS - 1), adding it when new;
+ * CG_SITE_OTHER when there is no room for it near its place (the table is
+ * full); 0 when backtraces are off. Async-signal-safe. */
 uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames || n == 0) return 0;
     if (n > b->site_frames) n = b->site_frames;
     uint64_t h = stack_hash(frames, n);
-    for (uint32_t probe = 0; probe < CG_SITE_SLOTS; probe++) {
-        uint32_t i = (uint32_t)((h + probe) % CG_SITE_SLOTS);
+    for (uint32_t probe = 0; probe < PROBES; probe++) {
+        uint32_t i = (uint32_t)((h + probe) % (CG_SITE_SLOTS - 1)); /* the last entry is CG_SITE_OTHER's */
         cg_site_t *s = site_at(b, i);
         uint64_t cur = atomic_load_explicit(&s->hash, memory_order_acquire);
         for (int spin = 0; cur == SITE_BUSY && spin < SPINS; spin++)
@@ -73,7 +78,7 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
         if (cur == h && same_stack(s, frames, n)) return (uint16_t)(i + 1);
     }
     atomic_fetch_add(&b->lost_sites, 1);
-    return 0;
+    return CG_SITE_OTHER;
 }
 
 /* The site id of the calling stack, for a marked allocation; 0 when
@@ -106,7 +111,7 @@ void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied
     int32_t pid = (int32_t)getpid();
     uint64_t h = mix(key * 31 + (uint64_t)pid);
     cg_write_t *t = writes_of(b);
-    for (uint32_t probe = 0; probe < CG_WRITE_SLOTS; probe++) {
+    for (uint32_t probe = 0; probe < PROBES; probe++) {
         cg_write_t *w = &t[(h + probe) % CG_WRITE_SLOTS];
         uint64_t cur = atomic_load_explicit(&w->key, memory_order_acquire);
         for (int spin = 0; cur == WRITE_BUSY && spin < SPINS; spin++)

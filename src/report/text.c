@@ -14,7 +14,8 @@ static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool l
 {
     const cg_site_t *s = cg_site_get(id);
     if (!s) {
-        cg_sink_printf(out, "==%d==     %s: (no stack recorded)\n", me, title);
+        cg_sink_printf(out, "==%d==     %s: %s\n", me, title,
+                       id == CG_SITE_OTHER ? "(other stacks: the table of stacks was full)" : "(no stack recorded)");
         return;
     }
     cg_sink_printf(out, "==%d==     %s:\n", me, title);
@@ -109,8 +110,8 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
         cg_sink_printf(out, "==%d== warning: %u processes found no slot on the board and are not counted\n",
                        me, r->lost);
     if (r->lost_sites || r->lost_writes || r->lost_rows)
-        cg_sink_printf(out, "==%d== warning: the site tables were full: %u stacks and %u writes went "
-                       "unattributed\n", me, r->lost_sites, r->lost_writes + r->lost_rows);
+        cg_sink_printf(out, "==%d== warning: the site tables were full: %u stacks went to \"other stacks\" and "
+                       "%u writes went unattributed\n", me, r->lost_sites, r->lost_writes + r->lost_rows);
 }
 
 static void site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
