@@ -11,6 +11,8 @@
 
 #include "base.h"
 
+#pragma GCC visibility push(hidden) /* as in base.h */
+
 /* Slabs hold at most this many blocks, so their bitmaps are fixed in size. */
 #define CG_SLAB_MAX_BLOCKS 512
 #define CG_SLAB_WORDS (CG_SLAB_MAX_BLOCKS / 64)
@@ -118,11 +120,19 @@ cg_span_t *cg_arena_span_of(uintptr_t addr);
  * sealed. Set by the layer that seals (freeze.c); arena lock held. */
 typedef int (*cg_reclaim_fn)(uintptr_t from, uintptr_t to);
 void cg_arena_on_reclaim(cg_reclaim_fn fn);
+/* Move the pages [from, from + len) to [to, to + len) without copying
+ * them (both in the arena, page-aligned); from reads as zero after. false:
+ * not possible (the caller copies). Set by freeze.c, which owns the
+ * mappings. */
+typedef bool (*cg_move_fn)(uintptr_t from, uintptr_t to, size_t len);
+void cg_arena_on_move(cg_move_fn fn);
 /* Within the allocator (arena lock held): */
 cg_span_t *cg_run_alloc(size_t npages, size_t align);
 void cg_run_free(cg_span_t *s);
 void cg_run_seal(cg_span_t *s);
 void cg_run_unseal(cg_span_t *s);
+bool cg_run_extend(cg_span_t *s, size_t npages);
+bool cg_run_move(cg_span_t *from, cg_span_t *to);
 bool cg_span_reclaim(cg_span_t *s);
 void cg_list_push(cg_list_t *l, cg_span_t *s);
 void cg_list_remove(cg_list_t *l, cg_span_t *s);
@@ -147,6 +157,8 @@ void cg_block_cache_return(void *p);
 size_t cg_block_usable_size(const void *p);
 bool cg_block_info(uintptr_t addr, cg_block_info_t *out);
 bool cg_block_sealed(const void *p);
+bool cg_block_grow(void *p, size_t size);
+void *cg_block_move(void *p, size_t size, uint16_t site);
 uintptr_t cg_alloc_seal(void);
 void cg_alloc_unseal(uintptr_t end);
 uint64_t cg_alloc_epoch(void);
@@ -165,9 +177,11 @@ const char *cg_alloc_free(void *p);
 extern char *const cg_boot_pool;
 void *cg_boot_alloc(size_t size, size_t align);
 size_t cg_boot_size(const void *p);
+void cg_boot_guard_next(void);
 static inline bool cg_boot_owns(const void *p)
 {
     return (uintptr_t)p - (uintptr_t)cg_boot_pool < CG_BOOT_POOL_SIZE;
 }
 
+#pragma GCC visibility pop
 #endif /* CG_ALLOC_H */

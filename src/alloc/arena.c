@@ -382,3 +382,43 @@ void cg_run_unseal(cg_span_t *s)
     s->sealed = 0;
     if (s->state == CG_SPAN_FREE || s->nused == 0) cg_run_free(s);
 }
+
+/* Arena lock held. Grow the run of an unsealed large block to npages in
+ * place: into the free run right after it, or, at the top, into new pages.
+ * false: the pages after it are taken. */
+bool cg_run_extend(cg_span_t *s, size_t npages)
+{
+    if (npages <= s->npages) return true;
+    if (s->sealed || npages >= UINT32_MAX) return false;
+    size_t more = npages - s->npages;
+    uintptr_t end = s->start + ((uintptr_t)s->npages << CG_PAGE_SHIFT);
+    if (end == cg_arena.top) {
+        if (more > (cg_arena.end - end) >> CG_PAGE_SHIFT || !commit_to(end + (more << CG_PAGE_SHIFT))) return false;
+        cg_arena.top = end + (more << CG_PAGE_SHIFT);
+    } else {
+        cg_span_t *next = free_neighbour(end);
+        if (!next || next->npages < more) return false;
+        run_unlist(next);
+        if (!run_carve(next, end, more)) return false; /* no descriptor for the rest: left as it was */
+        desc_free(next);                                 /* its pages are s's now */
+    }
+    s->npages = (uint32_t)npages;
+    map_pages(s);
+    return true;
+}
+
+static cg_move_fn move_hook;
+
+void cg_arena_on_move(cg_move_fn fn)
+{
+    move_hook = fn;
+}
+
+/* Arena lock held. Move the pages of run from to run to (as many as from
+ * has), without copying their bytes, when the layer that owns the
+ * mappings can: from then reads as zero. */
+bool cg_run_move(cg_span_t *from, cg_span_t *to)
+{
+    return move_hook && !from->sealed && !to->sealed
+           && move_hook(from->start, to->start, (size_t)from->npages << CG_PAGE_SHIFT);
+}

@@ -228,6 +228,73 @@ bool cg_block_info(uintptr_t addr, cg_block_info_t *out)
     return false;
 }
 
+/* ---- growing blocks ---------------------------------------------------------- */
+
+/* Pages from which a block that must move has its pages moved, not copied. */
+#define MOVE_MIN_PAGES 32
+
+/* The large, unsealed, live block p's span, or NULL. */
+static cg_span_t *large_of(const void *p)
+{
+    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
+    return s && s->state == CG_SPAN_LARGE && s->block == (uintptr_t)p && s->nused && !s->sealed ? s : NULL;
+}
+
+/* Grow the large block p in place to hold size bytes: true when it now
+ * does (its run took the pages after it). */
+bool cg_block_grow(void *p, size_t size)
+{
+    if (!large_of(p)) return false;
+    cg_arena_lock();
+    cg_span_t *s = large_of(p); /* again, under the lock */
+    bool ok = false;
+    if (s) {
+        size_t old = s->npages, need = (size + (s->block - s->start) + CG_PAGE - 1) >> CG_PAGE_SHIFT;
+        ok = need <= old || cg_run_extend(s, need);
+        if (ok && need > old) cg_arena.live_bytes += (need - old) << CG_PAGE_SHIFT;
+    }
+    cg_arena_unlock();
+    return ok;
+}
+
+/* The large block p, moved to a new run that holds size bytes and half as
+ * much again (so that a block grown by appends moves a logarithmic number
+ * of times), with site; p is freed. From MOVE_MIN_PAGES, its pages are
+ * moved rather than copied. NULL when p is no large unsealed block or no
+ * run is free (the caller allocates and copies). */
+void *cg_block_move(void *p, size_t size, uint16_t site)
+{
+    if (!large_of(p)) return NULL;
+    size_t need = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT, want = need + need / 2;
+    cg_arena_lock();
+    cg_span_t *s = large_of(p), *t = NULL;
+    if (s && !(t = cg_run_alloc(want, CG_PAGE))) t = cg_run_alloc(want = need, CG_PAGE);
+    if (!t) {
+        cg_arena_unlock();
+        return NULL;
+    }
+    t->state = CG_SPAN_LARGE;
+    t->block = t->start;
+    t->site = site;
+    t->nused = 1;
+    t->dirty = 0;
+    cg_arena.live_bytes += want << CG_PAGE_SHIFT;
+    cg_arena.live_blocks++;
+    size_t old = ((size_t)s->npages << CG_PAGE_SHIFT) - (s->block - s->start);
+    if (s->block == s->start && s->npages >= MOVE_MIN_PAGES && cg_run_move(s, t)) {
+        cg_arena.live_bytes -= (size_t)s->npages << CG_PAGE_SHIFT;
+        cg_arena.live_blocks--;
+        s->nused = 0;
+        cg_run_free(s); /* its pages read as zero now */
+        cg_arena_unlock();
+        return (void *)t->block;
+    }
+    cg_arena_unlock();
+    memcpy((void *)t->block, p, old);
+    cg_block_free(p);
+    return (void *)t->block;
+}
+
 /* Is the block at p in a sealed span? (Then realloc must move it.) */
 bool cg_block_sealed(const void *p)
 {

@@ -27,6 +27,38 @@ void *cg_boot_alloc(size_t size, size_t align)
     return pool + start; /* static storage: already zero */
 }
 
+/* The next free and realloc, for a process whose start-up handed out
+ * blocks of the pool (glibc before 2.34 callocs in dlsym): those blocks are
+ * never freed, and one reallocated moves to the next allocator. The malloc
+ * wrappers' fast paths then need not look for them. */
+static void (*free_next)(void *);
+static void *(*realloc_next)(void *, size_t);
+
+static void free_past_boot(void *ptr)
+{
+    if (!cg_boot_owns(ptr)) free_next(ptr);
+}
+
+static void *realloc_past_boot(void *ptr, size_t size)
+{
+    if (!cg_boot_owns(ptr)) return realloc_next(ptr, size);
+    void *q = cg_next.malloc(size);
+    size_t old = cg_boot_size(ptr);
+    if (q) memcpy(q, ptr, old < size ? old : size);
+    return q;
+}
+
+/* At the end of start-up, when the pool is what it will stay: if it handed
+ * out anything, the next free and realloc learn its blocks. */
+void cg_boot_guard_next(void)
+{
+    if (!atomic_load(&used)) return;
+    free_next = cg_next.free;
+    realloc_next = cg_next.realloc;
+    cg_next.free = free_past_boot;
+    cg_next.realloc = realloc_past_boot;
+}
+
 size_t cg_boot_size(const void *p)
 {
     size_t size;

@@ -9,6 +9,8 @@
 
 #include "freeze.h"
 
+#pragma GCC visibility push(hidden) /* as in base.h */
+
 #define CG_BOARD_SLOTS 4096
 #define CG_MAX_FRAMES 64
 #define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
@@ -98,19 +100,25 @@ typedef struct cg_frame_s {
 /* ---- "mark.c": the marking decision --------------------------------------- */
 extern uint64_t cg_mark_min_size;          /* 0 = no size rule */
 extern bool cg_mark_enabled;               /* the arena can take marked data */
-extern bool cg_mark_slow;                  /* COWGUARD_PREFORK or COWGUARD_SITES in force */
+extern size_t cg_mark_floor;               /* requests below it are never marked (mark.c) */
 extern __thread uint32_t cg_region_depth CG_TLS; /* cowguard_readonly_begin() nesting */
 bool cg_mark_decide(size_t size, uintptr_t caller);
+/* Could a request of size be marked at all? One compare: the fast path of
+ * every malloc wrapper. */
+static inline bool cg_mark_maybe(size_t size)
+{
+    return size >= __atomic_load_n(&cg_mark_floor, __ATOMIC_RELAXED);
+}
 /* caller: the return address of the allocation call. */
 static inline bool cg_mark_wanted(size_t size, uintptr_t caller)
 {
-    if (cg_likely(cg_region_depth == 0) && cg_likely(cg_mark_min_size == 0 || size < cg_mark_min_size)
-        && cg_likely(!cg_mark_slow))
-        return false;
+    if (cg_likely(!cg_mark_maybe(size))) return false;
     return cg_mark_enabled && cg_tls.busy == 0 && cg_mark_decide(size, caller);
 }
 void cg_mark_setup(void);
+void cg_mark_refresh(void);
 void cg_mark_fork(void);
+void cg_mark_child(void);
 void cg_region_begin(void);
 void cg_region_end(void);
 
@@ -165,4 +173,5 @@ void cg_ledger_exiting(void);
 void cg_diagnose_write(uintptr_t addr, const uintptr_t *writer, uint32_t nwriter, bool kernel)
     __attribute__((noreturn));
 
+#pragma GCC visibility pop
 #endif /* CG_ATTRIB_H */

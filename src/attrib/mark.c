@@ -1,8 +1,13 @@
 /* mark.c: which allocations are marked read-only.
  *
- * The test on every malloc is inline (cg_mark_wanted in attrib.h): the
- * calling thread's region depth, one size compare and one flag. The rules
- * that cost more sit behind the flag: COWGUARD_PREFORK, and COWGUARD_SITES,
+ * The test on every malloc is one compare with a global word, the floor
+ * (cg_mark_floor, read inline by the malloc wrappers): a request below it
+ * cannot be marked and goes straight to the next allocator. It is 0 (no
+ * request passes without a look) before start-up is done and while any
+ * thread is inside a region or a slow rule is in force; COWGUARD_MIN_SIZE
+ * when that is set; else SIZE_MAX. The rules behind it are in
+ * cg_mark_decide: the thread's own region, the size, and the rules that
+ * cost more: COWGUARD_PREFORK, and COWGUARD_SITES,
  * which unwinds the allocation stack and matches its functions and objects
  * against globs. A stack's verdict is cached by the stack's hash, so a hot
  * allocation site pays for symbols and globs once; the unwind itself
@@ -16,10 +21,11 @@
 
 uint64_t cg_mark_min_size;
 bool cg_mark_enabled;
-bool cg_mark_slow;
+size_t cg_mark_floor;
 __thread uint32_t cg_region_depth CG_TLS;
 
-static bool prefork; /* COWGUARD_PREFORK, until the first fork */
+static bool prefork;                  /* COWGUARD_PREFORK, until the first fork */
+static _Atomic uint32_t regions_open; /* threads inside a region now */
 
 /* Whose allocations are never marked by a rule:
  * - the dynamic loader's (link maps, scopes, TLS vectors): it writes them
@@ -71,10 +77,29 @@ void cg_mark_setup(void)
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (cache == MAP_FAILED) cache = NULL; /* then every stack is matched afresh */
     }
-    cg_mark_slow = prefork || nglobs;
     cg_code_range((uintptr_t)&fopen, &libc_lo, &libc_hi);
     cg_loader_range(&ldso_lo, &ldso_hi);
     cg_mark_enabled = true;
+}
+
+static size_t floor_now(void)
+{
+    if (!cg_mark_enabled) return SIZE_MAX;
+    if (atomic_load(&regions_open) || prefork || nglobs) return 0;
+    return cg_mark_min_size ? (size_t)cg_mark_min_size : SIZE_MAX;
+}
+
+/* Publish the floor for what is in force now: at the end of start-up and
+ * whenever an input changes. Two threads may race (one opening a region,
+ * one closing its own): each checks after its own store that the floor
+ * still matches, and stores again if not, so the last word is right. */
+void cg_mark_refresh(void)
+{
+    size_t f;
+    do {
+        f = floor_now();
+        __atomic_store_n(&cg_mark_floor, f, __ATOMIC_SEQ_CST);
+    } while (floor_now() != f);
 }
 
 /* The first fork ends COWGUARD_PREFORK, in parent and child. */
@@ -82,8 +107,16 @@ void cg_mark_fork(void)
 {
     if (prefork) {
         prefork = false;
-        cg_mark_slow = nglobs != 0;
+        cg_mark_refresh();
     }
+}
+
+/* In a forked child only the forking thread exists: the regions other
+ * threads had open are gone with them. */
+void cg_mark_child(void)
+{
+    atomic_store(&regions_open, cg_region_depth ? 1 : 0);
+    cg_mark_refresh();
 }
 
 static bool any_glob(const char *name, size_t len)
@@ -150,15 +183,26 @@ bool cg_mark_decide(size_t size, uintptr_t caller)
     return prefork || (nglobs && sites_match());
 }
 
+/* A region in this thread: while any is open, the floor is 0 and every
+ * request takes a look (a thread that exits inside a region leaves it so:
+ * slower, never wrong). */
 void cg_region_begin(void)
 {
-    cg_region_depth++;
+    if (cg_region_depth++ == 0) {
+        atomic_fetch_add(&regions_open, 1);
+        cg_mark_refresh();
+    }
 }
 
 void cg_region_end(void)
 {
     static _Atomic int warned;
-    if (cg_region_depth > 0) cg_region_depth--;
-    else if (!atomic_exchange(&warned, 1))
+    if (cg_region_depth > 0) {
+        if (--cg_region_depth == 0) {
+            atomic_fetch_sub(&regions_open, 1);
+            cg_mark_refresh();
+        }
+    } else if (!atomic_exchange(&warned, 1)) {
         cg_message("cowguard_readonly_end() without a matching cowguard_readonly_begin(); ignored");
+    }
 }

@@ -12,7 +12,15 @@
 #include "base.h"
 #include "sys.h"
 
-cg_next_t cg_next;
+/* Until start-up has found the next free, only NULL can reach it: every
+ * block handed out before then is the bootstrap pool's, which the free
+ * wrapper keeps for itself. */
+static void free_nothing(void *p)
+{
+    (void)p;
+}
+
+cg_next_t cg_next = { .free = free_nothing };
 
 /* The malloc family is the one thing cowguard cannot do without: if it is
  * missing, say so and stop. */

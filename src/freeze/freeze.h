@@ -11,6 +11,8 @@
 
 #include "alloc.h"
 
+#pragma GCC visibility push(hidden) /* as in base.h */
+
 /* How a settled page is counted. */
 typedef enum {
     CG_COPY_SETTLED,   /* a pending page the kernel says was written: a copy */
@@ -70,6 +72,7 @@ bool cg_track_arm(uintptr_t lo, uintptr_t hi);
 bool cg_track_armed(void);
 int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *arg), void *arg);
 void cg_track_child(void);
+void cg_track_remapped(uintptr_t lo, uintptr_t hi);
 
 /* ---- "keep.c": the table of ranges the kernel writes --------------------------- */
 #define CG_KEEP_SLOTS 4096
@@ -126,4 +129,5 @@ void cg_run_on_big_stack(void (*fn)(void *), void *arg);
 void cg_fault_install(void);
 void cg_fault_abort(uintptr_t addr, void *uc) __attribute__((noreturn));
 
+#pragma GCC visibility pop
 #endif /* CG_FREEZE_H */

@@ -65,6 +65,7 @@ static void parent(void)
 static void child(void)
 {
     cg_backtrace_postfork_child();
+    cg_mark_child();
     cg_symbolize_reset_lock();
     cg_signals_reset_lock();
     cg_arena_reset_lock();

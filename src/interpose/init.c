@@ -40,7 +40,9 @@ void cg_init(void)
     cg_ledger_setup();
     cg_own_code_setup();
     cg_exit_setup();
+    cg_boot_guard_next(); /* start-up's last allocation is done */
     atomic_store_explicit(&cg_state, 2, memory_order_release);
+    cg_mark_refresh(); /* last: until now every request took the slow path, which waits for this */
     cg_tls.busy--;
 }
 
@@ -64,6 +66,7 @@ bool cg_marking_ready(void)
                        "passing every allocation through",
                        (size_t)(cg_opt.arena_max >> 20), cg_strerror(errno));
             cg_mark_enabled = false;
+            cg_mark_refresh();
         } else if (!cg_board_setup()) {
             cg_message("cannot map the process-tree board; the report will cover this process only");
         }

@@ -7,6 +7,8 @@
 
 #include "report.h"
 
+#pragma GCC visibility push(hidden) /* as in base.h */
+
 /* ---- "init.c": start-up, once ------------------------------------------------- */
 extern _Atomic int cg_state; /* 0 new, 1 resolving, 2 ready */
 void cg_init(void);
@@ -33,4 +35,5 @@ void cg_exit_now(int code) __attribute__((noreturn));
 void cg_free_marked(void *p, const char *fn);
 void cg_deepbind_fix(void);
 
+#pragma GCC visibility pop
 #endif /* CG_INTERPOSE_H */
