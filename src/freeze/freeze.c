@@ -44,6 +44,12 @@ static void budget_setup(void);
 static void mark_pending(uintptr_t from, uintptr_t to, uint32_t tag, bool assume_shared);
 static void mark_pending_frozen(uintptr_t from, uintptr_t to);
 static int reclaim_range(uintptr_t from, uintptr_t to);
+static bool move_pages(uintptr_t from, uintptr_t to, size_t len);
+#ifndef MREMAP_DONTUNMAP
+#define DONTUNMAP 4 /* Linux 5.7's value, for older headers */
+#else
+#define DONTUNMAP MREMAP_DONTUNMAP
+#endif
 
 static void *map_bits(size_t bytes)
 {
@@ -76,6 +82,7 @@ bool cg_freeze_setup(void)
     pg.pending_tag = tag;
     pg.ever_frozen_end = cg_arena.base;
     cg_arena_on_reclaim(reclaim_range);
+    cg_arena_on_move(move_pages);
     __atomic_store_n(&pg.ready, true, __ATOMIC_RELEASE);
     return true;
 }
@@ -478,6 +485,44 @@ static int reclaim_range(uintptr_t from, uintptr_t to)
     set_range(pg.copied, cg_arena_page(from), cg_arena_page(to), false);
     atomic_fetch_add_explicit(&thaws, 1, memory_order_relaxed);
     return 0;
+}
+
+/* ---- moving pages ------------------------------------------------------------- */
+
+/* Does any page of [from, to) have a state of this layer's (frozen,
+ * pending, copied, the program's own protection)? */
+static bool has_state(uintptr_t from, uintptr_t to)
+{
+    for (size_t i = cg_arena_page(from), end = cg_arena_page(to); i < end;) {
+        size_t w = i / 64;
+        uint64_t any = atomic_load_explicit(&pg.frozen[w], memory_order_relaxed)
+                       | atomic_load_explicit(&pg.pending[w], memory_order_relaxed)
+                       | atomic_load_explicit(&pg.copied[w], memory_order_relaxed)
+                       | atomic_load_explicit(&pg.program[w], memory_order_relaxed);
+        size_t lo = i % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
+        uint64_t mask = (hi == 64 ? ~0ULL : (1ULL << hi) - 1) & ~((1ULL << lo) - 1);
+        if (any & mask) return true;
+        i = (w + 1) * 64;
+    }
+    return false;
+}
+
+/* Arena lock held (the allocator's move hook). The pages [from, from +
+ * len) move to [to, to + len) with mremap, their bytes not copied;
+ * MREMAP_DONTUNMAP (Linux 5.7) keeps the old range mapped, reading as
+ * zero, so the reservation never has a hole. Only pages with no state here
+ * move: what is frozen, pending or the program's is copied by the caller
+ * instead, as is everything on a kernel without DONTUNMAP. */
+static bool move_pages(uintptr_t from, uintptr_t to, size_t len)
+{
+    if (has_state(from, from + len) || has_state(to, to + len)) return false;
+    int saved = errno;
+    bool moved = mremap((void *)from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | DONTUNMAP, (void *)to) != MAP_FAILED;
+    errno = saved;
+    if (!moved) return false;
+    cg_track_remapped(to, to + len);
+    cg_track_remapped(from, from + len);
+    return true;
 }
 
 /* A write to addr trapped: make its page writable again (with the unit

@@ -140,6 +140,19 @@ int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *a
     return 0;
 }
 
+/* [lo, hi) of the arena was mapped anew (pages moved there, or a fresh
+ * mapping in their place): the kernel dropped its registration, which is
+ * made again when this process has a record of writes going. */
+void cg_track_remapped(uintptr_t lo, uintptr_t hi)
+{
+    int fd = atomic_load(&uffd);
+    if (fd < 0 || atomic_load(&state) <= 0 || !is_ours(fd) || lo >= hi) return;
+    int saved = errno;
+    struct uffdio_register reg = { .range = { lo, hi - lo }, .mode = UFFDIO_REGISTER_MODE_WP };
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) atomic_store(&state, -1); /* pages unregistered: trust none */
+    errno = saved;
+}
+
 /* In a forked child: the inherited descriptor belongs to the parent's
  * address space; the child makes its own when it needs one. */
 void cg_track_child(void)

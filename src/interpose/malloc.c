@@ -3,7 +3,16 @@
  * as the program made it; a pointer is the arena's when it lies in the
  * reservation. A successful call leaves errno as it found it. A bad free
  * of a marked pointer (twice, or not a block start) is reported and aborts,
- * as glibc does: a block must never be handed out twice. */
+ * as glibc does: a block must never be handed out twice.
+ *
+ * malloc, calloc, realloc and free each have a fast path, what a program
+ * that marks nothing runs on every call: one compare with the floor
+ * (attrib/mark.c) for a request, one range check (the arena) for a
+ * pointer, and a jump to the next definition; the rest is out of line.
+ * Before start-up is done the floor is 0, so every request takes the slow
+ * path, which waits for it. A block of the bootstrap pool is no concern of
+ * the fast path: when start-up used the pool, the next free and realloc
+ * are replaced by two that know its blocks (alloc/boot.c). */
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -62,20 +71,41 @@ static void *do_malloc(size_t size, uintptr_t caller)
     return cg_likely(!p) ? cg_next.malloc(size) : p;
 }
 
-CG_EXPORT void *malloc(size_t size)
+static __attribute__((noinline)) void *malloc_slow(size_t size, uintptr_t caller)
 {
     if (BOOTSTRAPPING()) return cg_boot_alloc(size, 16);
-    return do_malloc(size, CALLER);
+    return do_malloc(size, caller);
 }
 
-CG_EXPORT void free(void *ptr)
+CG_EXPORT void *malloc(size_t size)
 {
-    if (cg_unlikely(cg_arena_owns(ptr))) cg_free_marked(ptr, "free");
-    else if (cg_unlikely(cg_boot_owns(ptr) || !ptr)) return;
+    if (cg_likely(!cg_mark_maybe(size))) return cg_next.malloc(size);
+    return malloc_slow(size, CALLER);
+}
+
+/* Could p be in the arena? A filter with plain loads: it may say yes for
+ * a pointer that is not (the arena being set up at that moment), never no
+ * for one that is; the slow path asks again, properly. */
+static inline bool maybe_marked(const void *p)
+{
+    return (uintptr_t)p - cg_arena.base < cg_arena.size;
+}
+
+static __attribute__((noinline)) void free_slow(void *ptr)
+{
+    if (cg_arena_owns(ptr)) cg_free_marked(ptr, "free");
     else cg_next.free(ptr);
 }
 
-CG_EXPORT void *calloc(size_t nmemb, size_t size)
+/* NULL goes to the next free too (cg_next.free ignores it before start-up). */
+CG_EXPORT void free(void *ptr)
+{
+    if (cg_likely(!maybe_marked(ptr))) cg_next.free(ptr);
+    else free_slow(ptr);
+}
+
+
+static __attribute__((noinline)) void *calloc_slow(size_t nmemb, size_t size, uintptr_t caller)
 {
     size_t total;
     if (__builtin_mul_overflow(nmemb, size, &total)) {
@@ -83,11 +113,21 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
         return NULL;
     }
     if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
-    void *p = marked(total, 16, true, CALLER);
+    void *p = marked(total, 16, true, caller);
     return cg_likely(!p) ? cg_next.calloc(nmemb, size) : p;
 }
 
-/* A marked block keeps being marked; a frozen one is always copied out. */
+CG_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+    size_t total;
+    if (cg_likely(!__builtin_mul_overflow(nmemb, size, &total) && !cg_mark_maybe(total)))
+        return cg_next.calloc(nmemb, size);
+    return calloc_slow(nmemb, size, CALLER);
+}
+
+/* A marked block keeps being marked; a frozen one is always copied out.
+ * A large one grows in place when the pages after it are free, else moves
+ * with room to spare (alloc/block.c): appending is amortized O(1). */
 static void *realloc_marked(void *ptr, size_t size)
 {
     size_t old = cg_block_usable_size(ptr);
@@ -97,8 +137,15 @@ static void *realloc_marked(void *ptr, size_t size)
         return NULL;
     }
     if (size <= old && !cg_block_sealed(ptr)) return ptr;
+    if (size > old && cg_block_grow(ptr, size)) return ptr;
     int saved = errno;
-    void *q = marked_block(size, 16, false);
+    uint16_t site = cg_site_here();
+    void *q = size > old ? cg_block_move(ptr, size, site) : NULL;
+    if (q) {
+        errno = saved;
+        return q;
+    }
+    q = cg_alloc(size, 16, false, site);
     errno = saved;
     if (!q) q = cg_next.malloc(size);
     if (!q) return NULL;
@@ -141,10 +188,16 @@ static void *boot_realloc(void *ptr, size_t size)
     return q;
 }
 
-CG_EXPORT void *realloc(void *ptr, size_t size)
+static __attribute__((noinline)) void *realloc_slow(void *ptr, size_t size, uintptr_t caller)
 {
     if (BOOTSTRAPPING()) return boot_realloc(ptr, size);
-    return do_realloc(ptr, size, CALLER);
+    return do_realloc(ptr, size, caller);
+}
+
+CG_EXPORT void *realloc(void *ptr, size_t size)
+{
+    if (cg_likely(!maybe_marked(ptr) && !cg_mark_maybe(size))) return cg_next.realloc(ptr, size);
+    return realloc_slow(ptr, size, CALLER);
 }
 
 CG_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)

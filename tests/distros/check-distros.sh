@@ -48,12 +48,13 @@ cache=$(cd "$cache" && pwd -P)
 inside_src "$cache"
 
 # Packages: what building needs, then what the integration tests use (NumPy
-# for pool_numpy.py, man-db and groff for man_pages.sh, file for libtool, procps).
+# for pool_numpy.py, man-db and groff for man_pages.sh, file for libtool, procps,
+# strace for realloc_growth.sh).
 # clang is left out on purpose: neither release has the libclang-rt-14-dev
 # that the libFuzzer build wants, so configure finds no clang and fuzz.sh runs
 # its plain driver only.
 packages="gcc make autoconf automake libtool pkg-config libunwind-dev libcmocka-dev libdw-dev
-python3 python3-numpy man-db groff-base file procps"
+python3 python3-numpy man-db groff-base file procps strace"
 # Installed when the release has them, else the tests that use them skip
 # (exit 77): next_allocator.sh (jemalloc), real_redis.sh, real_nginx.sh (nginx
 # and curl). "a|b" takes the first of the two the release has: nginx-light
