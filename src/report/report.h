@@ -6,6 +6,8 @@
 
 #include "attrib.h"
 
+#pragma GCC visibility push(hidden) /* as in base.h */
+
 #define CG_REPORT_ROWS 8192
 
 /* One (writer site, allocation site) pair, over the processes in scope. */
@@ -81,4 +83,5 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out);
 bool cg_report_wanted(void);
 void cg_report_write(int32_t pid, bool lines);
 
+#pragma GCC visibility pop
 #endif /* CG_REPORT_H */
