@@ -177,7 +177,7 @@ const char *cg_alloc_free(void *p);
 extern char *const cg_boot_pool;
 void *cg_boot_alloc(size_t size, size_t align);
 size_t cg_boot_size(const void *p);
-void cg_boot_guard_next(void);
+void cg_boot_guard_next(cg_free_fn next_free);
 static inline bool cg_boot_owns(const void *p)
 {
     return (uintptr_t)p - (uintptr_t)cg_boot_pool < CG_BOOT_POOL_SIZE;

@@ -48,15 +48,19 @@ static void *realloc_past_boot(void *ptr, size_t size)
     return q;
 }
 
-/* At the end of start-up, when the pool is what it will stay: if it handed
- * out anything, the next free and realloc learn its blocks. */
-void cg_boot_guard_next(void)
+/* At the end of start-up, when the pool is what it will stay: the next
+ * free is installed, and if the pool handed out anything, the next free and
+ * realloc learn its blocks. */
+void cg_boot_guard_next(cg_free_fn next_free)
 {
-    if (!atomic_load(&used)) return;
-    free_next = cg_next.free;
+    if (!atomic_load(&used)) {
+        cg_next.free = next_free;
+        return;
+    }
+    free_next = next_free;
     realloc_next = cg_next.realloc;
-    cg_next.free = free_past_boot;
     cg_next.realloc = realloc_past_boot;
+    cg_next.free = free_past_boot;
 }
 
 size_t cg_boot_size(const void *p)

@@ -224,7 +224,11 @@ typedef struct cg_next_s {
     int (*daemon)(int, int);
 } cg_next_t;
 extern cg_next_t cg_next;
-void cg_next_resolve(void);
+/* Resolves every definition but free, which it returns: a failed dlsym
+ * frees its last message, a block of the bootstrap pool, so the next free
+ * is installed only when start-up is over (cg_boot_guard_next). */
+typedef void (*cg_free_fn)(void *);
+cg_free_fn cg_next_resolve(void);
 void *cg_next_versioned(const char *name, const char *version);
 /* mprotect for cowguard's own pages: the next definition (a test's failing
  * shim, say), or the system call. */

@@ -12,9 +12,9 @@
 #include "base.h"
 #include "sys.h"
 
-/* Until start-up has found the next free, only NULL can reach it: every
- * block handed out before then is the bootstrap pool's, which the free
- * wrapper keeps for itself. */
+/* Until start-up is over, every block handed out is the bootstrap pool's,
+ * never freed: glibc before 2.34 frees a failed dlsym's message at the next
+ * dlsym, and it must not reach the next free. */
 static void free_nothing(void *p)
 {
     (void)p;
@@ -43,10 +43,10 @@ static void *must(const char *name)
  * fails the way a missing function would. */
 #define WANT(field) (*(void **)&cg_next.field = dlsym(RTLD_NEXT, #field))
 
-void cg_next_resolve(void)
+cg_free_fn cg_next_resolve(void)
 {
+    cg_free_fn next_free = (cg_free_fn)must("free");
     cg_next.malloc = must("malloc");
-    cg_next.free = must("free");
     cg_next.calloc = must("calloc");
     cg_next.realloc = must("realloc");
     WANT(posix_memalign);
@@ -111,6 +111,7 @@ void cg_next_resolve(void)
     WANT(makecontext);
     WANT(dlopen);
     WANT(daemon);
+    return next_free;
 }
 
 /* A versioned definition (glibc's compatibility symbols are found only so). */

@@ -25,7 +25,7 @@ void cg_init(void)
         return;
     }
     cg_tls.busy++;
-    cg_next_resolve();
+    cg_free_fn next_free = cg_next_resolve();
     cg_options_load(environ);
     if (sysconf(_SC_PAGESIZE) != (long)CG_PAGE) {
         cg_message("page size %ld is not supported; passing everything through",
@@ -40,7 +40,7 @@ void cg_init(void)
     cg_ledger_setup();
     cg_own_code_setup();
     cg_exit_setup();
-    cg_boot_guard_next(); /* start-up's last allocation is done */
+    cg_boot_guard_next(next_free); /* start-up's last allocation is done */
     atomic_store_explicit(&cg_state, 2, memory_order_release);
     cg_mark_refresh(); /* last: until now every request took the slow path, which waits for this */
     cg_tls.busy--;
