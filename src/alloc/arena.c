@@ -22,13 +22,21 @@ cg_arena_t cg_arena = { .lock = PTHREAD_MUTEX_INITIALIZER };
 /* Pages are made accessible in steps of this much, to keep mprotect calls rare. */
 #define COMMIT_STEP ((uintptr_t)1 << 20)
 
+/* errno as the lock's holder found it. Every system call of the allocator
+ * (and of the freezer's hooks) is made with the lock held, so keeping
+ * errno here keeps it for every malloc wrapper, and the paths that take
+ * no lock (a thread's cache) make no system call. */
+static int held_errno;
+
 void cg_arena_lock(void)
 {
     pthread_mutex_lock(&cg_arena.lock);
+    held_errno = errno;
 }
 
 void cg_arena_unlock(void)
 {
+    errno = held_errno;
     pthread_mutex_unlock(&cg_arena.lock);
 }
 

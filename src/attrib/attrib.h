@@ -125,6 +125,7 @@ void cg_region_end(void);
 /* ---- "backtrace.c": stacks with libunwind --------------------------------- */
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
 uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
+uint32_t cg_backtrace_slots(uintptr_t *frames, uintptr_t *slots, uint32_t max);
 void cg_backtrace_prefork(void);
 void cg_backtrace_postfork_parent(void);
 void cg_backtrace_postfork_child(void);
@@ -160,10 +161,15 @@ void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
 
 /* ---- "sites.c": the stack and write tables on the board ----------------- */
 uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
-uint16_t cg_site_here(void);
+uint16_t cg_site_here(const uintptr_t *slot);
 const cg_site_t *cg_site_get(uint16_t id);
 void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late);
 void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg);
+
+/* ---- "sitecache.c": a thread's allocation stacks, remembered ------------- */
+bool cg_sitecache_find(const uintptr_t *slot, uint16_t *id);
+bool cg_sitecache_learn(const uintptr_t *slot);
+void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, uint16_t id);
 
 /* ---- "ledger.c": the freeze layer's watcher: writes and copies counted -- */
 void cg_ledger_setup(void);

@@ -29,8 +29,17 @@
  * would then write into the program's file). So the pipe lives only while
  * unwinds are under way: the last one to finish closes it and sets
  * libunwind's copy of the numbers back to -1, and libunwind opens it again
- * next time. Closing excludes new unwinds the way a fork does. */
-static _Atomic int unwinding;    /* unwinds under way */
+ * next time. Closing excludes new unwinds the way a fork does.
+ *
+ * The count of unwinds under way is kept in shards, a cache line each,
+ * threads spread over them: every marked allocation with backtraces
+ * counts, and one shared counter bounced between threads cost more than
+ * the unwind. */
+#define SHARDS 64
+static struct {
+    _Alignas(64) _Atomic int n;
+} shards[SHARDS];
+static _Atomic unsigned next_shard;
 static _Atomic int fork_pending; /* a fork is being prepared */
 static _Atomic int closing;      /* the pipe is being closed */
 static int *lu_pipe;             /* libunwind's array of the two numbers */
@@ -38,11 +47,27 @@ static _Atomic int lu_fds[2] = { -1, -1 }; /* what cowguard opened there */
 static _Atomic int broken;       /* 1: a fork went ahead mid-unwind, no stacks here; 2: that fork is under way */
 static __thread struct {
     uint32_t unwinding;  /* inside libunwind for cowguard (its pipe2 is cowguard's) */
+    uint32_t shard;      /* this thread's shard, + 1; 0 before its first unwind */
     bool closing_pipe;   /* this thread is closing libunwind's validation pipe */
 } me CG_TLS;
 
+static _Atomic int *my_shard(void)
+{
+    if (cg_unlikely(!me.shard)) me.shard = atomic_fetch_add(&next_shard, 1) % SHARDS + 1;
+    return &shards[me.shard - 1].n;
+}
+
+/* Unwinds under way in all threads. */
+static int under_way(void)
+{
+    int n = 0;
+    for (int i = 0; i < SHARDS; i++) n += atomic_load(&shards[i].n);
+    return n;
+}
+
 static bool unwind_begin(void)
 {
+    _Atomic int *shard = my_shard();
     for (;;) {
         if (atomic_load(&fork_pending) || atomic_load(&broken)) return false;
         if (atomic_load(&closing)) {
@@ -50,9 +75,9 @@ static bool unwind_begin(void)
             sched_yield();
             continue;
         }
-        atomic_fetch_add(&unwinding, 1);
+        atomic_fetch_add(shard, 1); /* then the flags again: a fork or a close sees it, or it sees them */
         if (!atomic_load(&fork_pending) && !atomic_load(&closing)) break;
-        atomic_fetch_sub(&unwinding, 1);
+        atomic_fetch_sub(shard, 1);
     }
     me.unwinding++;
     return true;
@@ -63,7 +88,7 @@ static void close_pipe(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&closing, &expected, 1)) return;
     me.closing_pipe = true;
-    if (atomic_load(&unwinding) == 0) { /* nobody can be using it now */
+    if (under_way() == 0) { /* nobody can be using it now */
         int a = atomic_exchange(&lu_fds[0], -1), b = atomic_exchange(&lu_fds[1], -1);
         if (lu_pipe && lu_pipe[0] == a && lu_pipe[1] == b) lu_pipe[0] = lu_pipe[1] = -1;
         if (a >= 0) cg_sys_close(a);
@@ -76,7 +101,8 @@ static void close_pipe(void)
 static void unwind_end(void)
 {
     me.unwinding--;
-    if (atomic_fetch_sub(&unwinding, 1) == 1 && atomic_load(&lu_fds[0]) >= 0) close_pipe();
+    atomic_fetch_sub(my_shard(), 1);
+    if (atomic_load(&lu_fds[0]) >= 0 && under_way() == 0) close_pipe();
 }
 
 /* Is this thread inside one of cowguard's unwinds? Then a pipe or pipe2
@@ -108,7 +134,7 @@ void cg_backtrace_prefork(void)
 {
     atomic_store(&fork_pending, 1);
     int mine = (int)me.unwinding; /* a fork from inside an unwind: do not wait for itself */
-    for (long spins = 0; atomic_load(&unwinding) > mine; spins++) {
+    for (long spins = 0; under_way() > mine; spins++) {
         if (spins > 20000) { /* ~2 s of 100 us sleeps */
             cg_message("an unwind in another thread did not finish; children forked now record no stacks");
             atomic_store(&broken, 2);
@@ -129,7 +155,8 @@ void cg_backtrace_postfork_parent(void)
  * gone with them, and so are the counts. */
 void cg_backtrace_postfork_child(void)
 {
-    atomic_store(&unwinding, (int)me.unwinding);
+    for (int i = 0; i < SHARDS; i++) atomic_store(&shards[i].n, 0);
+    if (me.unwinding) atomic_store(my_shard(), (int)me.unwinding);
     atomic_store(&closing, 0);
     me.closing_pipe = false;
     if (atomic_load(&broken) == 2) atomic_store(&broken, 1);
@@ -153,6 +180,41 @@ uint32_t cg_backtrace(uintptr_t *frames, uint32_t max)
     for (int i = 0; i < n && k < max; i++)
         if (!cg_own_code((uintptr_t)raw[i])) frames[k++] = (uintptr_t)raw[i];
     return k;
+}
+
+/* The caller's stack as cg_backtrace gives it, and for each frame the
+ * address of the stack slot that holds its return address (x86-64: just
+ * below the caller's stack pointer), for sitecache.c to check a stack
+ * against later. A full unwind, slower than cg_backtrace's cached one: for
+ * stacks not seen before. 0 frames on other machines. */
+uint32_t cg_backtrace_slots(uintptr_t *frames, uintptr_t *slots, uint32_t max)
+{
+#if defined(__x86_64__)
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
+    if (!unwind_begin()) return 0;
+    int saved = errno;
+    cg_tls.busy++;
+    uint32_t k = 0;
+    if (unw_getcontext(&context) == 0 && unw_init_local(&cursor, &context) == 0) {
+        while (k < max && unw_step(&cursor) > 0) {
+            unw_word_t ip, sp;
+            if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || unw_get_reg(&cursor, UNW_REG_SP, &sp) < 0 || ip == 0)
+                break;
+            if (cg_own_code(ip)) continue;
+            frames[k] = ip;
+            slots[k] = sp - sizeof(uintptr_t);
+            k++;
+        }
+    }
+    cg_tls.busy--;
+    errno = saved;
+    unwind_end();
+    return k;
+#else
+    return 0;
+#endif
 }
 
 /* The interrupted stack of a signal context. Async-signal-safe. */

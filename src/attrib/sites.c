@@ -82,12 +82,23 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
 }
 
 /* The site id of the calling stack, for a marked allocation; 0 when
- * backtraces are off or the board is not set up. */
-uint16_t cg_site_here(void)
+ * backtraces are off or the board is not set up. slot: where the
+ * program's return address into cowguard lies on the stack, when the
+ * caller knows (the malloc wrappers do): the thread's cache of stacks
+ * (sitecache.c) then answers most calls without unwinding. */
+uint16_t cg_site_here(const uintptr_t *slot)
 {
     if (!cg_opt.backtrace || !cg_board) return 0;
-    uintptr_t frames[CG_MAX_FRAMES];
-    uint32_t n = cg_backtrace(frames, (uint32_t)cg_opt.backtrace);
+    uint16_t id;
+    if (slot && cg_sitecache_find(slot, &id)) return id;
+    uintptr_t frames[CG_MAX_FRAMES], slots[CG_MAX_FRAMES];
+    uint32_t n = slot && cg_sitecache_learn(slot) ? cg_backtrace_slots(frames, slots, (uint32_t)cg_opt.backtrace) : 0;
+    if (n) {
+        id = cg_site_id(frames, n);
+        if (slots[0] == (uintptr_t)slot && frames[0] == *slot) cg_sitecache_add(frames, slots, n, id);
+        return id;
+    }
+    n = cg_backtrace(frames, (uint32_t)cg_opt.backtrace);
     return cg_site_id(frames, n);
 }
 

@@ -20,7 +20,7 @@ CG_EXPORT void cowguard_readonly_end(void)
 CG_EXPORT void *cowguard_malloc(size_t size)
 {
     cg_init();
-    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(size, 16, false, cg_site_here()) : NULL;
+    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(size, 16, false, cg_site_here(NULL)) : NULL;
     return p ? p : cg_next.malloc(size);
 }
 
@@ -32,7 +32,7 @@ CG_EXPORT void *cowguard_calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(total, 16, true, cg_site_here()) : NULL;
+    void *p = cg_mark_enabled && cg_marking_ready() ? cg_block_alloc(total, 16, true, cg_site_here(NULL)) : NULL;
     return p ? p : cg_next.calloc(nmemb, size);
 }
 

@@ -31,21 +31,26 @@
  * requests through (attrib/mark.c). */
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
+/* In a slow path the fast path jumped to (malloc_slow, calloc_slow,
+ * realloc_slow): the stack slot holding the program's return address, for
+ * the thread's cache of stacks (attrib/sitecache.c). The function keeps a
+ * frame pointer for it; a slot that turns out wrong only costs an unwind. */
+#define SLOT ((const uintptr_t *)__builtin_frame_address(0) + 1)
+
 /* A marked block, recorded with the calling stack. */
-static void *marked_block(size_t size, size_t align, bool zero)
+static void *marked_block(size_t size, size_t align, bool zero, const uintptr_t *slot)
 {
-    return cg_alloc(size, align, zero, cg_site_here());
+    return cg_alloc(size, align, zero, cg_site_here(slot));
 }
 
 /* A marked block, or NULL for an unmarked request (or a full arena: it is
  * then passed to the next allocator, unmarked). */
-static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller)
+static inline void *marked(size_t size, size_t align, bool zero, uintptr_t caller, const uintptr_t *slot)
 {
     if (cg_likely(!cg_mark_wanted(size, caller))) return NULL;
-    int saved = errno;
-    void *p = cg_marking_ready() ? marked_block(size, align, zero) : NULL;
-    errno = saved;
-    return p;
+    /* errno stays: the allocator's system calls are made under its lock,
+     * which keeps it (alloc/arena.c), and unwinding keeps it too. */
+    return cg_marking_ready() ? marked_block(size, align, zero, slot) : NULL;
 }
 
 /* The program handed free or realloc a marked pointer that is no live
@@ -59,22 +64,20 @@ static void __attribute__((noreturn)) bad_pointer(const char *fn, const void *p,
 /* Free a marked block (fn: the call the program made, for the message). */
 void cg_free_marked(void *p, const char *fn)
 {
-    int saved = errno;
-    const char *why = cg_alloc_free(p);
+    const char *why = cg_alloc_free(p); /* keeps errno, as marked() says */
     if (why) bad_pointer(fn, p, why);
-    errno = saved;
 }
 
-static void *do_malloc(size_t size, uintptr_t caller)
+static void *do_malloc(size_t size, uintptr_t caller, const uintptr_t *slot)
 {
-    void *p = marked(size, 16, false, caller);
+    void *p = marked(size, 16, false, caller, slot);
     return cg_likely(!p) ? cg_next.malloc(size) : p;
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size, uintptr_t caller)
 {
     if (BOOTSTRAPPING()) return cg_boot_alloc(size, 16);
-    return do_malloc(size, caller);
+    return do_malloc(size, caller, SLOT);
 }
 
 CG_EXPORT void *malloc(size_t size)
@@ -113,7 +116,7 @@ static __attribute__((noinline)) void *calloc_slow(size_t nmemb, size_t size, ui
         return NULL;
     }
     if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
-    void *p = marked(total, 16, true, caller);
+    void *p = marked(total, 16, true, caller, SLOT);
     return cg_likely(!p) ? cg_next.calloc(nmemb, size) : p;
 }
 
@@ -128,7 +131,7 @@ CG_EXPORT void *calloc(size_t nmemb, size_t size)
 /* A marked block keeps being marked; a frozen one is always copied out.
  * A large one grows in place when the pages after it are free, else moves
  * with room to spare (alloc/block.c): appending is amortized O(1). */
-static void *realloc_marked(void *ptr, size_t size)
+static void *realloc_marked(void *ptr, size_t size, const uintptr_t *slot)
 {
     size_t old = cg_block_usable_size(ptr);
     if (old == 0) bad_pointer("realloc", ptr, "not a live block cowguard handed out");
@@ -138,15 +141,10 @@ static void *realloc_marked(void *ptr, size_t size)
     }
     if (size <= old && !cg_block_sealed(ptr)) return ptr;
     if (size > old && cg_block_grow(ptr, size)) return ptr;
-    int saved = errno;
-    uint16_t site = cg_site_here();
+    uint16_t site = cg_site_here(slot);
     void *q = size > old ? cg_block_move(ptr, size, site) : NULL;
-    if (q) {
-        errno = saved;
-        return q;
-    }
+    if (q) return q;
     q = cg_alloc(size, 16, false, site);
-    errno = saved;
     if (!q) q = cg_next.malloc(size);
     if (!q) return NULL;
     memcpy(q, ptr, old < size ? old : size);
@@ -154,19 +152,19 @@ static void *realloc_marked(void *ptr, size_t size)
     return q;
 }
 
-static void *do_realloc(void *ptr, size_t size, uintptr_t caller)
+static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_t *slot)
 {
-    if (!ptr) return do_malloc(size, caller);
-    if (cg_unlikely(cg_arena_owns(ptr))) return realloc_marked(ptr, size);
+    if (!ptr) return do_malloc(size, caller, slot);
+    if (cg_unlikely(cg_arena_owns(ptr))) return realloc_marked(ptr, size, slot);
     if (cg_unlikely(cg_boot_owns(ptr))) {
-        void *q = do_malloc(size, caller);
+        void *q = do_malloc(size, caller, slot);
         size_t old = cg_boot_size(ptr);
         if (q) memcpy(q, ptr, old < size ? old : size);
         return q;
     }
     /* A block that grows into a marked size moves into the arena. */
     if (cg_unlikely(cg_mark_wanted(size, caller)) && cg_next.malloc_usable_size) {
-        void *q = marked(size, 16, false, caller);
+        void *q = marked(size, 16, false, caller, slot);
         if (q) {
             size_t old = cg_next.malloc_usable_size(ptr);
             memcpy(q, ptr, old < size ? old : size);
@@ -191,7 +189,7 @@ static void *boot_realloc(void *ptr, size_t size)
 static __attribute__((noinline)) void *realloc_slow(void *ptr, size_t size, uintptr_t caller)
 {
     if (BOOTSTRAPPING()) return boot_realloc(ptr, size);
-    return do_realloc(ptr, size, caller);
+    return do_realloc(ptr, size, caller, SLOT);
 }
 
 CG_EXPORT void *realloc(void *ptr, size_t size)
@@ -208,7 +206,7 @@ CG_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
         return NULL;
     }
     if (BOOTSTRAPPING()) return boot_realloc(ptr, total);
-    return do_realloc(ptr, total, CALLER);
+    return do_realloc(ptr, total, CALLER, NULL);
 }
 
 static bool power_of_two(size_t x)
@@ -241,7 +239,7 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
         return 0;
     }
     /* A bad alignment is the next allocator's to judge, as without cowguard. */
-    void *p = power_of_two(align) && align % sizeof(void *) == 0 ? marked(size, align, false, CALLER) : NULL;
+    void *p = power_of_two(align) && align % sizeof(void *) == 0 ? marked(size, align, false, CALLER, NULL) : NULL;
     if (cg_likely(!p)) {
         if (cg_next.posix_memalign) return cg_next.posix_memalign(out, align, size);
         return ENOMEM;
@@ -257,7 +255,7 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 CG_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
-    void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
+    void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
     return cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size);
 }
@@ -265,7 +263,7 @@ CG_EXPORT void *aligned_alloc(size_t align, size_t size)
 CG_EXPORT void *memalign(size_t align, size_t size)
 {
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
-    void *p = power_of_two(align) ? marked(size, align, false, CALLER) : NULL;
+    void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
     return cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size);
 }
@@ -273,7 +271,7 @@ CG_EXPORT void *memalign(size_t align, size_t size)
 CG_EXPORT void *valloc(size_t size)
 {
     if (BOOTSTRAPPING()) return cg_boot_alloc(size, CG_PAGE);
-    void *p = marked(size, CG_PAGE, false, CALLER);
+    void *p = marked(size, CG_PAGE, false, CALLER, NULL);
     if (p) return p;
     return cg_next.valloc ? cg_next.valloc(size) : aligned_next(CG_PAGE, size);
 }
@@ -282,7 +280,7 @@ CG_EXPORT void *pvalloc(size_t size)
 {
     size_t rounded = (size + CG_PAGE - 1) & ~(CG_PAGE - 1);
     if (BOOTSTRAPPING()) return rounded >= size ? cg_boot_alloc(rounded ? rounded : CG_PAGE, CG_PAGE) : NULL;
-    void *p = rounded >= size ? marked(rounded ? rounded : CG_PAGE, CG_PAGE, false, CALLER) : NULL;
+    void *p = rounded >= size ? marked(rounded ? rounded : CG_PAGE, CG_PAGE, false, CALLER, NULL) : NULL;
     if (p) return p;
     if (cg_next.pvalloc) return cg_next.pvalloc(size);
     if (rounded < size) {
