@@ -79,6 +79,7 @@ typedef struct cg_arena_s {
     cg_span_t *spare;            /* unused descriptors */
     size_t live_bytes;           /* sum of live block sizes */
     size_t live_blocks;
+    size_t kept_pages;           /* pages of large free runs kept dirty (about) */
 } cg_arena_t;
 
 /* What a pointer into the arena belongs to, for diagnostics. */

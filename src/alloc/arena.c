@@ -22,6 +22,10 @@ cg_arena_t cg_arena = { .lock = PTHREAD_MUTEX_INITIALIZER };
 /* Pages are made accessible in steps of this much, to keep mprotect calls rare. */
 #define COMMIT_STEP ((uintptr_t)1 << 20)
 
+/* Free runs of this many pages or more are large (see keep_dirty). */
+#define LARGE_RUN 64
+#define KEPT_MIN (((size_t)64 << 20) >> CG_PAGE_SHIFT)
+
 /* errno as the lock's holder found it. Every system call of the allocator
  * (and of the freezer's hooks) is made with the lock held, so keeping
  * errno here keeps it for every malloc wrapper, and the paths that take
@@ -336,6 +340,8 @@ cg_span_t *cg_run_alloc(size_t npages, size_t align)
     uintptr_t start = s->start;
     uint32_t n = s->npages;
     uint8_t dirty = s->dirty;
+    if (dirty && n >= LARGE_RUN) /* the kept pages it takes are in use again */
+        cg_arena.kept_pages -= n < cg_arena.kept_pages ? n : cg_arena.kept_pages;
     memset(s, 0, sizeof *s);
     s->start = start;
     s->npages = n;
@@ -351,6 +357,22 @@ static cg_span_t *free_neighbour(uintptr_t addr)
     return n && n->state == CG_SPAN_FREE && !n->sealed && n->listed == CG_LISTED_RUNS ? n : NULL;
 }
 
+/* Large free runs are given back to the kernel (madvise), but only past a
+ * budget of pages kept as they are: a program that frees a large block and
+ * allocates another would otherwise fault in, and zero, every page again
+ * (mimalloc-bench's malloc-large: 7x glibc, which keeps its heap). The
+ * budget is 64 MiB, or an eighth of the live bytes when that is more; the
+ * count is approximate (a kept run that merges or splits is not followed),
+ * so it bounds, it does not account. */
+static bool keep_dirty(size_t npages)
+{
+    size_t budget = cg_arena.live_bytes / 8 >> CG_PAGE_SHIFT;
+    if (budget < KEPT_MIN) budget = KEPT_MIN;
+    if (cg_arena.kept_pages + npages > budget) return false;
+    cg_arena.kept_pages += npages;
+    return true;
+}
+
 /* Give a run back. Sealed pages keep their descriptor until they are
  * unsealed or reclaimed. */
 void cg_run_free(cg_span_t *s)
@@ -358,7 +380,7 @@ void cg_run_free(cg_span_t *s)
     s->state = CG_SPAN_FREE;
     s->nused = 0;
     if (s->sealed) return;
-    if (s->npages >= 64) { /* give large runs' memory back; they read as zero again */
+    if (s->npages >= LARGE_RUN && !keep_dirty(s->npages)) {
         madvise((void *)s->start, (size_t)s->npages << CG_PAGE_SHIFT, MADV_DONTNEED);
         s->dirty = 0;
     } else {
