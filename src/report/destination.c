@@ -205,6 +205,11 @@ bool cg_dest_close(cg_dest_t *d, bool failed)
 }
 
 /* Does every process write a report of its own (a %p in the file name)? */
+bool cg_dest_off(void)
+{
+    return strcmp(destination(), "off") == 0;
+}
+
 bool cg_dest_per_process(void)
 {
     return strstr(destination(), "%p") != NULL;

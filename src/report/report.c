@@ -19,11 +19,11 @@ static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
     cg_sink_flush(out);
 }
 
-/* Has anything been frozen in the tree? A tree in which nothing ever was
- * gets no report. */
+/* Is there a report to write? Not with COWGUARD_REPORT=off, and not for a
+ * tree in which nothing was ever frozen. */
 bool cg_report_wanted(void)
 {
-    return cg_board && atomic_load(&cg_board->max_frozen_pages) != 0;
+    return cg_board && atomic_load(&cg_board->max_frozen_pages) != 0 && !cg_dest_off();
 }
 
 /* Write the report of the whole tree (pid 0) or of process pid. lines:

@@ -67,6 +67,7 @@ bool cg_dest_open(cg_dest_t *d, bool root);
 bool cg_dest_close(cg_dest_t *d, bool failed);
 int cg_dest_stderr(void);
 bool cg_dest_per_process(void);
+bool cg_dest_off(void);
 void cg_report_keep_stderr(void);
 
 /* ---- "model.c": the numbers, gathered --------------------------------------- */
