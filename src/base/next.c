@@ -20,7 +20,9 @@ static void free_nothing(void *p)
     (void)p;
 }
 
-cg_next_t cg_next = { .free = free_nothing };
+/* externally_visible: interpose/dlopen.c's assembly reads it by name, which
+ * a build as one unit (LTO) must not change. */
+__attribute__((externally_visible)) cg_next_t cg_next = { .free = free_nothing };
 
 /* The malloc family is the one thing cowguard cannot do without: if it is
  * missing, say so and stop. */

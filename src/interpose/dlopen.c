@@ -18,7 +18,9 @@
  * filled at start-up (NULL until then: the C path waits for start-up). */
 _Static_assert(offsetof(cg_next_t, dlopen) == 0, "dlopen must be cg_next's first member");
 
-static void *cg_dlopen_slow(const char *file, int mode) __attribute__((used));
+/* Named by the assembly below, which the compiler does not read: kept, and
+ * under its own name when the library is built as one unit (LTO). */
+void *cg_dlopen_slow(const char *file, int mode) __attribute__((used, externally_visible));
 
 #if defined(__x86_64__)
 __asm__(".text\n"
@@ -58,7 +60,7 @@ CG_EXPORT void *dlopen(const char *file, int mode)
 #endif
 
 /* Reached by a jump from dlopen, so its return address is the program's. */
-static void *cg_dlopen_slow(const char *file, int mode)
+void *cg_dlopen_slow(const char *file, int mode)
 {
     cg_init();
     if (!cg_next.dlopen) return NULL;
