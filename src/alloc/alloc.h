@@ -27,8 +27,9 @@ typedef enum {
 
 typedef enum { CG_LISTED_NONE = 0, CG_LISTED_PARTIAL, CG_LISTED_RUNS, CG_LISTED_SEALED } cg_listed_t;
 
-/* The out-of-band descriptor of a page run. Nothing about a block is ever
- * stored in the data pages themselves. */
+/* The out-of-band descriptor of a page run. Nothing about a live block is
+ * ever stored in the data pages themselves; a free block in a thread's
+ * cache carries a tag in its second word (block.c). */
 typedef struct cg_span_s {
     uintptr_t start;          /* first page */
     uint32_t npages;
@@ -49,10 +50,6 @@ typedef struct cg_span_s {
     uint16_t site;            /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
     uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while sealed, not reusable */
-    /* 1 = free in some thread's cache (still "used" here). Written by every
-     * cached free and hand-out, from any thread: a cache line of its own, so
-     * the fields read on those paths are not invalidated with it. */
-    _Alignas(64) _Atomic uint64_t cached[CG_SLAB_WORDS];
     uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
@@ -80,6 +77,7 @@ typedef struct cg_arena_s {
     size_t live_bytes;           /* sum of live block sizes */
     size_t live_blocks;
     size_t kept_pages;           /* pages of large free runs kept dirty (about) */
+    uint64_t tag_key;            /* random: what a cached block's tag is made of (block.c) */
 } cg_arena_t;
 
 /* What a pointer into the arena belongs to, for diagnostics. */
@@ -149,11 +147,18 @@ void cg_slab_seal(cg_span_t *s);
 void cg_slab_unseal(cg_span_t *s);
 
 /* ---- "block.c": blocks, and sealing as the allocator sees it ----------- */
+/* A block in a thread's cache, with its slab and index: handing it out
+ * again needs no lookup. */
+typedef struct cg_cached_s {
+    void *p;
+    cg_span_t *s;
+    uint32_t i;
+} cg_cached_t;
 void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site);
 const char *cg_block_free(void *p);
-int cg_block_alloc_batch(int cls, void **out, int n);
-int cg_block_cache_put(const void *p, const char **why);
-bool cg_block_cache_take(void *p, uint16_t site);
+int cg_block_alloc_batch(int cls, cg_cached_t *out, int n);
+int cg_block_cache_put(void *p, cg_cached_t *entry, const char **why);
+bool cg_block_cache_take(const cg_cached_t *entry, uint16_t site);
 void cg_block_cache_return(void *p);
 size_t cg_block_usable_size(const void *p);
 bool cg_block_info(uintptr_t addr, cg_block_info_t *out);

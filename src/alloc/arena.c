@@ -13,6 +13,7 @@
  * pages usable again. */
 #include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 
 #include "alloc.h"
@@ -74,6 +75,12 @@ bool cg_arena_setup(size_t reserve)
         return false;
     }
     cg_arena.pagemap = pagemap;
+    /* The kernel's 16 random bytes for this process (glibc uses the first
+     * eight for the stack protector): no program stores their mix by chance. */
+    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
+    uint64_t key = 0x9e3779b97f4a7c15ULL ^ base;
+    if (random) memcpy(&key, random + 8, sizeof key);
+    cg_arena.tag_key = key | 1;
     cg_arena.top = cg_arena.commit = base;
     cg_arena.end = base + reserve;
     cg_arena.base = base;

@@ -3,8 +3,18 @@
  * A small block comes from a slab of its size class (slab.c), a larger one
  * from a page run of its own. The arena lock guards both; a thread's cache
  * (tcache.c) takes and returns blocks in batches through the calls below,
- * and frees without the lock, marking the block "cached" atomically in its
- * span so that a second free is caught.
+ * and frees without the lock.
+ *
+ * A block in a thread's cache is still "used" in its slab; what says it is
+ * free is a tag in its own second word (every block has 16 bytes at
+ * least): the block's address mixed with a random key. A free swaps the tag
+ * in atomically and finds it there already when the block was freed
+ * before, by any thread: a double free is caught without a shared bitmap,
+ * whose words two threads freeing in one slab would fight over (a locked
+ * operation on a line the other core holds cost more than the rest of the
+ * free). The tag is cleared as the block is handed out again, and set on
+ * blocks a cache takes from the arena; it is only ever written in a slab
+ * that is not sealed, so never into a frozen page.
  *
  * Sealing: before the layer above makes the arena read-only (at a fork),
  * every span is sealed: no block is handed out of it any more, and what is
@@ -16,6 +26,22 @@
 #include "alloc.h"
 
 static _Atomic uint64_t epoch; /* seals so far, in this process and its parents */
+
+static inline uint64_t cache_tag(uintptr_t p)
+{
+    return (p * 0xd6e8feb86659fd93ULL) ^ cg_arena.tag_key;
+}
+
+static inline _Atomic uint64_t *tag_word(uintptr_t p)
+{
+    return (_Atomic uint64_t *)(p + sizeof(uint64_t));
+}
+
+/* Is the small block p free in some thread's cache? */
+static bool block_cached(uintptr_t p)
+{
+    return atomic_load_explicit(tag_word(p), memory_order_relaxed) == cache_tag(p);
+}
 
 static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
 {
@@ -49,6 +75,7 @@ void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site)
         p = cg_slab_alloc(cls);
         if (p) {
             size_t bs = cg_class_size(cls);
+            atomic_store_explicit(tag_word((uintptr_t)p), 0, memory_order_relaxed); /* a stale tag would read as cached */
             cg_span_t *s = cg_arena.pagemap[cg_arena_page((uintptr_t)p)];
             s->block_site[cg_slab_index(s, (uintptr_t)p)] = site;
             cg_arena.live_bytes += bs;
@@ -70,18 +97,9 @@ void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site)
     return p;
 }
 
-/* The block index of p in slab s and its bitmap word and bit, or false. */
-static bool slab_bit(const cg_span_t *s, uintptr_t p, size_t *w, uint64_t *bit)
-{
-    long i = cg_slab_index(s, p);
-    if (i < 0) return false;
-    *w = (size_t)i / 64;
-    *bit = 1ULL << (i % 64);
-    return true;
-}
-
-/* Arena lock held. NULL, or why p cannot be freed. */
-static const char *free_locked(void *p)
+/* Arena lock held. NULL, or why p cannot be freed. from_cache: p comes
+ * out of a thread's cache (its tag says so, and its page may be frozen). */
+static const char *free_locked(void *p, bool from_cache)
 {
     uintptr_t a = (uintptr_t)p;
     cg_span_t *s = cg_arena_span_of(a);
@@ -90,6 +108,7 @@ static const char *free_locked(void *p)
     if (s->state == CG_SPAN_SLAB) {
         uint32_t bs = s->block_size;
         if (cg_slab_index(s, a) < 0) return "not the start of a block cowguard handed out";
+        if (!from_cache && block_cached(a)) return "double free";
         if (cg_slab_free(s, a) != 0) return "double free";
         cg_arena.live_bytes -= bs;
     } else {
@@ -109,27 +128,26 @@ static const char *free_locked(void *p)
 const char *cg_block_free(void *p)
 {
     cg_arena_lock();
-    const char *why = free_locked(p);
+    const char *why = free_locked(p, false);
     cg_arena_unlock();
     return why;
 }
 
 /* Up to n blocks of class cls, for a thread's cache; how many. They count
  * as handed out here, and as cached until cg_block_cache_take. */
-int cg_block_alloc_batch(int cls, void **out, int n)
+int cg_block_alloc_batch(int cls, cg_cached_t *out, int n)
 {
     int k = 0;
     cg_arena_lock();
     size_t bs = cg_class_size(cls);
     for (; k < n; k++) {
-        out[k] = cg_slab_alloc(cls);
-        if (!out[k]) break;
+        void *p = cg_slab_alloc(cls);
+        if (!p) break;
         cg_arena.live_bytes += bs;
         cg_arena.live_blocks++;
-        cg_span_t *s = cg_arena.pagemap[cg_arena_page((uintptr_t)out[k])];
-        size_t w;
-        uint64_t bit;
-        if (slab_bit(s, (uintptr_t)out[k], &w, &bit)) atomic_fetch_or(&s->cached[w], bit);
+        cg_span_t *s = cg_arena.pagemap[cg_arena_page((uintptr_t)p)];
+        atomic_store_explicit(tag_word((uintptr_t)p), cache_tag((uintptr_t)p), memory_order_relaxed);
+        out[k] = (cg_cached_t){ p, s, (uint32_t)cg_slab_index(s, (uintptr_t)p) };
     }
     cg_arena_unlock();
     return k;
@@ -138,47 +156,54 @@ int cg_block_alloc_batch(int cls, void **out, int n)
 /* A freed block goes into a thread's cache: its class, or -1 when it may
  * not (not a small block, or its slab is sealed: the arena quarantines
  * it); *why is set when p is no live block at all (double free, interior
- * or foreign pointer). Takes no lock: the bit that says "cached" is set
- * atomically, so a block freed twice, by any threads, is caught. A fork
- * may seal the slab right after; the cache's epoch check catches that. */
-int cg_block_cache_put(const void *p, const char **why)
+ * or foreign pointer). Takes no lock: the tag is swapped in atomically, so
+ * a block freed twice, by any threads, is caught. A fork may seal the slab
+ * right after; the cache's epoch check catches that. */
+int cg_block_cache_put(void *p, cg_cached_t *entry, const char **why)
 {
     *why = NULL;
     cg_span_t *s = cg_arena_span_of((uintptr_t)p);
     if (!s || s->state != CG_SPAN_SLAB || __atomic_load_n(&s->sealed, __ATOMIC_ACQUIRE)) return -1;
-    size_t w;
-    uint64_t bit;
-    if (!slab_bit(s, (uintptr_t)p, &w, &bit)) {
+    long i = cg_slab_index(s, (uintptr_t)p);
+    if (i < 0) {
         *why = "not the start of a block cowguard handed out";
         return -1;
     }
+    size_t w = (size_t)i / 64;
+    uint64_t bit = 1ULL << (i % 64);
     if (!(__atomic_load_n(&s->used[w], __ATOMIC_RELAXED) & bit)) {
         *why = "double free";
         return -1;
     }
-    if (atomic_fetch_or(&s->cached[w], bit) & bit) {
+    uintptr_t a = (uintptr_t)p;
+    cg_tls.alloc_writing++;
+    uint64_t old = atomic_exchange_explicit(tag_word(a), cache_tag(a), memory_order_relaxed);
+    cg_tls.alloc_writing--;
+    if (old == cache_tag(a)) {
         *why = "double free";
         return -1;
     }
+    *entry = (cg_cached_t){ p, s, (uint32_t)i };
     return s->cls;
 }
 
 /* A cached block leaves the cache: handed out (true), with its allocation
  * site recorded, or, when its slab was sealed meanwhile, given to the
  * arena to quarantine (false). */
-bool cg_block_cache_take(void *p, uint16_t site)
+bool cg_block_cache_take(const cg_cached_t *entry, uint16_t site)
 {
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    long i = s ? cg_slab_index(s, (uintptr_t)p) : -1;
-    if (i < 0) return false; /* cannot happen: validated on the way in */
-    atomic_fetch_and(&s->cached[i / 64], ~(1ULL << (i % 64)));
+    cg_span_t *s = entry->s;
+    uint32_t i = entry->i;
     if (cg_likely(!__atomic_load_n(&s->sealed, __ATOMIC_ACQUIRE))) {
+        cg_tls.alloc_writing++;
+        atomic_store_explicit(tag_word((uintptr_t)entry->p), 0, memory_order_relaxed);
+        cg_tls.alloc_writing--;
         /* Threads share descriptors: write only when it changes. */
         if (s->block_site[i] != site) s->block_site[i] = site;
         return true;
     }
     cg_arena_lock();
-    free_locked(p);
+    free_locked(entry->p, true);
     cg_arena_unlock();
     return false;
 }
@@ -187,11 +212,7 @@ bool cg_block_cache_take(void *p, uint16_t site)
  * validated when they went in. */
 void cg_block_cache_return(void *p)
 {
-    cg_span_t *s = cg_arena_span_of((uintptr_t)p);
-    size_t w;
-    uint64_t bit;
-    if (s && slab_bit(s, (uintptr_t)p, &w, &bit)) atomic_fetch_and(&s->cached[w], ~bit);
-    free_locked(p);
+    free_locked(p, true); /* the tag stays: the block is free, and its page may be frozen now */
 }
 
 size_t cg_block_usable_size(const void *p)
@@ -214,7 +235,7 @@ bool cg_block_info(uintptr_t addr, cg_block_info_t *out)
         out->start = s->start + i * s->block_size;
         out->size = s->block_size;
         out->live = (s->used[i / 64] >> (i % 64) & 1) && !(s->quar[i / 64] >> (i % 64) & 1)
-                    && !(atomic_load_explicit(&s->cached[i / 64], memory_order_relaxed) >> (i % 64) & 1);
+                    && !block_cached(out->start);
         out->site = s->block_site[i];
         return true;
     }

@@ -11,7 +11,11 @@ void *cg_alloc(size_t size, size_t align, bool zero, uint16_t site)
     int cls = align <= 16 && size <= CG_SMALL_MAX ? cg_size_class(size, 16) : -1;
     void *p = cls >= 0 ? cg_tcache_alloc(cls, site) : NULL;
     if (p) {
-        if (zero) memset(p, 0, size);
+        if (zero) {
+            cg_tls.alloc_writing++; /* a fork in another thread may freeze it meanwhile */
+            memset(p, 0, size);
+            cg_tls.alloc_writing--;
+        }
         return p;
     }
     return cg_block_alloc(size, align, zero, site);

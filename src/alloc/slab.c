@@ -128,9 +128,7 @@ int cg_slab_free(cg_span_t *s, uintptr_t p)
     if (i < 0) return -1;
     uint64_t bit = 1ULL << (i % 64);
     size_t w = (size_t)i / 64;
-    if (!(s->used[w] & bit) || (s->quar[w] & bit)
-        || (atomic_load_explicit(&s->cached[w], memory_order_relaxed) & bit))
-        return -1;
+    if (!(s->used[w] & bit) || (s->quar[w] & bit)) return -1;
     if (s->sealed) {
         /* The block's pages are read-only: reuse waits until the slab is
          * unsealed, or until it is wholly free and can be reclaimed. */

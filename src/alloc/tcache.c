@@ -11,22 +11,33 @@
  * is flushed back to the arena, where its blocks are quarantined like any
  * block freed while sealed; and a block is checked once more as it leaves
  * the cache, for a fork that raced with its free. Every block in a cache
- * carries a "cached" bit in its slab's descriptor (block.c), set
- * atomically on the way in: a second free of it is caught, whichever
- * thread makes it. A thread's cache goes back when the thread exits. */
+ * carries a tag in its second word (block.c), swapped in atomically on the
+ * way in: a second free of it is caught, whichever thread makes it.
+ *
+ * A cache is mapped at its thread's first marked request, not kept in
+ * thread-local storage: it is 110 KiB, and a static TLS block that size
+ * would come off every thread's stack (a program that makes threads with
+ * small stacks would fail to). It goes back, blocks and memory, when the
+ * thread exits; a request made after that (another destructor's) goes to
+ * the arena. */
+#include <errno.h>
+#include <sys/mman.h>
+
 #include "alloc.h"
 
-#define CACHE_DEPTH 32
-#define BATCH 16
+#define CACHE_DEPTH 128
+#define BATCH 32
 
 typedef struct {
     uint64_t epoch;
-    bool registered; /* the exit destructor knows this thread */
     uint8_t count[CG_NUM_CLASSES];
-    void *block[CG_NUM_CLASSES][CACHE_DEPTH];
+    cg_cached_t block[CG_NUM_CLASSES][CACHE_DEPTH];
 } cache_t;
 
-static __thread cache_t cache CG_TLS;
+static __thread struct {
+    cache_t *cache;
+    bool gone; /* the thread is exiting: no cache any more */
+} me CG_TLS;
 static pthread_key_t exit_key;
 static bool key_ok;
 
@@ -34,16 +45,43 @@ static bool key_ok;
 static void flush_locked(cache_t *c)
 {
     for (int cls = 0; cls < CG_NUM_CLASSES; cls++) {
-        for (int i = 0; i < c->count[cls]; i++) cg_block_cache_return(c->block[cls][i]);
+        for (int i = 0; i < c->count[cls]; i++) cg_block_cache_return(c->block[cls][i].p);
         c->count[cls] = 0;
     }
 }
 
 static void on_thread_exit(void *arg)
 {
+    cache_t *c = arg;
+    me.cache = NULL;
+    me.gone = true;
     cg_arena_lock();
-    flush_locked(&cache);
+    flush_locked(c);
     cg_arena_unlock();
+    munmap(c, sizeof *c);
+}
+
+/* This thread's cache, made now; NULL when it cannot be. */
+static cache_t *make(void)
+{
+    if (me.gone || !key_ok) return NULL;
+    int saved = errno; /* a malloc wrapper keeps errno */
+    cache_t *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c == MAP_FAILED) {
+        c = NULL;
+    } else {
+        c->epoch = cg_alloc_epoch();
+        cg_tls.busy++; /* pthread_setspecific may allocate */
+        bool known = pthread_setspecific(exit_key, c) == 0;
+        cg_tls.busy--;
+        if (!known) {
+            munmap(c, sizeof *c);
+            c = NULL;
+            me.gone = true; /* the next request would fail the same way */
+        }
+    }
+    errno = saved;
+    return me.cache = c;
 }
 
 void cg_tcache_setup(void)
@@ -51,21 +89,18 @@ void cg_tcache_setup(void)
     key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
 }
 
-/* The calling thread's cache, current with the seal epoch. */
+/* The calling thread's cache, current with the seal epoch; NULL when it
+ * has none (the arena serves it). */
 static cache_t *current(void)
 {
-    cache_t *c = &cache;
+    cache_t *c = me.cache;
+    if (cg_unlikely(!c) && !(c = make())) return NULL;
     uint64_t epoch = cg_alloc_epoch();
     if (cg_unlikely(c->epoch != epoch)) {
         cg_arena_lock();
         flush_locked(c);
         cg_arena_unlock();
         c->epoch = epoch;
-    }
-    if (cg_unlikely(!c->registered) && key_ok) {
-        cg_tls.busy++; /* pthread_setspecific may allocate */
-        c->registered = pthread_setspecific(exit_key, c) == 0;
-        cg_tls.busy--;
     }
     return c;
 }
@@ -74,17 +109,17 @@ static cache_t *current(void)
 void *cg_tcache_alloc(int cls, uint16_t site)
 {
     cache_t *c = current();
+    if (!c) return NULL;
     for (;;) {
         if (c->count[cls] == 0) {
-            void *batch[BATCH];
-            int n = cg_block_alloc_batch(cls, batch, BATCH);
-            for (int i = 0; i < n; i++) c->block[cls][c->count[cls]++] = batch[i];
-            if (c->count[cls] == 0) return NULL;
+            int n = cg_block_alloc_batch(cls, c->block[cls], BATCH);
+            if (n == 0) return NULL;
+            c->count[cls] = (uint8_t)n;
         }
-        void *p = c->block[cls][--c->count[cls]];
+        const cg_cached_t *e = &c->block[cls][--c->count[cls]];
         /* A fork may have sealed its slab since it came in: then it goes
          * to the arena's quarantine, never to the program. */
-        if (cg_block_cache_take(p, site)) return p;
+        if (cg_block_cache_take(e, site)) return e->p;
     }
 }
 
@@ -94,9 +129,14 @@ void *cg_tcache_alloc(int cls, uint16_t site)
  * says what (the block was not touched). */
 int cg_tcache_free(void *p, uint64_t epoch, const char **why)
 {
-    int cls = cg_block_cache_put(p, why);
-    if (cls < 0) return *why ? -1 : 0;
     cache_t *c = current();
+    if (!c) {
+        *why = NULL;
+        return 0;
+    }
+    cg_cached_t entry;
+    int cls = cg_block_cache_put(p, &entry, why);
+    if (cls < 0) return *why ? -1 : 0;
     if (c->epoch != epoch) { /* a fork sealed things meanwhile */
         cg_arena_lock();
         cg_block_cache_return(p);
@@ -105,9 +145,9 @@ int cg_tcache_free(void *p, uint64_t epoch, const char **why)
     }
     if (c->count[cls] == CACHE_DEPTH) {
         cg_arena_lock();
-        for (int i = 0; i < BATCH; i++) cg_block_cache_return(c->block[cls][--c->count[cls]]);
+        for (int i = 0; i < BATCH; i++) cg_block_cache_return(c->block[cls][--c->count[cls]].p);
         cg_arena_unlock();
     }
-    c->block[cls][c->count[cls]++] = p;
+    c->block[cls][c->count[cls]++] = entry;
     return 1;
 }

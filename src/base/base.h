@@ -79,6 +79,9 @@ typedef struct cg_range_s {
 typedef struct cg_tls_s {
     uint32_t busy;    /* inside cowguard: the thread's allocations pass through unmarked */
     uint32_t no_wait; /* in the fault handler or on the exit path: take no lock another thread may hold */
+    uint32_t alloc_writing; /* the allocator writes a block not handed out (a cache tag, calloc's
+                             * zeroing) with no lock: a fork may have frozen its page just now, and
+                             * the trapped write is the allocator's, never to be aborted on */
 } cg_tls_t;
 extern __thread cg_tls_t cg_tls CG_TLS;
 

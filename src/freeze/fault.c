@@ -29,7 +29,9 @@ void cg_fault_abort(uintptr_t addr, void *uc)
 
 static void on_frozen_write(uintptr_t addr, void *uc)
 {
-    if (cg_opt.policy == CG_POLICY_ABORT) cg_fault_abort(addr, uc);
+    /* The allocator's own write into a block it holds, frozen by a fork in
+     * another thread a moment ago: thawed and counted, never aborted on. */
+    if (cg_opt.policy == CG_POLICY_ABORT && !cg_tls.alloc_writing) cg_fault_abort(addr, uc);
     bool was_frozen, copied;
     int r = cg_thaw_page(addr, &was_frozen, &copied);
     if (was_frozen) {

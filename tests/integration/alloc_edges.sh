@@ -38,6 +38,11 @@ expect_rc 0 "errno"
 expect_out "^ok$" "errno"
 pass "the first marked malloc, calloc, realloc, free, read and stat leave errno as it was"
 
+run COWGUARD_MIN_SIZE=1 COWGUARD_REPORT=off "$PROGS/alloc_edges" small-stacks
+expect_rc 0 "small-stacks"
+expect_out "^ok$" "small-stacks"
+pass "threads with 64 KiB stacks allocate marked blocks, and so do destructors that run after cowguard's"
+
 plain "$PROGS/alloc_edges" aligned
 cp "$TMP/out" "$TMP/plain"
 run COWGUARD_REPORT=off "$PROGS/alloc_edges" aligned

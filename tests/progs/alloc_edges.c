@@ -15,6 +15,9 @@
  *   aligned            aligned_alloc, memalign and posix_memalign with
  *                      alignments that are not powers of two, marked and
  *                      not: prints what each returned (compared with a plain run)
+ *   small-stacks       8 threads with 64 KiB stacks allocate and free marked
+ *                      blocks, and so does a destructor of theirs that runs
+ *                      after cowguard's own (its thread cache is gone then)
  * Prints "ok" (or the values) and exits 0 when all held. */
 #include <errno.h>
 #include <malloc.h>
@@ -187,6 +190,47 @@ static int mode_aligned(void)
     return 0;
 }
 
+static pthread_key_t late_key;
+
+static void late_destructor(void *arg)
+{
+    for (int i = 0; i < 1000; i++) {
+        char *p = marked(16 + (size_t)i % 200);
+        CHECK(p != NULL);
+        if (p) p[0] = 1;
+        free(p);
+    }
+}
+
+static void *small_stack_thread(void *arg)
+{
+    void *keep[64];
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < 64; i++) CHECK((keep[i] = marked(16 + (size_t)(i * 37 % 500))) != NULL);
+        for (int i = 0; i < 64; i++) free(keep[i]);
+    }
+    pthread_setspecific(late_key, (void *)1); /* created after cowguard's key: its destructor runs later */
+    return NULL;
+}
+
+static int mode_small_stacks(void)
+{
+    pthread_key_create(&late_key, late_destructor);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        int e = pthread_create(&t[i], &attr, small_stack_thread, NULL);
+        if (e) {
+            fprintf(stderr, "pthread_create with a 64 KiB stack: %s\n", strerror(e));
+            return 1;
+        }
+    }
+    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -198,6 +242,7 @@ int main(int argc, char **argv)
     if (strcmp(m, "fork-race") == 0) r = mode_fork_race();
     else if (strcmp(m, "errno") == 0) r = mode_errno();
     else if (strcmp(m, "aligned") == 0) r = mode_aligned();
+    else if (strcmp(m, "small-stacks") == 0) r = mode_small_stacks();
     if (r != 0) return r;
     printf("%s\n", failures ? "BAD" : "ok");
     return failures ? 1 : 0;
