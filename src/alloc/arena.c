@@ -75,6 +75,11 @@ bool cg_arena_setup(size_t reserve)
         return false;
     }
     cg_arena.pagemap = pagemap;
+    /* Huge pages, unless the user said no or the kernel allows none: a fork
+     * copies, and a freeze write-protects, one entry per 2 MiB instead of
+     * 512 (a first fork with 1 GiB marked: 33 ms -> 1.5 ms here). A write
+     * into a frozen huge page splits it and copies 4 KiB, as before. */
+    if (cg_opt.huge_pages) madvise((void *)base, reserve, MADV_HUGEPAGE);
     /* The kernel's 16 random bytes for this process (glibc uses the first
      * eight for the stack protector): no program stores their mix by chance. */
     const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
