@@ -145,20 +145,28 @@ def benchmarks(b, npairs):
         def fork_run(extra=None, marked=True):
             out = b.run([forkp, mb, forks] + (["marked"] if marked else []), marked, extra)
             return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", out)}
+        small = {"COWGUARD_HUGE_PAGES": "0"}
         runs = b.rounds(npairs if mb != "8192" else min(npairs, 3),
                         [lambda: fork_run(marked=False), lambda: fork_run(),
-                         lambda: fork_run({"COWGUARD_FREEZE_PARENT": "0"})], raw=True)
-        (plain, cg, thawed) = [{k: statistics.median(d[k] for d in r) for k in r[0]} for r in runs]
+                         lambda: fork_run({"COWGUARD_FREEZE_PARENT": "0"}), lambda: fork_run(small),
+                         lambda: fork_run(dict(small, COWGUARD_FREEZE_PARENT="0"))], raw=True)
+        (plain, cg, thawed, cg4k, thawed4k) = [{k: statistics.median(d[k] for d in r) for k in r[0]} for r in runs]
         size = f"{int(mb) // 1024} GiB" if int(mb) >= 1024 else f"{mb} MiB"
         row(f"first fork, {size}", "the fork that freezes the heap (touched)", "plain fork", "fork + freeze",
-            plain["first_us"], cg["first_us"], "us", "<= 1.2x", cg["first_us"] / plain["first_us"] <= 1.2)
+            plain["first_us"], cg["first_us"], "us", "<= 1.2x", cg["first_us"] / plain["first_us"] <= 1.2,
+            "huge pages")
+        row(f"first fork, {size}, 4 KiB pages", "the same, COWGUARD_HUGE_PAGES=0", "plain fork", "fork + freeze",
+            plain["first_us"], cg4k["first_us"], "us", "<= 1.2x", cg4k["first_us"] / plain["first_us"] <= 1.2)
         if mb == "8192":
             continue
         row(f"later forks, {size}", "fork latency once frozen", "plain fork", "fork, frozen", plain["us_per_fork"],
             cg["us_per_fork"], "us/fork", "<= 1.1x", cg["us_per_fork"] / plain["us_per_fork"] <= 1.1)
         row(f"later forks, {size}, FREEZE_PARENT=0", "fork latency, the parent thawed after each fork", "plain fork",
             "fork, freeze, thaw", plain["us_per_fork"], thawed["us_per_fork"], "us/fork", "<= 1.1x",
-            thawed["us_per_fork"] / plain["us_per_fork"] <= 1.1)
+            thawed["us_per_fork"] / plain["us_per_fork"] <= 1.1, "huge pages")
+        row(f"later forks, {size}, FREEZE_PARENT=0, 4 KiB pages", "the same, COWGUARD_HUGE_PAGES=0", "plain fork",
+            "fork, freeze, thaw", plain["us_per_fork"], thawed4k["us_per_fork"], "us/fork", "<= 1.1x",
+            thawed4k["us_per_fork"] / plain["us_per_fork"] <= 1.1)
         row(f"reaping, {size}", "fork's return to the child's end (it exits at once)", "plain", "under cowguard",
             plain["reap_us"], cg["reap_us"], "us", "<= 1.1x", cg["reap_us"] / plain["reap_us"] <= 1.1)
 
