@@ -13,8 +13,10 @@
  * whose words two threads freeing in one slab would fight over (a locked
  * operation on a line the other core holds cost more than the rest of the
  * free). The tag is cleared as the block is handed out again, and set on
- * blocks a cache takes from the arena; it is only ever written in a slab
- * that is not sealed, so never into a frozen page.
+ * blocks a cache takes from the arena; it is written only in a slab seen
+ * not sealed. A fork in another thread may seal and freeze it right after
+ * that look: the write then traps like the program's, is thawed and
+ * counted, and is never aborted on (cg_tls.alloc_writing).
  *
  * Sealing: before the layer above makes the arena read-only (at a fork),
  * every span is sealed: no block is handed out of it any more, and what is

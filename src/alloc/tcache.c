@@ -116,10 +116,11 @@ void *cg_tcache_alloc(int cls, uint16_t site)
             if (n == 0) return NULL;
             c->count[cls] = (uint8_t)n;
         }
-        const cg_cached_t *e = &c->block[cls][--c->count[cls]];
+        /* Copied at once: a signal handler that frees meanwhile refills the slot. */
+        cg_cached_t e = c->block[cls][--c->count[cls]];
         /* A fork may have sealed its slab since it came in: then it goes
          * to the arena's quarantine, never to the program. */
-        if (cg_block_cache_take(e, site)) return e->p;
+        if (cg_block_cache_take(&e, site)) return e.p;
     }
 }
 
