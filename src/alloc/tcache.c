@@ -66,10 +66,8 @@ static cache_t *make(void)
 {
     if (me.gone || !key_ok) return NULL;
     int saved = errno; /* a malloc wrapper keeps errno */
-    cache_t *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (c == MAP_FAILED) {
-        c = NULL;
-    } else {
+    cache_t *c = cg_map_anon(sizeof *c);
+    if (c) {
         c->epoch = cg_alloc_epoch();
         cg_tls.busy++; /* pthread_setspecific may allocate */
         bool known = pthread_setspecific(exit_key, c) == 0;

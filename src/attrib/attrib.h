@@ -167,8 +167,12 @@ void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied
 void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg);
 
 /* ---- "sitecache.c": a thread's allocation stacks, remembered ------------- */
-bool cg_sitecache_find(const uintptr_t *slot, uint16_t *id);
-bool cg_sitecache_learn(const uintptr_t *slot);
+typedef enum {
+    CG_SITECACHE_HIT,    /* a stack this thread has seen: its id */
+    CG_SITECACHE_LEARN,  /* unwind with the slots, and remember the stack */
+    CG_SITECACHE_UNWIND, /* unwind plainly (another stack, or the set learnt enough) */
+} cg_sitecache_t;
+cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, uint16_t *id);
 void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, uint16_t id);
 
 /* ---- "ledger.c": the freeze layer's watcher: writes and copies counted -- */

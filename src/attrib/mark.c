@@ -73,9 +73,7 @@ void cg_mark_setup(void)
     prefork = cg_opt.prefork != 0;
     parse_sites((const char *)(uintptr_t)cg_opt.sites);
     if (nglobs) {
-        cache = mmap(NULL, CACHE_SLOTS * sizeof *cache, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (cache == MAP_FAILED) cache = NULL; /* then every stack is matched afresh */
+        cache = cg_map_anon(CACHE_SLOTS * sizeof *cache); /* NULL: every stack is matched afresh */
     }
     cg_code_range((uintptr_t)&fopen, &libc_lo, &libc_hi);
     cg_loader_range(&ldso_lo, &ldso_hi);

@@ -92,9 +92,8 @@ static bool setup(void)
         pthread_attr_destroy(&attr);
     }
     if (size) {
-        void *t = mmap(NULL, sizeof(table_t), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (t != MAP_FAILED) {
+        void *t = cg_map_anon(sizeof(table_t));
+        if (t) {
             me.table = t;
             me.stack_lo = (uintptr_t)lo;
             me.stack_hi = (uintptr_t)lo + size;
@@ -137,12 +136,16 @@ static bool second(uintptr_t base, uintptr_t ra0, uintptr_t *ra1)
 }
 
 /* The site of the stack whose first return address lies at slot, when this
- * thread has seen it: true and *id. */
-bool cg_sitecache_find(const uintptr_t *slot, uint16_t *id)
+ * thread has seen it: CG_SITECACHE_HIT and *id. Else whether the stack may
+ * be learnt (cg_sitecache_add; the learning is counted against its set): a
+ * first return address whose second is not known yet may always be. */
+cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, uint16_t *id)
 {
     uintptr_t ra0 = *slot, base = (uintptr_t)slot, ra1;
-    if (!on_stack(base) || !second(base, ra0, &ra1)) return false;
-    entry_t *set = &me.table->entries[set_index(ra0, ra1) * WAYS];
+    if (!on_stack(base)) return CG_SITECACHE_UNWIND;
+    if (!second(base, ra0, &ra1)) return CG_SITECACHE_LEARN;
+    size_t set_i = set_index(ra0, ra1);
+    entry_t *set = &me.table->entries[set_i * WAYS];
     for (int w = 0; w < WAYS; w++) {
         entry_t *e = &set[w];
         if (e->ra0 != ra0 || e->reach > me.stack_hi - base) continue;
@@ -150,23 +153,12 @@ bool cg_sitecache_find(const uintptr_t *slot, uint16_t *id)
         while (k < e->n && *(const uintptr_t *)(base + e->off[k]) == e->ra[k]) k++;
         if (k == e->n) {
             *id = e->id;
-            return true;
+            return CG_SITECACHE_HIT;
         }
     }
-    return false;
-}
-
-/* May the stack at slot be learnt (cg_sitecache_add)? Counts the learning.
- * A first return address whose second is not known yet may always. */
-bool cg_sitecache_learn(const uintptr_t *slot)
-{
-    uintptr_t ra1;
-    if (!on_stack((uintptr_t)slot)) return false;
-    if (!second((uintptr_t)slot, *slot, &ra1)) return true;
-    uint8_t *learnt = &me.table->learnt[set_index(*slot, ra1)];
-    if (*learnt >= LEARN) return false;
-    (*learnt)++;
-    return true;
+    if (me.table->learnt[set_i] >= LEARN) return CG_SITECACHE_UNWIND;
+    me.table->learnt[set_i]++;
+    return CG_SITECACHE_LEARN;
 }
 
 /* Remember a stack just unwound: frames and the slots their return

@@ -90,9 +90,10 @@ uint16_t cg_site_here(const uintptr_t *slot)
 {
     if (!cg_opt.backtrace || !cg_board) return 0;
     uint16_t id;
-    if (slot && cg_sitecache_find(slot, &id)) return id;
+    cg_sitecache_t known = slot ? cg_sitecache_find(slot, &id) : CG_SITECACHE_UNWIND;
+    if (known == CG_SITECACHE_HIT) return id;
     uintptr_t frames[CG_MAX_FRAMES], slots[CG_MAX_FRAMES];
-    uint32_t n = slot && cg_sitecache_learn(slot) ? cg_backtrace_slots(frames, slots, (uint32_t)cg_opt.backtrace) : 0;
+    uint32_t n = known == CG_SITECACHE_LEARN ? cg_backtrace_slots(frames, slots, (uint32_t)cg_opt.backtrace) : 0;
     if (n) {
         id = cg_site_id(frames, n);
         if (slots[0] == (uintptr_t)slot && frames[0] == *slot) cg_sitecache_add(frames, slots, n, id);

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -84,6 +85,39 @@ typedef struct cg_tls_s {
                              * the trapped write is the allocator's, never to be aborted on */
 } cg_tls_t;
 extern __thread cg_tls_t cg_tls CG_TLS;
+
+/* Memory of cowguard's own (a table, a cache, a stack): private,
+ * read-write, and paid for only as it is touched (MAP_NORESERVE). NULL
+ * when it cannot be had. Async-signal-safe. */
+static inline void *cg_map_anon(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* The interrupted instruction's address and stack pointer, from a signal
+ * handler's context (0 on other machines). */
+static inline uintptr_t cg_context_pc(const void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.pc;
+#else
+    return 0;
+#endif
+}
+
+static inline uintptr_t cg_context_sp(const void *uc)
+{
+#if defined(__x86_64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)((const ucontext_t *)uc)->uc_mcontext.sp;
+#else
+    return 0;
+#endif
+}
 
 /* ---- "options.c": the one options table (options.def) ------------------------ */
 

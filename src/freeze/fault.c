@@ -53,18 +53,6 @@ static void on_frozen_write(uintptr_t addr, void *uc)
     }
 }
 
-/* The interrupted instruction's address. */
-static uintptr_t fault_pc(void *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.pc;
-#else
-    return 0;
-#endif
-}
-
 typedef struct {
     uintptr_t addr;
     void *uc;
@@ -90,7 +78,7 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
         cg_run_on_big_stack(frozen_write, &f); /* the alternate stack may be small */
         cg_tls.no_wait--;
     } else {
-        uintptr_t pc = fault_pc(uc);
+        uintptr_t pc = cg_context_pc(uc);
         if (si->si_code > 0 && cg_own_code(pc))
             cg_message("fault at %p in cowguard's own code (address %p): a bad argument to a cowguard "
                        "call, or a bug in cowguard",

@@ -51,12 +51,6 @@ static bool move_pages(uintptr_t from, uintptr_t to, size_t len);
 #define DONTUNMAP MREMAP_DONTUNMAP
 #endif
 
-static void *map_bits(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 /* Once the arena is set up (its lock held): the page bitmaps. false when
  * they cannot be mapped (then nothing may be frozen). */
 bool cg_freeze_setup(void)
@@ -64,9 +58,9 @@ bool cg_freeze_setup(void)
     if (pg.ready) return true;
     size_t npages = (cg_arena.end - cg_arena.base) >> CG_PAGE_SHIFT;
     size_t bitmap = (npages + 63) / 64 * 8, tags = npages * sizeof *pg.pending_tag;
-    _Atomic uint64_t *frozen = map_bits(bitmap), *pending = map_bits(bitmap), *copied = map_bits(bitmap),
-                     *program = map_bits(bitmap);
-    _Atomic uint32_t *tag = map_bits(tags);
+    _Atomic uint64_t *frozen = cg_map_anon(bitmap), *pending = cg_map_anon(bitmap), *copied = cg_map_anon(bitmap),
+                     *program = cg_map_anon(bitmap);
+    _Atomic uint32_t *tag = cg_map_anon(tags);
     if (!frozen || !pending || !copied || !program || !tag) {
         if (frozen) munmap(frozen, bitmap);
         if (pending) munmap(pending, bitmap);

@@ -104,9 +104,8 @@ void cg_run_on_big_stack(void (*fn)(void *), void *arg)
     }
     char *s = handler_stack;
     if (!s) {
-        s = mmap(NULL, STACK_SIZE + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-        if (s == MAP_FAILED) {
+        s = cg_map_anon(STACK_SIZE + GUARD);
+        if (!s) {
             fn(arg);
             return;
         }

@@ -354,23 +354,11 @@ static void default_action(int sig, siginfo_t *si)
     if (si->si_code <= 0) syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
 }
 
-/* The interrupted stack pointer. */
-static uintptr_t context_sp(void *uc)
-{
-#if defined(__x86_64__)
-    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-    return (uintptr_t)((ucontext_t *)uc)->uc_mcontext.sp;
-#else
-    return 0;
-#endif
-}
-
 void cg_signal_chain(int sig, siginfo_t *si, void *uc)
 {
     bool sent = si->si_code <= 0;
     struct sigaction p = program_action;
-    if (*view(context_sp(uc))) {
+    if (*view(cg_context_sp(uc))) {
         /* As with SIGSEGV blocked: the kernel kills on a fault, and a sent
          * signal waits until it is unblocked. */
         if (sent) view_of.pending = 1;

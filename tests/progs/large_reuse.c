@@ -37,25 +37,27 @@ static long anon_kb(void)
     return kb;
 }
 
-int main(void)
+/* Minor faults taken by rounds of malloc, fill and free of size bytes;
+ * -1 when malloc fails. */
+static long churn(size_t size, int rounds)
 {
-    size_t size = 16 * MB;
     long before = faults();
-    char *first = malloc(size);
-    if (!first) return 2;
-    memset(first, 0xa5, size);
-    KEEP(first);
-    free(first);
-    printf("first_faults=%ld\n", faults() - before);
-    before = faults();
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < rounds; i++) {
         char *p = malloc(size);
-        if (!p) return 2;
+        if (!p) return -1;
         memset(p, 0xa5, size);
         KEEP(p);
         free(p);
     }
-    printf("churn_faults=%ld\n", faults() - before);
+    return faults() - before;
+}
+
+int main(void)
+{
+    size_t size = 16 * MB;
+    long first = churn(size, 1), more = churn(size, 40);
+    if (first < 0 || more < 0) return 2;
+    printf("first_faults=%ld\nchurn_faults=%ld\n", first, more);
 
     for (int i = 0; i < 4; i++) { /* a reused block, dirty before, must read as zeros */
         unsigned char *q = calloc(1, size);
