@@ -15,7 +15,24 @@
 #define CG_MAX_FRAMES 64
 #define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
 #define CG_SITE_OTHER CG_SITE_SLOTS /* the stacks that found no room in a full table */
-#define CG_WRITE_SLOTS 65536 /* (writer, allocation, pid) triples */
+#define CG_WRITE_SLOTS 65536 /* (writer, allocation, cause, pid) entries */
+#define CG_LOC_SLOTS 16384  /* Python locations (file, function, line) */
+/* A stack entry that is a Python frame: this bit and the number of its
+ * location; never a native address (user space ends below it). */
+#define CG_PYFRAME ((uintptr_t)1 << 63)
+
+/* What a trapped write hit. Python objects are told apart by the part of
+ * the object written (python.c); other memory is data. */
+typedef enum {
+    CG_CAUSE_DATA = 0,  /* a buffer, or memory of a program that is not Python */
+    CG_CAUSE_REFCOUNT,  /* a Python object's reference count */
+    CG_CAUSE_GC,        /* a Python object's garbage-collector header */
+    CG_CAUSE_HASH,      /* a hash a str, bytes or frozenset caches on first use */
+    CG_CAUSE_FIELD,     /* another field of a Python object */
+    CG_CAUSE_ALLOCATOR, /* cowguard's allocator, freeing or caching a block */
+    CG_CAUSE_KERNEL,    /* the kernel, for a system call (read(2) into the block, say) */
+    CG_CAUSES
+} cg_cause_t;
 
 typedef enum {
     CG_EXIT_RUNNING = 0, /* no exit seen (yet) */
@@ -63,12 +80,25 @@ typedef struct cg_site_s {
 /* Pages one process wrote through one writer stack into blocks of one
  * allocation site. */
 typedef struct cg_write_s {
-    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else late<<32|writer<<16|alloc, +1 */
+    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else cause<<33|late<<32|writer<<16|alloc, +1 */
     _Atomic int32_t pid;
     _Atomic uint32_t writes; /* trapped writes */
     _Atomic uint32_t pages;  /* pages these writes copied */
     uint32_t unused;
 } cg_write_t;
+
+/* A Python location, interned on the board (python.c copies the names
+ * out of the interpreter as it finds them). */
+typedef struct cg_pyloc_s {
+    int32_t line;
+    char file[180];    /* the tail, when longer */
+    char function[72]; /* qualified name where the version has one */
+} cg_pyloc_t;
+
+typedef struct cg_locslot_s {
+    _Atomic uint64_t hash; /* 0 empty, 1 being written */
+    cg_pyloc_t loc;
+} cg_locslot_t;
 
 typedef struct cg_board_s {
     int32_t root_pid;          /* the first process: the tree's name */
@@ -77,6 +107,7 @@ typedef struct cg_board_s {
     uint32_t site_stride;      /* bytes per site entry */
     size_t sites_offset;       /* from the board's start */
     size_t writes_offset;
+    size_t locs_offset;
     size_t size;               /* of the whole mapping */
     _Atomic uint32_t nslots;   /* slots handed out */
     _Atomic uint32_t lost;     /* processes that found no free slot */
@@ -93,8 +124,11 @@ typedef struct cg_board_s {
 /* A frame, symbolized. */
 typedef struct cg_frame_s {
     const char *function; /* NULL when the object has no symbol for it */
-    const char *object;   /* path, or "?" */
+    const char *object;   /* path, or "?"; a Python frame's file */
     uintptr_t offset;     /* from the object's load address: what addr2line takes */
+    int line;             /* a Python frame's line; 0 for native frames */
+    bool python;          /* a Python frame (CG_PYFRAME) */
+    bool interpreter;     /* a native frame in the Python interpreter's own object */
 } cg_frame_t;
 
 /* ---- "mark.c": the marking decision --------------------------------------- */
@@ -163,8 +197,35 @@ void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
 uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
 uint16_t cg_site_here(const uintptr_t *slot);
 const cg_site_t *cg_site_get(uint16_t id);
-void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late);
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg);
+void cg_write_note(uint16_t writer, uint16_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late);
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, cg_cause_t cause, bool late,
+                              void *arg),
+                   void *arg);
+uint16_t cg_writer_site(const uintptr_t *native, uint32_t n);
+uint64_t cg_site_fold(uint16_t id);
+bool cg_site_shown(const cg_site_t *s, uint32_t i);
+const char *cg_cause_name(cg_cause_t cause);
+
+/* ---- "python.c": CPython's frames and objects, read from the inside ----- */
+void cg_py_setup(void);
+bool cg_py_active(void);
+const char *cg_py_version(bool *frames);
+bool cg_py_eval_pc(uintptr_t pc);
+bool cg_py_interpreter_pc(uintptr_t pc);
+typedef struct {
+    uint32_t n;
+    uint64_t hash;
+    uintptr_t code[CG_MAX_FRAMES];
+    int offset[CG_MAX_FRAMES];
+} cg_pystack_t;
+uint32_t cg_py_stack(cg_pystack_t *ps, uint32_t max);
+uint32_t cg_py_resolve(const cg_pystack_t *ps, uint32_t *locs);
+uint32_t cg_py_locs_probed(uint32_t *locs, uint32_t max);
+uint32_t cg_py_splice(const uintptr_t *native, uint32_t n, const uint32_t *locs, uint32_t m, uintptr_t *out,
+                      uint32_t max);
+cg_cause_t cg_py_cause(uintptr_t addr, uintptr_t start, size_t size);
+uint32_t cg_loc_id(const cg_pyloc_t *loc);
+const cg_pyloc_t *cg_loc_get(uint32_t id);
 
 /* ---- "sitecache.c": a thread's allocation stacks, remembered ------------- */
 typedef enum {

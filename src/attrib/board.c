@@ -50,7 +50,9 @@ bool cg_board_setup(void)
     size_t stride = sizeof(cg_site_t) + frames * sizeof(uintptr_t);
     size_t sites = CG_ALIGN_UP(sizeof(cg_board_t), 64);
     size_t writes = CG_ALIGN_UP(sites + (frames ? CG_SITE_SLOTS * stride : 0), 64);
-    size_t size = CG_ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), CG_PAGE);
+    size_t locs = CG_ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), 64);
+    /* Python locations (python.c): 4 MiB of address space, touched only in a CPython. */
+    size_t size = CG_ALIGN_UP(locs + (frames ? CG_LOC_SLOTS * sizeof(cg_locslot_t) : 0), CG_PAGE);
     /* Untouched pages of a shared mapping cost nothing; the tables fill sparsely. */
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
@@ -61,6 +63,7 @@ bool cg_board_setup(void)
     b->site_stride = (uint32_t)stride;
     b->sites_offset = sites;
     b->writes_offset = writes;
+    b->locs_offset = frames ? locs : 0;
     b->size = size;
     cg_board = b;
     uint32_t i = reserve(b, (int32_t)getppid(), 0, 0);

@@ -36,18 +36,38 @@ static uint32_t writer_stack(void *uc, uintptr_t *frames)
     return uc ? cg_backtrace_signal(uc, frames, cg_board->site_frames) : cg_backtrace(frames, cg_board->site_frames);
 }
 
-/* The tag of a write: its writer stack and the allocation site of the
- * block at addr, (writer << 16 | alloc) + 1, never 0. */
-static uint32_t write_tag(uint16_t writer, uintptr_t addr)
+/* What the write at addr hit: the allocator's own write, or, in a block,
+ * the part of the Python object there (python.c); else data. */
+static cg_cause_t cause_of(uintptr_t addr, const cg_block_info_t *b, bool in_block)
 {
-    cg_block_info_t b;
-    uint16_t alloc = cg_block_info(addr, &b) ? b.site : 0;
-    return ((uint32_t)writer << 16 | alloc) + 1;
+    if (cg_tls.alloc_writing) return CG_CAUSE_ALLOCATOR;
+    return in_block ? cg_py_cause(addr, b->start, b->size) : CG_CAUSE_DATA;
 }
 
-static void note_tag(uint32_t tag, uint32_t writes, bool copied)
+/* The tag of a write: its writer stack, the allocation site of the block
+ * at addr and the cause, cause << 32 | writer << 16 | alloc, + 1. */
+static uint64_t write_tag(uint16_t writer, uintptr_t addr, bool kernel)
 {
-    if (stacks()) cg_write_note((uint16_t)((tag - 1) >> 16), (uint16_t)(tag - 1), writes, copied, late());
+    cg_block_info_t b;
+    bool in_block = cg_block_info(addr, &b);
+    cg_cause_t cause = kernel ? CG_CAUSE_KERNEL : cause_of(addr, &b, in_block);
+    return ((uint64_t)cause << 32 | (uint64_t)writer << 16 | (in_block ? b.site : 0)) + 1;
+}
+
+static void note_tag(uint64_t tag, uint32_t writes, bool copied)
+{
+    tag--;
+    if (stacks())
+        cg_write_note((uint16_t)(tag >> 16), (uint16_t)tag, (cg_cause_t)(tag >> 32), writes, copied, late());
+}
+
+/* The writer of a trapped write, from its signal context: a site id, with
+ * the thread's Python frames in a CPython. */
+static uint16_t writer_site(void *uc)
+{
+    uintptr_t frames[CG_MAX_FRAMES];
+    uint32_t n = writer_stack(uc, frames);
+    return cg_writer_site(frames, n);
 }
 
 /* A trapped write (uc), or the kernel's for a call (tag). */
@@ -56,19 +76,23 @@ static void on_write(uintptr_t addr, void *uc, bool copied, uint32_t tag)
     cg_board_note_write(copied, late());
     if (!stacks()) return;
     if (uc) {
-        uintptr_t frames[CG_MAX_FRAMES];
-        tag = write_tag(cg_site_id(frames, writer_stack(uc, frames)), addr);
+        note_tag(write_tag(writer_site(uc), addr, false), 1, copied);
+        return;
     }
-    note_tag(tag, 1, copied);
+    note_tag(((uint64_t)CG_CAUSE_KERNEL << 32 | (tag - 1)) + 1, 1, copied);
 }
 
+/* The tag of the kernel's write at addr for a call, until it settles:
+ * writer << 16 | alloc, + 1. memo keeps the call's writer site, + 1. */
 static uint32_t kernel_tag(uintptr_t addr, uint32_t *memo)
 {
     if (!*memo) {
         uintptr_t frames[CG_MAX_FRAMES];
-        *memo = (uint32_t)cg_site_id(frames, writer_stack(NULL, frames)) + 1;
+        *memo = (uint32_t)cg_writer_site(frames, writer_stack(NULL, frames)) + 1;
     }
-    return write_tag((uint16_t)(*memo - 1), addr);
+    cg_block_info_t b;
+    uint16_t alloc = cg_block_info(addr, &b) ? b.site : 0;
+    return ((*memo - 1) << 16 | alloc) + 1;
 }
 
 /* A copy settled: a pending page this process wrote, with what made it
@@ -80,7 +104,7 @@ static void on_copy(uint32_t tag, cg_copy_how_t how)
         return;
     }
     cg_board_note_copy(tag == 0, how == CG_COPY_ESTIMATED, late());
-    if (tag) note_tag(tag, 0, true);
+    if (tag) note_tag(((uint64_t)CG_CAUSE_KERNEL << 32 | (tag - 1)) + 1, 0, true);
 }
 
 static void on_abort(uintptr_t addr, void *uc, bool copied)
@@ -88,7 +112,7 @@ static void on_abort(uintptr_t addr, void *uc, bool copied)
     uintptr_t frames[CG_MAX_FRAMES];
     uint32_t n = writer_stack(uc, frames);
     cg_board_note_write(copied, late());
-    if (stacks()) note_tag(write_tag(cg_site_id(frames, n), addr), 1, copied);
+    if (stacks()) note_tag(write_tag(cg_writer_site(frames, n), addr, uc == NULL), 1, copied);
     cg_diagnose_write(addr, frames, n, uc == NULL);
 }
 

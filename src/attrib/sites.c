@@ -4,6 +4,7 @@
  * Both are open-addressing hash tables filled lock-free: an entry is claimed
  * with a compare-and-swap, written, then published. The fault handler adds
  * to them, so nothing here allocates, locks or waits for long. */
+#include <string.h>
 #include <unistd.h>
 
 #include "attrib.h"
@@ -81,14 +82,34 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
     return CG_SITE_OTHER;
 }
 
-/* The site id of the calling stack, for a marked allocation; 0 when
- * backtraces are off or the board is not set up. slot: where the
- * program's return address into cowguard lies on the stack, when the
- * caller knows (the malloc wrappers do): the thread's cache of stacks
- * (sitecache.c) then answers most calls without unwinding. */
-uint16_t cg_site_here(const uintptr_t *slot)
+/* Allocation sites in a CPython: the native site and the Python frames
+ * together, remembered per (native id, hash of the Python frames), so that
+ * a site seen before costs one walk of the frames and one look. A racing
+ * store only costs a miss. */
+#define PY_MEMO 4096
+static _Atomic uint64_t py_memo[PY_MEMO]; /* native id << 48 | hash << 16 | site id; 0 empty */
+
+static uint16_t with_python(uint16_t native)
 {
-    if (!cg_opt.backtrace || !cg_board) return 0;
+    if (!cg_py_active() || native == 0 || native == CG_SITE_OTHER) return native;
+    cg_pystack_t ps;
+    if (!cg_py_stack(&ps, cg_board->site_frames)) return native;
+    uint64_t tag = (uint64_t)native << 48 | (ps.hash & 0xffffffff) << 16;
+    _Atomic uint64_t *memo = &py_memo[(ps.hash >> 32 ^ native * 0x9e37u) % PY_MEMO];
+    uint64_t cur = atomic_load_explicit(memo, memory_order_relaxed);
+    if ((cur & ~(uint64_t)0xffff) == tag && (cur & 0xffff)) return (uint16_t)cur;
+    const cg_site_t *s = cg_site_get(native);
+    uint32_t locs[CG_MAX_FRAMES];
+    uint32_t m = s ? cg_py_resolve(&ps, locs) : 0;
+    if (!m) return native;
+    uintptr_t out[CG_MAX_FRAMES];
+    uint16_t id = cg_site_id(out, cg_py_splice(s->frames, s->nframes, locs, m, out, cg_board->site_frames));
+    if (id != CG_SITE_OTHER) atomic_store_explicit(memo, tag | id, memory_order_relaxed);
+    return id;
+}
+
+static uint16_t native_site(const uintptr_t *slot)
+{
     uint16_t id;
     cg_sitecache_t known = slot ? cg_sitecache_find(slot, &id) : CG_SITECACHE_UNWIND;
     if (known == CG_SITECACHE_HIT) return id;
@@ -103,6 +124,30 @@ uint16_t cg_site_here(const uintptr_t *slot)
     return cg_site_id(frames, n);
 }
 
+/* The site id of the calling stack, for a marked allocation; 0 when
+ * backtraces are off or the board is not set up. slot: where the
+ * program's return address into cowguard lies on the stack, when the
+ * caller knows (the malloc wrappers do): the thread's cache of stacks
+ * (sitecache.c) then answers most calls without unwinding. */
+uint16_t cg_site_here(const uintptr_t *slot)
+{
+    if (!cg_opt.backtrace || !cg_board) return 0;
+    return with_python(native_site(slot)); /* with the Python frames, in a CPython */
+}
+
+/* A writer's stack (native, n frames, unwound from the fault's context)
+ * with the thread's Python frames: the site id. In the fault handler. */
+uint16_t cg_writer_site(const uintptr_t *native, uint32_t n)
+{
+    cg_board_t *b = cg_board;
+    if (!cg_py_active() || !b || !b->site_frames) return cg_site_id(native, n);
+    uint32_t locs[CG_MAX_FRAMES];
+    uint32_t m = cg_py_locs_probed(locs, b->site_frames);
+    if (!m) return cg_site_id(native, n);
+    uintptr_t out[CG_MAX_FRAMES];
+    return cg_site_id(out, cg_py_splice(native, n, locs, m, out, b->site_frames));
+}
+
 /* The frames of site id, or NULL. */
 const cg_site_t *cg_site_get(uint16_t id)
 {
@@ -115,11 +160,11 @@ const cg_site_t *cg_site_get(uint16_t id)
 /* Count writes (trapped writes, or 0 for a copy settled later) by this
  * process through writer into a block of alloc, and whether they copied a
  * shared page; late: after it began to exit. Async-signal-safe. */
-void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied, bool late)
+void cg_write_note(uint16_t writer, uint16_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
-    uint64_t key = ((uint64_t)late << 32 | (uint64_t)writer << 16 | alloc) + 1;
+    uint64_t key = ((uint64_t)cause << 33 | (uint64_t)late << 32 | (uint64_t)writer << 16 | alloc) + 1;
     int32_t pid = (int32_t)getpid();
     uint64_t h = mix(key * 31 + (uint64_t)pid);
     cg_write_t *t = writes_of(b);
@@ -150,7 +195,9 @@ void cg_write_note(uint16_t writer, uint16_t alloc, uint32_t writes, bool copied
 }
 
 /* Visit every published write entry. */
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, bool late, void *arg), void *arg)
+void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, cg_cause_t cause, bool late,
+                              void *arg),
+                   void *arg)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
@@ -159,6 +206,38 @@ void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t all
         uint64_t key = atomic_load_explicit(&t[i].key, memory_order_acquire);
         if (key == 0 || key == WRITE_BUSY) continue;
         key -= 1;
-        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), (key >> 32) & 1, arg);
+        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), (cg_cause_t)(key >> 33), (key >> 32) & 1, arg);
     }
+}
+
+/* Is frame i of s shown in the text report? With Python frames, the
+ * native frames of the interpreter, and every native frame outside the
+ * outermost Python frame (the interpreter's start, libc's), are folded
+ * away: sites then group by Python location. */
+bool cg_site_shown(const cg_site_t *s, uint32_t i)
+{
+    uint32_t last = UINT32_MAX;
+    for (uint32_t k = 0; k < s->nframes; k++)
+        if (s->frames[k] & CG_PYFRAME) last = k;
+    if (last == UINT32_MAX || (s->frames[i] & CG_PYFRAME)) return true;
+    return i < last && !cg_py_interpreter_pc(s->frames[i]);
+}
+
+/* The hash of a stack as the text report shows it (the id itself when
+ * there is no stack). */
+uint64_t cg_site_fold(uint16_t id)
+{
+    const cg_site_t *s = cg_site_get(id);
+    if (!s) return id;
+    uintptr_t kept[CG_MAX_FRAMES];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->nframes; i++)
+        if (cg_site_shown(s, i)) kept[n++] = s->frames[i];
+    return stack_hash(kept, n);
+}
+
+const char *cg_cause_name(cg_cause_t cause)
+{
+    static const char *const names[CG_CAUSES] = { "data", "refcount", "gc", "hash", "field", "allocator", "kernel" };
+    return cause < CG_CAUSES ? names[cause] : "data";
 }

@@ -162,6 +162,17 @@ void cg_symbolize(uintptr_t addr, cg_frame_t *out)
     out->function = NULL;
     out->object = "?";
     out->offset = pc;
+    out->line = 0;
+    out->python = (addr & CG_PYFRAME) != 0;
+    out->interpreter = !out->python && cg_py_interpreter_pc(addr);
+    if (out->python) { /* a Python frame: its location, as the process that saw it copied it out */
+        const cg_pyloc_t *loc = cg_loc_get((uint32_t)(addr & ~CG_PYFRAME));
+        out->offset = 0;
+        out->object = loc && loc->file[0] ? loc->file : "?";
+        out->function = loc && loc->function[0] ? loc->function : NULL;
+        out->line = loc ? loc->line : 0;
+        return;
+    }
     if (!dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm) return;
     obj_t *o = object_of(lm);
     out->offset = pc - lm->l_addr;

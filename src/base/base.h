@@ -83,6 +83,8 @@ typedef struct cg_tls_s {
     uint32_t alloc_writing; /* the allocator writes a block not handed out (a cache tag, calloc's
                              * zeroing) with no lock: a fork may have frozen its page just now, and
                              * the trapped write is the allocator's, never to be aborted on */
+    void *probe;      /* a sigjmp_buf: while set, a fault returns there instead of reaching the
+                       * program (reads of another runtime's memory, attrib/python.c) */
 } cg_tls_t;
 extern __thread cg_tls_t cg_tls CG_TLS;
 

@@ -6,6 +6,7 @@
  * handler runs in signal context: no malloc, no stdio, no locks another
  * thread may hold. */
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     uintptr_t addr = (uintptr_t)si->si_addr;
+    /* cowguard reading another runtime's memory, which may be inconsistent
+     * where the thread was stopped: the read is abandoned. */
+    if (cg_tls.probe) siglongjmp(*(sigjmp_buf *)cg_tls.probe, 1);
     if (si->si_code == SEGV_ACCERR && cg_frozen_fault(addr)) {
         fault_t f = { addr, uc };
         cg_tls.no_wait++;

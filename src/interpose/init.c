@@ -27,6 +27,7 @@ void cg_init(void)
     cg_tls.busy++;
     cg_free_fn next_free = cg_next_resolve();
     cg_options_load(environ);
+    cg_py_setup(); /* before the board is made: it holds Python locations in a CPython */
     if (sysconf(_SC_PAGESIZE) != (long)CG_PAGE) {
         cg_message("page size %ld is not supported; passing everything through",
                    sysconf(_SC_PAGESIZE));

@@ -33,6 +33,8 @@ void cg_exit_now(int code) __attribute__((noreturn));
 
 /* ---- "malloc.c", "deepbind.c" ---------------------------------------------------- */
 void cg_free_marked(void *p, const char *fn);
+void *cg_marked_request(size_t size, bool zero, uintptr_t caller, const uintptr_t *slot);
+void *cg_marked_resize(void *ptr, size_t size, const uintptr_t *slot);
 void cg_deepbind_fix(void);
 
 #pragma GCC visibility pop

@@ -152,6 +152,18 @@ static void *realloc_marked(void *ptr, size_t size, const uintptr_t *slot)
     return q;
 }
 
+/* For pymem.c, which routes CPython's own allocator: a marked block for
+ * a request the marking rules want, else NULL; and a marked block resized. */
+void *cg_marked_request(size_t size, bool zero, uintptr_t caller, const uintptr_t *slot)
+{
+    return marked(size, 16, zero, caller, slot);
+}
+
+void *cg_marked_resize(void *ptr, size_t size, const uintptr_t *slot)
+{
+    return realloc_marked(ptr, size, slot);
+}
+
 static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_t *slot)
 {
     if (!ptr) return do_malloc(size, caller, slot);

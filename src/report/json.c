@@ -69,6 +69,13 @@ static void frames(cg_sink_t *out, uint16_t id, bool lines)
         cg_sink_printf(out, ", \"object\": ");
         str(out, f.object);
         cg_sink_printf(out, ", \"offset\": \"0x%lx\"", (unsigned long)f.offset);
+        if (f.python) { /* object is the .py file; offset means nothing */
+            cg_sink_printf(out, ", \"python\": true, \"file\": ");
+            str(out, f.object);
+            cg_sink_printf(out, ", \"line\": %d}", f.line);
+            continue;
+        }
+        if (f.interpreter) cg_sink_printf(out, ", \"interpreter\": true");
         const char *file;
         int line;
         if (lines && cg_srcline(s->frames[i], &file, &line)) {
@@ -156,6 +163,17 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
                    (unsigned long long)unattributed, (unsigned long long)r->copied_nostack,
                    (unsigned long long)r->copied_estimated, (unsigned long long)r->exit_faults,
                    (unsigned long long)r->exit_copied);
+    cg_sink_printf(out, " \"causes\": {");
+    for (int c = 0, n = 0; c < CG_CAUSES; c++) {
+        if (!r->cause_pages[c] && !r->cause_writes[c]) continue;
+        cg_sink_printf(out, "%s\"%s\": {\"pages\": %llu, \"writes\": %llu}", n++ ? ", " : "", cg_cause_name(c),
+                       (unsigned long long)r->cause_pages[c], (unsigned long long)r->cause_writes[c]);
+    }
+    bool pyframes;
+    const char *pyv = cg_py_version(&pyframes);
+    cg_sink_printf(out, "},\n \"python\": ");
+    if (pyv) cg_sink_printf(out, "{\"version\": \"%s\", \"frames\": %s},\n", pyv, pyframes ? "true" : "false");
+    else cg_sink_printf(out, "null,\n");
 
     cg_sink_printf(out, " \"processes\": [\n");
     each_t e = { out, true };
@@ -163,10 +181,10 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     cg_sink_printf(out, "\n ],\n \"sites\": [");
     for (size_t i = 0; i < r->nrows; i++) {
         const cg_row_t *row = &r->rows[i];
-        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u, \"phase\": \"%s\",\n"
-                            "   \"writer\": ",
+        cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u, \"phase\": \"%s\", "
+                            "\"cause\": \"%s\",\n   \"writer\": ",
                        i ? "," : "", (unsigned long long)row->pages, (unsigned long long)row->writes,
-                       row->processes, row->late ? "exit" : "work");
+                       row->processes, row->late ? "exit" : "work", cg_cause_name(row->cause));
         frames(out, row->writer, r->lines);
         cg_sink_printf(out, ",\n   \"allocated\": ");
         frames(out, row->alloc, r->lines);

@@ -9,23 +9,25 @@
 
 static cg_row_t rows[CG_REPORT_ROWS];
 
-static uint32_t row_hash(uint16_t w, uint16_t a, bool late)
+static uint32_t row_hash(uint16_t w, uint16_t a, cg_cause_t cause, bool late)
 {
-    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (late ? 0x5bd1e995u : 0)) % CG_REPORT_ROWS;
+    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (uint32_t)cause * 0x27d4eb2du ^ (late ? 0x5bd1e995u : 0)) %
+           CG_REPORT_ROWS;
 }
 
-static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, bool late, void *arg)
+static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, cg_cause_t cause, bool late, void *arg)
 {
     cg_report_t *r = arg;
     if (r->pid && atomic_load(&e->pid) != r->pid) return;
     for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
-        cg_row_t *row = &rows[(row_hash(w, a, late) + probe) % CG_REPORT_ROWS];
+        cg_row_t *row = &rows[(row_hash(w, a, cause, late) + probe) % CG_REPORT_ROWS];
         if (row->processes == 0) {
             row->writer = w;
             row->alloc = a;
+            row->cause = cause;
             row->late = late;
             r->nrows++;
-        } else if (row->writer != w || row->alloc != a || row->late != late) {
+        } else if (row->writer != w || row->alloc != a || row->cause != cause || row->late != late) {
             continue;
         }
         row->writes += atomic_load(&e->writes);
@@ -35,6 +37,46 @@ static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, bool late, vo
     }
     r->lost_rows++;
     r->lost_pages += atomic_load(&e->pages);
+}
+
+/* Rows that show alike, next to each other. */
+static bool row_alike_before(const void *x, const void *y)
+{
+    const cg_row_t *a = x, *b = y;
+    if (a->late != b->late) return a->late < b->late;
+    if (a->cause != b->cause) return a->cause < b->cause;
+    if (a->fold_writer != b->fold_writer) return a->fold_writer < b->fold_writer;
+    return a->fold_alloc < b->fold_alloc;
+}
+
+/* Merge the rows whose stacks show alike: in a CPython, the writes at one
+ * Python line through different interpreter paths are one site. The
+ * merged row's processes are the most of its parts (a process may be in
+ * several). k rows in, the number left out. */
+static size_t merge_alike(size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        rows[i].fold_writer = cg_site_fold(rows[i].writer);
+        rows[i].fold_alloc = cg_site_fold(rows[i].alloc);
+    }
+    cg_sort(rows, k, sizeof *rows, row_alike_before);
+    size_t out = 0;
+    for (size_t i = 0; i < k; i++) {
+        cg_row_t *o = out ? &rows[out - 1] : NULL;
+        if (o && o->late == rows[i].late && o->cause == rows[i].cause && o->fold_writer == rows[i].fold_writer &&
+            o->fold_alloc == rows[i].fold_alloc) {
+            if (rows[i].pages > o->pages) {
+                o->writer = rows[i].writer;
+                o->alloc = rows[i].alloc;
+            }
+            o->pages += rows[i].pages;
+            o->writes += rows[i].writes;
+            if (rows[i].processes > o->processes) o->processes = rows[i].processes;
+            continue;
+        }
+        rows[out++] = rows[i];
+    }
+    return out;
 }
 
 /* Rows rank by phase (while working first), pages copied, trapped writes. */
@@ -138,12 +180,15 @@ void cg_report_build(cg_report_t *r, int32_t pid)
     size_t k = 0;
     for (size_t i = 0; i < CG_REPORT_ROWS; i++)
         if (rows[i].processes) rows[k++] = rows[i];
+    k = merge_alike(k);
     cg_sort(rows, k, sizeof *rows, row_before);
     r->rows = rows;
     r->nrows = k;
     for (size_t i = 0; i < k && !rows[i].late; i++) {
         r->nrows_work++;
         r->row_pages += rows[i].pages;
+        r->cause_pages[rows[i].cause] += rows[i].pages;
+        r->cause_writes[rows[i].cause] += rows[i].writes;
     }
     r->lost = atomic_load(&b->lost);
     r->lost_sites = atomic_load(&b->lost_sites);

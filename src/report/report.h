@@ -12,8 +12,10 @@
 
 /* One (writer site, allocation site) pair, over the processes in scope. */
 typedef struct cg_row_s {
-    uint16_t writer, alloc;
+    uint16_t writer, alloc; /* of the rows merged into this one, the one with most pages */
+    cg_cause_t cause;
     bool late;       /* writes made after the processes began to exit */
+    uint64_t fold_writer, fold_alloc; /* the stacks as shown (attrib's cg_site_fold): rows alike merge */
     uint32_t processes;
     uint64_t pages;  /* copied */
     uint64_t writes; /* trapped */
@@ -47,6 +49,7 @@ typedef struct cg_report_s {
     cg_row_t *rows;          /* while working first, most pages first; then during exit */
     size_t nrows, nrows_work;
     uint64_t row_pages;      /* pages in the working rows */
+    uint64_t cause_pages[CG_CAUSES], cause_writes[CG_CAUSES]; /* the working rows, by cause */
     uint32_t lost, lost_sites, lost_writes, lost_rows;
     uint64_t lost_pages;
     bool lines;              /* may look up file:line (allocates: not in signal context) */

@@ -2,6 +2,7 @@
  * In order: what was frozen, how many processes shared it, what stayed
  * shared and what was copied, the top write sites, a table of processes,
  * warnings. See docs/report.md. */
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -10,6 +11,9 @@
 #define TOP_SITES 10
 
 
+/* A stack, innermost first. With Python frames, the interpreter's own
+ * native frames are folded into one line (attrib's cg_site_shown; the
+ * JSON report lists them). */
 static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool lines)
 {
     const cg_site_t *s = cg_site_get(id);
@@ -19,18 +23,70 @@ static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool l
         return;
     }
     cg_sink_printf(out, "==%d==     %s:\n", me, title);
+    uint32_t shown = 0, folded = 0;
     for (uint32_t i = 0; i < s->nframes; i++) {
+        if (!cg_site_shown(s, i)) {
+            folded++;
+            continue;
+        }
         cg_frame_t f;
         cg_symbolize(s->frames[i], &f);
         const char *file;
         int line;
-        if (lines && cg_srcline(s->frames[i], &file, &line))
-            cg_sink_printf(out, "==%d==       #%u %p in %s %s:%d (%s+0x%lx)\n", me, i, (void *)(s->frames[i] - 1),
+        if (f.python)
+            cg_sink_printf(out, "==%d==       #%u %s:%d in %s\n", me, shown, f.object, f.line,
+                           f.function ? f.function : "??");
+        else if (lines && cg_srcline(s->frames[i], &file, &line))
+            cg_sink_printf(out, "==%d==       #%u %p in %s %s:%d (%s+0x%lx)\n", me, shown, (void *)(s->frames[i] - 1),
                            f.function ? f.function : "??", file, line, f.object, (unsigned long)f.offset);
         else
-            cg_sink_printf(out, "==%d==       #%u %p in %s %s+0x%lx\n", me, i, (void *)(s->frames[i] - 1),
+            cg_sink_printf(out, "==%d==       #%u %p in %s %s+0x%lx\n", me, shown, (void *)(s->frames[i] - 1),
                            f.function ? f.function : "??", f.object, (unsigned long)f.offset);
+        shown++;
     }
+    if (folded)
+        cg_sink_printf(out, "==%d==       (%u native frame%s of the interpreter folded away; the JSON report lists them)\n",
+                       me, folded, folded == 1 ? "" : "s");
+}
+
+/* Per cause, the pages it copied and what to do about it, in one line. */
+static const char *const remedies[CG_CAUSES] = {
+    [CG_CAUSE_DATA] = "writes into the data itself: the program writes what it marked; see the sites below",
+    [CG_CAUSE_REFCOUNT] = "reference-count writes (Python objects read by workers): keep the data in a buffer "
+                          "(NumPy, array, bytes), or see cowguard.freeze() (Python 3.12 and later)",
+    [CG_CAUSE_GC] = "the garbage collector: call gc.freeze() before forking (cowguard.prepare_fork() does)",
+    [CG_CAUSE_HASH] = "hashes cached on first use (str, bytes, frozenset): hash them before forking",
+    [CG_CAUSE_FIELD] = "writes to other fields of Python objects (the program changes them): make them after "
+                       "the fork, or per worker",
+    [CG_CAUSE_ALLOCATOR] = "cowguard's allocator freeing marked blocks: free marked data before forking, or "
+                           "keep it",
+    [CG_CAUSE_KERNEL] = "the kernel, for system calls into marked memory (read(2) into a marked buffer): read "
+                        "into unmarked memory",
+};
+
+static void causes(const cg_report_t *r, cg_sink_t *out, int me)
+{
+    uint64_t left[CG_CAUSES];
+    memcpy(left, r->cause_pages, sizeof left);
+    for (;;) { /* most pages first */
+        int best = -1;
+        for (int c = 0; c < CG_CAUSES; c++)
+            if (left[c] && (best < 0 || left[c] > left[best])) best = c;
+        if (best < 0) return;
+        cg_sink_printf(out, "==%d== %llu page%s copied by %s\n", me, (unsigned long long)left[best],
+                       left[best] == 1 ? "" : "s", remedies[best]);
+        left[best] = 0;
+    }
+}
+
+/* A CPython whose frames cowguard does not know: why the stacks are native. */
+static void python_note(cg_sink_t *out, int me)
+{
+    bool frames;
+    const char *v = cg_py_version(&frames);
+    if (v && !frames)
+        cg_sink_printf(out, "==%d== note: Python %s is not a version whose frames cowguard reads (3.9, 3.11, "
+                       "3.13): stacks are the interpreter's native ones and causes are not told apart\n", me, v);
 }
 
 static void exit_text(const cg_proc_t *p, char *buf, size_t size)
@@ -117,8 +173,8 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
 static void site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
 {
     const cg_row_t *row = &r->rows[i];
-    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied, by %llu trapped write%s in %u process%s\n", me,
-                   number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s",
+    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied (%s), by %llu trapped write%s in %u process%s\n", me,
+                   number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s", cg_cause_name(row->cause),
                    (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
                    row->processes == 1 ? "" : "es");
     stack(out, me, "written by", row->writer, r->lines);
@@ -162,6 +218,8 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
     if (r->children)
         cg_sink_printf(out, "==%d== stayed shared: %s, resident in the %u of %u children that measured "
                        "themselves\n", me, shared, r->shared_measured, r->children);
+    causes(r, out, me);
+    python_note(out, me);
     if (r->exit_copied || r->exit_faults)
         cg_sink_printf(out, "==%d== during exit: %s (%llu pages) copied by %llu trapped writes, not counted "
                        "above\n", me, late, (unsigned long long)r->exit_copied,

@@ -1,8 +1,8 @@
 # The Python examples (docs/examples) under the launcher, as their users would run them.
 #  pool_bin_cache.py: a dict of 200,000 bin() strings built inside cowguard.readonly(),
 #    read by a fork Pool of 4: frozen bytes cover the dict; CPython's
-#    reference counting copies pages, and the top sites show the interpreter
-#    writing into the strings bin() made.
+#    reference counting copies pages, and the top site names the Python
+#    line that read them, the line that built them, and the cause refcount.
 #  pool_numpy.py: a 400 MB NumPy array read by 4 fork workers as a global, marked
 #    by COWGUARD_MIN_SIZE=1M alone: at least 390 MB frozen, a few MB at most
 #    copied, all 4 workers in the report.
@@ -24,15 +24,16 @@ t = r["totals"]
 assert t["frozen_bytes"] >= int(sys.argv[2]), (t, sys.argv[2])
 assert t["copied_bytes"] > 0, t
 assert len([p for p in r["processes"] if p["role"] == "child"]) == 4
-def names(frames): return {f["function"] for f in frames}
-# The eval loop writes the reference count: in its own frame (3.11, 3.13),
-# or in a static helper it calls (3.9).
-refcount = [s for s in r["sites"][:3]
-            if "_PyEval_EvalFrameDefault" in names(s["writer"][:3])
-            and names(s["allocated"]) & {"PyNumber_ToBase", "PyUnicode_New"}]
-assert refcount, [(s["writer"][:1], s["allocated"][:3]) for s in r["sites"][:3]]
+def py(frames): return [(f["file"].rsplit("/", 1)[-1], f["function"]) for f in frames if f.get("python")]
+top = r["sites"][0]
+assert top["cause"] == "refcount", top["cause"]
+assert py(top["writer"])[0] == ("pool_bin_cache.py", "func"), py(top["writer"])
+assert ("pool_bin_cache.py", "main.<locals>.<dictcomp>") in py(top["allocated"]) or \
+       ("pool_bin_cache.py", "<dictcomp>") in py(top["allocated"]) or \
+       ("pool_bin_cache.py", "main") in py(top["allocated"]), py(top["allocated"])
+assert r["causes"]["refcount"]["pages"] * 2 >= t["copied_pages"], (r["causes"], t)
 PY
-pass "pool_bin_cache.py: $bytes bytes of dict frozen; the eval loop's reference counting copied pages of bin()'s strings"
+pass "pool_bin_cache.py: $bytes bytes of dict frozen; reference counts written by func() copied pages of the dict main() built"
 
 if ! "$py" -c 'import numpy' 2>/dev/null; then
     echo "skip: pool_numpy.py needs NumPy for $py (Debian: python3-numpy)"

@@ -34,7 +34,16 @@ What cowguard can and cannot do for Python:
   at the interpreter's reference counting). gc.freeze() before the fork keeps
   the collector off those objects; the reference counts remain.
 - Small objects come from CPython's own allocator (pymalloc), which never
-  calls malloc, unless PYTHONMALLOC=malloc; the launcher's --python sets it.
+  calls malloc. Importing this module puts cowguard in front of it: what is
+  allocated inside readonly() (or before the first fork under
+  COWGUARD_PREFORK=1) is marked, and pymalloc keeps serving everything else.
+- Stacks in the report carry the Python frames (file, line, function) on
+  CPython 3.9, 3.11 and 3.13, and each copied page its cause: a reference
+  count, the collector's header, a cached hash, another field, or data.
+- prepare_fork() applies the gc.freeze() recipe before a fork (the
+  launcher's --python does it before every fork); on 3.12 and later,
+  freeze(obj) makes everything reachable from obj immortal, so that
+  reading it writes nothing.
 - multiprocessing must use the fork start method (the default on Linux
   before Python 3.14; ask with multiprocessing.get_context("fork")). With
   spawn or forkserver the workers do not inherit the parent's memory at all,
@@ -45,11 +54,15 @@ is an empty block, freeze() and thaw() return False, active() False, stats()
 an empty dict) and one warning says so: the program still runs.
 """
 
+import atexit
 import contextlib
 import ctypes
+import gc
+import os
+import sys
 import warnings
 
-__all__ = ["readonly", "freeze", "thaw", "stats", "active", "is_frozen"]
+__all__ = ["readonly", "freeze", "thaw", "stats", "active", "is_frozen", "prepare_fork"]
 __version__ = "0.1.0"
 
 
@@ -82,6 +95,8 @@ def _library():
         lib = ctypes.CDLL(None)  # the program and everything preloaded into it
         lib.cowguard_active.restype = ctypes.c_int
         if lib.cowguard_active():
+            # Looked up now: a lookup inside readonly() would allocate there.
+            lib.begin, lib.end = lib.cowguard_readonly_begin, lib.cowguard_readonly_end
             lib.cowguard_freeze.restype = ctypes.c_int
             lib.cowguard_thaw.restype = ctypes.c_int
             lib.cowguard_is_frozen.restype = ctypes.c_int
@@ -89,6 +104,7 @@ def _library():
             lib.cowguard_stats.restype = ctypes.c_int
             lib.cowguard_stats.argtypes = [ctypes.POINTER(_Stats)]
             _lib = lib
+            _route()
     except (AttributeError, OSError):
         pass
     if _lib is None:
@@ -113,17 +129,72 @@ def readonly():
     if lib is None:
         yield
         return
-    lib.cowguard_readonly_begin()
+    lib.begin()
     try:
         yield
     finally:
-        lib.cowguard_readonly_end()
+        lib.end()
 
 
-def freeze():
-    """Freeze marked data now, as a fork would. True on success."""
-    lib = _library()
-    return lib is not None and lib.cowguard_freeze() == 0
+def _route():
+    """Put cowguard in front of CPython's own allocator (pymem.c): marked
+    requests go to cowguard, the rest to pymalloc as before. Called with the
+    interpreter's lock held (PyDLL keeps it)."""
+    try:
+        ctypes.PyDLL(None).cowguard__python_route()
+    except (AttributeError, OSError):
+        pass
+
+
+def freeze(obj=None):
+    """freeze(): freeze marked data now, as a fork would. True on success.
+
+    freeze(obj), CPython 3.12 and later: make obj and everything reachable
+    from it immortal (PEP 683) and move it out of the collector's reach, so
+    that reading it in a worker writes no reference count and no collector
+    header: its pages stay shared. It costs: those objects are never freed,
+    the change cannot be undone, and a reference count read from them
+    (sys.getrefcount) is meaningless. Returns the number of objects made
+    immortal; raises RuntimeError on older versions."""
+    if obj is None:
+        lib = _library()
+        return lib is not None and lib.cowguard_freeze() == 0
+    return _immortalize(obj)
+
+
+# Py_INCREF of 3.12 and 3.13 skips an object whose low 32 bits of
+# ob_refcnt are all ones, and Py_DECREF one whose low half is negative as a
+# 32-bit number: _Py_IMMORTAL_REFCNT, UINT_MAX.
+_IMMORTAL = 0xFFFFFFFF
+
+
+def _immortalize(obj):
+    if sys.implementation.name != "cpython" or not (3, 12) <= sys.version_info[:2] <= (3, 13):
+        raise RuntimeError("cowguard.freeze(obj) needs CPython 3.12 or 3.13 (immortal objects, PEP 683); "
+                           "this is %s %d.%d" % (sys.implementation.name, *sys.version_info[:2]))
+    seen = set()
+    todo = [obj]
+    refcnt = ctypes.c_ssize_t
+    while todo:
+        o = todo.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, type) or type(o).__name__ in ("module", "function", "code", "frame", "cell"):
+            continue  # the program's classes, modules and functions: not data
+        todo.extend(gc.get_referents(o))
+    for addr in seen:
+        refcnt.from_address(addr).value = _IMMORTAL
+    gc.freeze()  # the collector leaves them (and everything older) alone
+    return len(seen)
+
+
+def prepare_fork():
+    """Before a fork: move every object the collector tracks out of its
+    reach (gc.freeze()), as CPython's documentation recommends, so that no
+    collection in a worker writes their headers. The launcher's --python
+    does this before every fork."""
+    gc.freeze()
 
 
 def thaw():
@@ -136,6 +207,77 @@ def is_frozen(address):
     """True when the page at address (an int, e.g. from a buffer) is frozen."""
     lib = _library()
     return lib is not None and lib.cowguard_is_frozen(address) == 1
+
+
+def _pickled_marked():
+    """Say when multiprocessing pickles marked data into tasks: a worker then
+    gets a copy, not the shared pages. One line per type, at exit."""
+    try:
+        from multiprocessing import reduction
+    except ImportError:
+        return
+    original = reduction.ForkingPickler.dumps
+    seen = {}
+
+    def marked_in(obj, depth=0):
+        if depth > 3 or isinstance(obj, (int, float, str, bytes, bool, type(None))):
+            return None
+        if is_frozen(id(obj)):
+            return obj
+        inner = []
+        if isinstance(obj, (tuple, list)):
+            inner = obj[:8]
+        elif isinstance(obj, dict):
+            inner = list(obj.values())[:8]
+        elif hasattr(obj, "__self__"):
+            inner = [obj.__self__]
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            inner = list(vars(obj).values())[:8]
+        for o in inner:
+            found = marked_in(o, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def dumps(obj, protocol=None):
+        data = original(obj, protocol)
+        try:
+            found = marked_in(obj)
+        except Exception:
+            found = None
+        if found is not None:
+            t = type(found)
+            name = "%s instance" % t.__qualname__ if t.__module__ not in ("builtins",) else t.__name__
+            entry = seen.setdefault(name, [0, 0])
+            entry[0] += 1
+            entry[1] = max(entry[1], len(data))
+        return data
+
+    def say():
+        for name, (tasks, size) in seen.items():
+            sys.stderr.write("cowguard: %s, %s, pickled into %d task%s: not shared; make it a global "
+                             "before the Pool forks\n" % (name, _size(size), tasks, "" if tasks == 1 else "s"))
+
+    reduction.ForkingPickler.dumps = dumps
+    pid = os.getpid()
+    atexit.register(lambda: os.getpid() == pid and say())
+
+
+def _size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def _launched():
+    """Under the launcher's --python (its sitecustomize): route the
+    allocator, apply prepare_fork() before every fork, and watch for marked
+    data pickled into tasks."""
+    if _library() is None:
+        return
+    os.register_at_fork(before=prepare_fork)
+    _pickled_marked()
 
 
 def stats():

@@ -1,0 +1,525 @@
+/* python.c: CPython, read from the inside.
+ *
+ * When the program is CPython, a stack gets the Python frames the thread
+ * runs (file, function, line), and a trapped write its cause: which part
+ * of which Python object the written byte belongs to. Both are read from
+ * the interpreter's own structures, whose layout differs by version: the
+ * versions tested (3.9, 3.11, 3.13) have a table below; any other version
+ * keeps native stacks, and the report says why.
+ *
+ * A Python frame is read as (code object, instruction offset), turned into
+ * a line by the interpreter's PyCode_Addr2Line (which only reads), and
+ * interned, with the file and function names copied out, in a table on the
+ * board: the frame's entry in a stack is CG_PYFRAME | that entry's number.
+ * Names are copied at once because the code object may be gone by the time
+ * the report is written (the interpreter frees everything before exit).
+ *
+ * Everything here may run in the fault handler: no malloc, no locks. There
+ * the interrupted thread may be anywhere, so every read of the interpreter's
+ * memory is made under a probe: a fault while probing returns to the probe
+ * instead of reaching the program (fault.c). At a marked allocation the
+ * interpreter is at a call, its frames consistent, and reads are direct. */
+#include <dlfcn.h>
+#include <link.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attrib.h"
+
+/* Where things are in one version's structures (offsets in bytes). */
+typedef struct {
+    uint32_t hex;           /* 0x030b00: the version, major and minor */
+    uint32_t ts_frame;      /* thread state -> current frame (3.11: -> its _PyCFrame) */
+    int32_t cframe_frame;   /* _PyCFrame -> current frame; -1: no _PyCFrame */
+    uint32_t f_code;        /* frame -> code object */
+    uint32_t f_back;        /* frame -> the calling frame */
+    uint32_t f_instr;       /* frame -> the instruction: an int offset in bytes (3.9) or a pointer */
+    int32_t f_owner;        /* frame -> owner (a char); -1: no such field */
+    uint32_t co_code;       /* code -> first instruction */
+    uint32_t co_first;      /* code -> _co_firsttraceable (int) */
+    uint32_t co_filename, co_name; /* code -> str (co_qualname where there is one) */
+    uint32_t str_ascii;     /* sizeof(PyASCIIObject): where compact ASCII data begins */
+    uint32_t str_compact;   /* sizeof(PyCompactUnicodeObject) */
+    uint32_t str_utf8;      /* PyCompactUnicodeObject -> utf8 */
+    unsigned long preheader; /* type flags that put two words before the GC header */
+} layout_t;
+
+/* From the interpreters' own headers (offsetof, with Py_BUILD_CORE). */
+static const layout_t layouts[] = {
+    { 0x030900, 24, -1, 32, 24, 104, -1, 0, 0, 104, 112, 48, 72, 56, 0 },
+    { 0x030b00, 56, 8, 32, 48, 56, 69, 184, 168, 112, 128, 48, 72, 56, 1ul << 4 },
+    { 0x030d00, 72, -1, 0, 8, 56, 70, 200, 184, 112, 128, 40, 56, 48, (1ul << 4) | (1ul << 3) },
+};
+
+#define OWNED_BY_GENERATOR 1
+#define OWNED_BY_CSTACK 3 /* 3.12 on: a shim frame between C calls, not Python code */
+
+/* Type flags, the same from 3.9 to 3.13. */
+#define TPFLAGS_HAVE_GC (1ul << 14)
+#define TPFLAGS_BYTES_SUBCLASS (1ul << 27)
+#define TPFLAGS_UNICODE_SUBCLASS (1ul << 28)
+#define TYPE_FLAGS 168     /* PyTypeObject -> tp_flags */
+#define TYPE_BASICSIZE 32  /* PyTypeObject -> tp_basicsize */
+#define STR_HASH 24        /* PyASCIIObject -> hash, and PyBytesObject -> ob_shash */
+#define SET_HASH 48        /* PySetObject -> hash */
+#define GC_HEAD 16         /* sizeof(PyGC_Head) */
+
+static struct {
+    bool known;                 /* a CPython whose layout is in the table */
+    const layout_t *l;
+    char version[16];           /* "3.11", or "" when the program is not CPython */
+    void *(*this_thread)(void); /* PyGILState_GetThisThreadState */
+    int (*addr2line)(void *code, int offset); /* PyCode_Addr2Line */
+    uintptr_t code_type, type_type, str_type, bytes_type, set_type, frozenset_type;
+    uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
+    uintptr_t obj_lo, obj_hi;   /* the object the interpreter is in (its loaded segments) */
+} py;
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* ---- probing: reads that may fault --------------------------------------- */
+
+/* The fault handler looks at cg_tls.probe: the stores must be made, in
+ * order with the reads between them, though nothing in C reads them. */
+static inline void probe_set(sigjmp_buf *jb)
+{
+    *(void *volatile *)&cg_tls.probe = jb;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void probe_clear(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    *(void *volatile *)&cg_tls.probe = NULL;
+}
+
+/* Read the word at a, or false. Only under a probe (probe_begin). */
+#define WORD(a) (*(const uintptr_t *)(a))
+
+static bool plausible(uintptr_t p)
+{
+    return p >= 4096 && p < ((uintptr_t)1 << 47) && (p & 7) == 0;
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+typedef struct {
+    uintptr_t addr, lo, hi;
+} find_t;
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    find_t *f = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr, e = s + ph->p_memsz;
+        if (s < lo) lo = s;
+        if (e > hi) hi = e;
+    }
+    if (f->addr >= lo && f->addr < hi) {
+        f->lo = lo;
+        f->hi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+static uintptr_t sym(const char *name)
+{
+    return (uintptr_t)dlsym(RTLD_DEFAULT, name);
+}
+
+/* Is the program CPython, and which? Called once at start-up: the
+ * interpreter's symbols are there (the executable, or libpython it links)
+ * before it has run. */
+void cg_py_setup(void)
+{
+    uintptr_t getversion = sym("Py_GetVersion");
+    if (!getversion) return;
+    /* "3.11.2 (main, ...": Py_GetVersion only formats constant strings. */
+    const char *v = ((const char *(*)(void))getversion)();
+    char *end;
+    unsigned long major = strtoul(v, &end, 10), minor = 0;
+    if (*end == '.') minor = strtoul(end + 1, &end, 10);
+    if (major > 9 || minor > 99) return;
+    cg_fmt(py.version, sizeof py.version, "%lu.%lu", major, minor);
+    uint32_t hex = (uint32_t)(major << 16 | minor << 8);
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
+        if (layouts[i].hex == hex) py.l = &layouts[i];
+    if (!py.l) return;
+    py.this_thread = (void *(*)(void))sym("PyGILState_GetThisThreadState");
+    py.addr2line = (int (*)(void *, int))sym("PyCode_Addr2Line");
+    py.code_type = sym("PyCode_Type");
+    py.type_type = sym("PyType_Type");
+    py.str_type = sym("PyUnicode_Type");
+    py.bytes_type = sym("PyBytes_Type");
+    py.set_type = sym("PySet_Type");
+    py.frozenset_type = sym("PyFrozenSet_Type");
+    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    Dl_info info;
+    const ElfW(Sym) *es = NULL;
+    if (eval && dladdr1(eval, &info, (void **)&es, RTLD_DL_SYMENT) && es) {
+        py.eval_lo = (uintptr_t)eval;
+        py.eval_hi = py.eval_lo + es->st_size;
+        find_t f = { py.eval_lo, 0, 0 };
+        dl_iterate_phdr(find_object, &f);
+        py.obj_lo = f.lo;
+        py.obj_hi = f.hi;
+    }
+    py.known = py.this_thread && py.addr2line && py.code_type && py.type_type && py.eval_hi;
+}
+
+bool cg_py_active(void)
+{
+    return py.known;
+}
+
+/* Why stacks are native in a CPython process, or NULL. */
+const char *cg_py_version(bool *frames)
+{
+    *frames = py.known;
+    return py.version[0] ? py.version : NULL;
+}
+
+bool cg_py_eval_pc(uintptr_t pc)
+{
+    return pc - 1 >= py.eval_lo && pc - 1 < py.eval_hi;
+}
+
+/* Is pc in the interpreter's own object (python3.x, or libpython)? */
+bool cg_py_interpreter_pc(uintptr_t pc)
+{
+    return py.known && pc - 1 >= py.obj_lo && pc - 1 < py.obj_hi;
+}
+
+/* ---- frames ---------------------------------------------------------------- */
+
+typedef struct {
+    uintptr_t code;
+    int offset; /* in bytes, as PyCode_Addr2Line takes it */
+} pyframe_t;
+
+/* The thread's Python frames, innermost first, as (code, offset). Reads
+ * directly: the caller probes when it must. */
+static uint32_t walk(pyframe_t *out, uint32_t max)
+{
+    const layout_t *l = py.l;
+    uintptr_t ts = (uintptr_t)py.this_thread();
+    if (!ts || !plausible(ts)) return 0;
+    uintptr_t f = WORD(ts + l->ts_frame);
+    if (l->cframe_frame >= 0 && plausible(f)) f = WORD(f + (uint32_t)l->cframe_frame);
+    uint32_t n = 0;
+    for (uint32_t guard = 0; plausible(f) && n < max && guard < 4096; guard++, f = WORD(f + l->f_back)) {
+        uintptr_t code = WORD(f + l->f_code);
+        if (!plausible(code) || WORD(code + 8) != py.code_type) continue; /* a shim, or not code */
+        int offset;
+        if (l->co_code == 0) {
+            offset = *(const int *)(f + l->f_instr);
+        } else {
+            int owner = l->f_owner >= 0 ? *(const char *)(f + (uint32_t)l->f_owner) : 0;
+            if (owner == OWNED_BY_CSTACK) continue;
+            uintptr_t first = code + l->co_code, instr = WORD(f + l->f_instr);
+            int traceable = *(const int *)(code + l->co_first);
+            if (owner != OWNED_BY_GENERATOR && instr < first + 2 * (uintptr_t)traceable) continue; /* starting */
+            offset = (int)(instr - first);
+        }
+        out[n].code = code;
+        out[n].offset = offset;
+        n++;
+    }
+    return n;
+}
+
+/* ---- locations: (code, offset) -> a line, and names, on the board -------- */
+
+static cg_locslot_t *locs_of(cg_board_t *b)
+{
+    return (cg_locslot_t *)((char *)b + b->locs_offset);
+}
+
+static uint64_t text_hash(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+#define LOC_EMPTY 0
+#define LOC_BUSY 1
+#define LOC_PROBES 64
+#define LOC_SPINS 1000
+
+/* The number (1..CG_LOC_SLOTS) of a Python location, adding it when new;
+ * 0 when the table has no room near its place. Lock-free, as the stack
+ * table (sites.c). Async-signal-safe. */
+uint32_t cg_loc_id(const cg_pyloc_t *loc)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->locs_offset) return 0;
+    uint64_t h = mix(text_hash(text_hash(0xcbf29ce484222325ULL ^ (uint64_t)loc->line, loc->file), loc->function));
+    if (h < 2) h += 2;
+    cg_locslot_t *t = locs_of(b);
+    for (uint32_t probe = 0; probe < LOC_PROBES; probe++) {
+        cg_locslot_t *e = &t[(h + probe) % CG_LOC_SLOTS];
+        uint64_t cur = atomic_load_explicit(&e->hash, memory_order_acquire);
+        for (int spin = 0; cur == LOC_BUSY && spin < LOC_SPINS; spin++)
+            cur = atomic_load_explicit(&e->hash, memory_order_acquire);
+        if (cur == LOC_EMPTY) {
+            uint64_t expected = LOC_EMPTY;
+            if (atomic_compare_exchange_strong(&e->hash, &expected, LOC_BUSY)) {
+                e->loc = *loc;
+                atomic_store_explicit(&e->hash, h, memory_order_release);
+                return (uint32_t)((h + probe) % CG_LOC_SLOTS) + 1;
+            }
+            cur = expected;
+        }
+        if (cur == h && e->loc.line == loc->line && !strcmp(e->loc.file, loc->file) &&
+            !strcmp(e->loc.function, loc->function))
+            return (uint32_t)((h + probe) % CG_LOC_SLOTS) + 1;
+    }
+    return 0;
+}
+
+const cg_pyloc_t *cg_loc_get(uint32_t id)
+{
+    cg_board_t *b = cg_board;
+    if (!b || !b->locs_offset || id == 0 || id > CG_LOC_SLOTS) return NULL;
+    cg_locslot_t *e = &locs_of(b)[id - 1];
+    return atomic_load_explicit(&e->hash, memory_order_acquire) > LOC_BUSY ? &e->loc : NULL;
+}
+
+/* This process's memo of the locations it has resolved. An entry is
+ * trusted only while the code object at that address has the same file
+ * name object: an address reused by another code object is a miss. */
+#define MEMO_SLOTS 8192
+typedef struct {
+    _Atomic uint64_t key; /* 0 empty, 1 busy, else a hash of code and offset */
+    uintptr_t code, filename;
+    int offset;
+    uint32_t loc;
+} memo_t;
+static memo_t memo[MEMO_SLOTS];
+
+/* Copy str object s as UTF-8 into buf (at most size - 1 bytes, the tail
+ * kept when it is longer: the end of a path says most). */
+static void copy_str(uintptr_t s, char *buf, size_t size)
+{
+    const layout_t *l = py.l;
+    buf[0] = '\0';
+    if (!plausible(s) || size < 8) return;
+    uint32_t state = *(const uint32_t *)(s + 32);
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    intptr_t len = *(const intptr_t *)(s + 16);
+    if (!compact || len < 0 || len > (1 << 20)) return;
+    const unsigned char *data;
+    if (ascii) {
+        data = (const unsigned char *)(s + l->str_ascii);
+        kind = 1;
+    } else {
+        uintptr_t utf8 = WORD(s + l->str_utf8);
+        if (utf8) {
+            data = (const unsigned char *)utf8;
+            len = *(const intptr_t *)(s + l->str_utf8 - 8);
+            kind = 0; /* already UTF-8 */
+        } else {
+            data = (const unsigned char *)(s + l->str_compact);
+        }
+    }
+    /* Code points to UTF-8, then keep the tail. */
+    char tmp[1024];
+    size_t n = 0;
+    for (intptr_t i = 0; i < len && n + 4 < sizeof tmp; i++) {
+        uint32_t c = kind == 0 || kind == 1 ? data[i] : kind == 2 ? ((const uint16_t *)data)[i] : ((const uint32_t *)data)[i];
+        if (kind == 0 || c < 0x80) tmp[n++] = (char)c;
+        else if (c < 0x800) { tmp[n++] = (char)(0xc0 | c >> 6); tmp[n++] = (char)(0x80 | (c & 0x3f)); }
+        else if (c < 0x10000) { tmp[n++] = (char)(0xe0 | c >> 12); tmp[n++] = (char)(0x80 | ((c >> 6) & 0x3f)); tmp[n++] = (char)(0x80 | (c & 0x3f)); }
+        else { tmp[n++] = (char)(0xf0 | c >> 18); tmp[n++] = (char)(0x80 | ((c >> 12) & 0x3f)); tmp[n++] = (char)(0x80 | ((c >> 6) & 0x3f)); tmp[n++] = (char)(0x80 | (c & 0x3f)); }
+    }
+    size_t skip = n > size - 1 ? n - (size - 4) : 0;
+    size_t k = 0;
+    if (skip) {
+        while (skip < n && ((unsigned char)tmp[skip] & 0xc0) == 0x80) skip++; /* not mid-character */
+        memcpy(buf, "...", 3);
+        k = 3;
+    }
+    memcpy(buf + k, tmp + skip, n - skip);
+    buf[k + n - skip] = '\0';
+}
+
+static uint32_t resolve(uintptr_t code, int offset)
+{
+    const layout_t *l = py.l;
+    uintptr_t filename = WORD(code + l->co_filename);
+    uint64_t key = mix(code ^ mix((uint64_t)(uint32_t)offset + 0x9e37)) | 2;
+    for (uint32_t probe = 0; probe < 8; probe++) {
+        memo_t *m = &memo[(key + probe) % MEMO_SLOTS];
+        uint64_t cur = atomic_load_explicit(&m->key, memory_order_acquire);
+        if (cur == key && m->code == code && m->offset == offset && m->filename == filename) return m->loc;
+        if (cur != 0) continue;
+        cg_pyloc_t loc;
+        loc.line = py.addr2line((void *)code, offset);
+        copy_str(filename, loc.file, sizeof loc.file);
+        copy_str(WORD(code + l->co_name), loc.function, sizeof loc.function);
+        uint32_t id = cg_loc_id(&loc);
+        uint64_t expected = 0;
+        if (id && atomic_compare_exchange_strong(&m->key, &expected, 1)) {
+            m->code = code;
+            m->offset = offset;
+            m->filename = filename;
+            m->loc = id;
+            atomic_store_explicit(&m->key, key, memory_order_release);
+        }
+        return id;
+    }
+    cg_pyloc_t loc;
+    loc.line = py.addr2line((void *)code, offset);
+    copy_str(filename, loc.file, sizeof loc.file);
+    copy_str(WORD(code + l->co_name), loc.function, sizeof loc.function);
+    return cg_loc_id(&loc);
+}
+
+/* Splice Python frames (locs, m) into a native stack (n frames): the
+ * native frames inside the interpreter's first eval loop, then the Python
+ * frames, then the rest, at most max in all, the Python frames kept first. */
+uint32_t cg_py_splice(const uintptr_t *native, uint32_t n, const uint32_t *locs, uint32_t m, uintptr_t *out,
+                      uint32_t max)
+{
+    uint32_t k = 0;
+    while (k < n && !cg_py_eval_pc(native[k])) k++;
+    if (m > max) m = max;
+    uint32_t inner = k < max - m ? k : max - m, o = 0;
+    for (uint32_t i = 0; i < inner; i++) out[o++] = native[i];
+    for (uint32_t i = 0; i < m; i++) out[o++] = CG_PYFRAME | locs[i];
+    for (uint32_t i = k; i < n && o < max; i++) out[o++] = native[i];
+    return o;
+}
+
+/* The thread's Python frames, innermost first, as (code, offset) pairs,
+ * and a hash of them: at a marked allocation, where the interpreter is at
+ * a call and its frames are whole. */
+uint32_t cg_py_stack(cg_pystack_t *ps, uint32_t max)
+{
+    if (!py.known) return ps->n = 0;
+    pyframe_t pf[CG_MAX_FRAMES];
+    ps->n = walk(pf, max < CG_MAX_FRAMES ? max : CG_MAX_FRAMES);
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (uint32_t i = 0; i < ps->n; i++) {
+        ps->code[i] = pf[i].code;
+        ps->offset[i] = pf[i].offset;
+        h = mix(h ^ pf[i].code ^ ((uint64_t)(uint32_t)pf[i].offset << 48)) + i;
+    }
+    ps->hash = h;
+    return ps->n;
+}
+
+/* The locations of ps's frames (those that have one), into locs. */
+uint32_t cg_py_resolve(const cg_pystack_t *ps, uint32_t *locs)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ps->n; i++) {
+        uint32_t id = resolve(ps->code[i], ps->offset[i]);
+        if (id) locs[k++] = id;
+    }
+    return k;
+}
+
+/* The thread's Python frames as locations, read under a probe: in the
+ * fault handler, where the thread may have stopped anywhere. 0 when a read
+ * faulted, or there are none. */
+uint32_t cg_py_locs_probed(uint32_t *locs, uint32_t max)
+{
+    if (!py.known) return 0;
+    volatile uint32_t k = 0;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        probe_set(&jb);
+        pyframe_t pf[CG_MAX_FRAMES];
+        uint32_t m = walk(pf, max < CG_MAX_FRAMES ? max : CG_MAX_FRAMES), n = 0;
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t id = resolve(pf[i].code, pf[i].offset);
+            if (id) locs[n++] = id;
+        }
+        k = n;
+    } else {
+        k = 0;
+    }
+    probe_clear();
+    return k;
+}
+
+/* ---- causes: which part of which object a write hit ------------------------ */
+
+/* The type at t, if it is one: its flags and basic size. Probed. */
+static bool is_type(uintptr_t t, unsigned long *flags, intptr_t *basicsize)
+{
+    if (!plausible(t)) return false;
+    uintptr_t meta = WORD(t + 8);
+    if (meta != py.type_type && (!plausible(meta) || WORD(meta + 8) != py.type_type)) return false;
+    *flags = WORD(t + TYPE_FLAGS);
+    *basicsize = *(const intptr_t *)(t + TYPE_BASICSIZE);
+    return *basicsize >= 16 && *basicsize < (1 << 24);
+}
+
+/* Where, in the block [start, start + size), the Python object starts, its
+ * type and that type's flags; false when the block holds no object (a
+ * buffer: list items, bytearray data, a NumPy array). Probed. */
+static bool object_in(uintptr_t start, size_t size, uintptr_t *obj, uintptr_t *type, unsigned long *flags,
+                      intptr_t *basicsize)
+{
+    static const uint32_t at[] = { 0, GC_HEAD, GC_HEAD + 16 };
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        uintptr_t o = start + at[i];
+        if (o + 16 > start + size) break;
+        intptr_t refcnt = *(const intptr_t *)o;
+        uintptr_t t = WORD(o + 8);
+        if (refcnt <= 0) continue; /* freed, or not an object */
+        if (!is_type(t, flags, basicsize)) continue;
+        bool gc = (*flags & TPFLAGS_HAVE_GC) != 0, pre = (*flags & py.l->preheader) != 0;
+        if ((at[i] == 0) != !gc || (at[i] == GC_HEAD + 16) != (gc && pre)) continue;
+        *obj = o;
+        *type = t;
+        return true;
+    }
+    return false;
+}
+
+static cg_cause_t classify(uintptr_t addr, uintptr_t start, size_t size)
+{
+    uintptr_t obj, type;
+    unsigned long flags;
+    intptr_t basicsize;
+    if (!object_in(start, size, &obj, &type, &flags, &basicsize)) return CG_CAUSE_DATA;
+    if (addr < obj) return addr >= obj - GC_HEAD ? CG_CAUSE_GC : CG_CAUSE_FIELD; /* the GC header, the pre-header */
+    uintptr_t off = addr - obj;
+    if (off < 8) return CG_CAUSE_REFCOUNT;
+    bool str = type == py.str_type || (flags & TPFLAGS_UNICODE_SUBCLASS);
+    bool bytes = type == py.bytes_type || (flags & TPFLAGS_BYTES_SUBCLASS);
+    if ((str || bytes) && off >= STR_HASH && off < STR_HASH + 8) return CG_CAUSE_HASH;
+    if ((type == py.set_type || type == py.frozenset_type) && off >= SET_HASH && off < SET_HASH + 8)
+        return CG_CAUSE_HASH;
+    return off < (uintptr_t)basicsize ? CG_CAUSE_FIELD : CG_CAUSE_DATA;
+}
+
+/* What the write at addr, into the block [start, start + size), hit. In
+ * the fault handler. */
+cg_cause_t cg_py_cause(uintptr_t addr, uintptr_t start, size_t size)
+{
+    if (!py.known) return CG_CAUSE_DATA;
+    volatile cg_cause_t c = CG_CAUSE_DATA;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        probe_set(&jb);
+        c = classify(addr, start, size);
+    }
+    probe_clear();
+    return c;
+}

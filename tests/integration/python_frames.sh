@@ -1,0 +1,50 @@
+# Python frames and causes: a worker reads a marked dict, collects a marked
+# list of lists, or writes a marked bytearray. The tree's JSON report must
+# name the Python line that wrote and the one that allocated, and the cause
+# (refcount, gc, data); the copies are the kernel's (pagemap, as counted
+# by the freeze layer). Runs on whatever /usr/bin/python3 is: 3.11 here,
+# 3.9 and 3.13 in the roots of make check-distros.
+. "$SRC/tests/integration/lib.sh"
+
+py=/usr/bin/python3
+[ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
+prog="$SRC/tests/progs/py_frames.py"
+
+for mode in read gc data; do
+    rm -f "$TMP"/r.*.json
+    rc=0
+    # The helper without the launcher: it routes CPython's allocator, but
+    # does not apply gc.freeze() before the fork (the gc case needs that).
+    env LD_PRELOAD="$CG_LIB" PYTHONPATH="$SRC/tools/python" COWGUARD_REPORT_FORMAT=json \
+        COWGUARD_REPORT="$TMP/r.%p.json" "$py" "$prog" "$mode" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    expect_rc 0 "py_frames.py $mode"
+    expect_out "^worker 0$" "py_frames.py $mode"
+    built=$(grep -n "# BUILT $mode\$" "$prog" | cut -d: -f1)
+    touched=$(grep -n "# TOUCHED $mode\$" "$prog" | cut -d: -f1)
+    python3 - "$TMP" "$mode" "$built" "$touched" <<'PY' || fail "$mode: report"
+import glob, json, sys
+tmp, mode, built, touched = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+tree = [r for r in map(lambda p: json.load(open(p)), glob.glob(tmp + "/r.*.json")) if r["scope"] == "tree"]
+assert len(tree) == 1, "one tree report"
+r = tree[0]
+assert r["python"] and r["python"]["frames"], r["python"]
+worker = [p for p in r["processes"] if p["role"] == "child"][0]
+assert worker["copied_pages"] > 0, worker
+sites = [s for s in r["sites"] if s["phase"] == "work" and s["pages"]]
+top = sites[0]
+def py(frames):
+    return [(f["file"].rsplit("/", 1)[-1], f["line"], f["function"]) for f in frames if f.get("python")]
+w, a = py(top["writer"]), py(top["allocated"])
+want_cause = {"read": "refcount", "gc": "gc", "data": "data"}[mode]
+want_fn = {"read": "reader", "gc": "collector", "data": "writer"}[mode]
+assert top["cause"] == want_cause, (top["cause"], top["pages"], r["causes"])
+assert w and w[0] == ("py_frames.py", touched, want_fn), w
+assert any(f[:2] == ("py_frames.py", built) for f in a), a
+assert any(f[2] == "build" for f in a), a
+# Most of what the worker copied is this site's cause.
+assert r["causes"][want_cause]["pages"] * 2 >= worker["copied_pages"], (r["causes"], worker["copied_pages"])
+print(mode, top["pages"], "pages", top["cause"], w[0], a[0])
+PY
+    cat "$TMP/err" >&2
+done
+pass "Python lines and causes in the report: refcount, gc and data, on $("$py" -c 'import sys; print(sys.version.split()[0])')"
