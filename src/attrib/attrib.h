@@ -116,6 +116,7 @@ typedef struct cg_board_s {
     _Atomic uint64_t lost_pages;   /* copies whose write the full table could not hold */
     _Atomic uint32_t dest_warned; /* a process said why the report went to stderr */
     _Atomic uint64_t forks;    /* forks that froze something, tree-wide */
+    _Atomic int32_t aborted;   /* a process that COWGUARD_POLICY=abort ended: the run ends (exiting.c) */
     _Atomic uint64_t max_marked_bytes;
     _Atomic uint64_t max_frozen_pages;
     cg_slot_t slots[CG_BOARD_SLOTS];
@@ -190,6 +191,8 @@ void cg_board_note_copy(bool nostack, bool estimated, bool late);
 void cg_board_note_pending(int delta);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
 void cg_board_note_reaped(pid_t pid, int status);
+void cg_board_note_abort(void);
+pid_t cg_board_aborted(void);
 void cg_board_await_root(int ms);
 void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
 

@@ -174,6 +174,19 @@ void cg_board_await_root(int ms)
     errno = saved;
 }
 
+/* This process is about to abort on a write to frozen memory. */
+void cg_board_note_abort(void)
+{
+    int32_t none = 0;
+    if (cg_board) atomic_compare_exchange_strong(&cg_board->aborted, &none, (int32_t)getpid());
+}
+
+/* The process of the tree that aborted on a write to frozen memory, or 0. */
+pid_t cg_board_aborted(void)
+{
+    return cg_board ? atomic_load(&cg_board->aborted) : 0;
+}
+
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)
 {
     if (!s) return;

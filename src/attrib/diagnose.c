@@ -17,6 +17,11 @@ static size_t put_stack(char *buf, size_t size, int pid, const uintptr_t *frames
     for (uint32_t i = 0; i < n && len < size; i++) {
         cg_frame_t f;
         cg_symbolize(frames[i], &f);
+        if (f.python) {
+            len += cg_fmt(buf + len, size - len, "==%d==    #%u %s:%d in %s\n", pid, i, f.object, f.line,
+                          f.function ? f.function : "??");
+            continue;
+        }
         len += cg_fmt(buf + len, size - len, "==%d==    #%u %p in %s %s+0x%lx\n", pid, i,
                       (void *)(frames[i] - 1), f.function ? f.function : "??", f.object,
                       (unsigned long)f.offset);

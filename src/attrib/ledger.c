@@ -112,7 +112,14 @@ static void on_abort(uintptr_t addr, void *uc, bool copied)
     uintptr_t frames[CG_MAX_FRAMES];
     uint32_t n = writer_stack(uc, frames);
     cg_board_note_write(copied, late());
-    if (stacks()) note_tag(write_tag(cg_writer_site(frames, n), addr, uc == NULL), 1, copied);
+    cg_board_note_abort();
+    const cg_site_t *s = NULL;
+    if (stacks()) {
+        uint16_t id = cg_writer_site(frames, n);
+        note_tag(write_tag(id, addr, uc == NULL), 1, copied);
+        s = cg_site_get(id); /* with the Python frames, in a CPython */
+    }
+    if (s) cg_diagnose_write(addr, s->frames, s->nframes, uc == NULL);
     cg_diagnose_write(addr, frames, n, uc == NULL);
 }
 

@@ -101,6 +101,22 @@ void cg_exit_setup(void)
     on_exit(on_exit_handler, NULL);
 }
 
+/* COWGUARD_POLICY=abort: once a process of the tree has aborted on a
+ * write to frozen memory, no process of the tree forks another: the one
+ * that tries aborts instead, with its own measurement and, in the root,
+ * the tree's report. Without this, a server or a multiprocessing Pool
+ * respawns the workers that aborted, forever, and no report is written.
+ * A parent that only reaps goes on as the program would. */
+void cg_exit_if_aborted(void)
+{
+    pid_t who = cg_opt.policy == CG_POLICY_ABORT ? cg_board_aborted() : 0;
+    if (!who || who == getpid()) return;
+    cg_message("process %d aborted on a write to frozen memory (COWGUARD_POLICY=abort): ending the run", (int)who);
+    process_exit(CG_EXIT_SIGNAL, 0, SIGABRT);
+    cg_signal_default(SIGABRT);
+    abort();
+}
+
 /* Record and measure this process's exit, then leave as _exit does. */
 void cg_exit_now(int code)
 {

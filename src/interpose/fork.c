@@ -13,6 +13,7 @@
 static pid_t do_fork(void)
 {
     cg_init();
+    cg_exit_if_aborted(); /* no new worker in place of one that aborted */
     if (!cg_next.fork) {
         errno = ENOSYS;
         return -1;

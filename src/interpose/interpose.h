@@ -30,6 +30,7 @@ int cg_freeze_now(void);
 void cg_exit_setup(void);
 void cg_exit_begin(void);
 void cg_exit_now(int code) __attribute__((noreturn));
+void cg_exit_if_aborted(void);
 
 /* ---- "malloc.c", "deepbind.c" ---------------------------------------------------- */
 void cg_free_marked(void *p, const char *fn);

@@ -15,3 +15,22 @@ run COWGUARD_POLICY=abort "$PROGS/table_write" api child
 expect_rc 3 "table_write api child"
 expect_out "parent: child=signal:6 data=ok" "table_write api child"
 pass "a child writing a cowguard_malloc table dies by SIGABRT; the parent's data is intact"
+
+# A multiprocessing Pool respawns a worker that died; a ProcessPoolExecutor
+# breaks. Either way the run ends, within the timeout, with the diagnostic
+# (naming the Python line) and the tree's report, instead of respawning
+# workers that abort, forever.
+if [ -x /usr/bin/python3 ]; then
+    line=$(grep -n "return len(table\[i\])" "$SRC/tests/progs/abort_pool.py" | cut -d: -f1)
+    for kind in pool executor; do
+        rc=0
+        timeout 120 "$BUILD/tools/cowguard" --python --policy abort -- /usr/bin/python3 \
+            "$SRC/tests/progs/abort_pool.py" "$kind" >"$TMP/out" 2>"$TMP/err" || rc=$?
+        [ "$rc" -ne 124 ] || fail "$kind: still running after 120 s"
+        [ "$rc" -ne 0 ] || fail "$kind: exit status 0"
+        expect_err "ERROR: cowguard: write to frozen memory" "$kind: diagnostic"
+        expect_err "abort_pool.py:$line in work" "$kind: the Python line in the diagnostic"
+        expect_err "copy-on-write report for process tree" "$kind: the tree's report"
+    done
+    pass "a Pool and a ProcessPoolExecutor under abort end with the diagnostic (abort_pool.py:$line) and the tree's report"
+fi
