@@ -159,7 +159,7 @@ void cg_region_end(void);
 
 /* ---- "backtrace.c": stacks with libunwind --------------------------------- */
 uint32_t cg_backtrace(uintptr_t *frames, uint32_t max);
-uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max);
+uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max, bool (*stop)(uintptr_t pc));
 uint32_t cg_backtrace_slots(uintptr_t *frames, uintptr_t *slots, uint32_t max);
 void cg_backtrace_prefork(void);
 void cg_backtrace_postfork_parent(void);

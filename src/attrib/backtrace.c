@@ -218,7 +218,8 @@ uint32_t cg_backtrace_slots(uintptr_t *frames, uintptr_t *slots, uint32_t max)
 }
 
 /* The interrupted stack of a signal context. Async-signal-safe. */
-uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
+/* stop: when it says yes of a frame, that frame is the last (NULL: none). */
+uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max, bool (*stop)(uintptr_t pc))
 {
     unw_cursor_t cursor;
     if (max > CG_MAX_FRAMES) max = CG_MAX_FRAMES;
@@ -232,6 +233,7 @@ uint32_t cg_backtrace_signal(void *ucontext, uintptr_t *frames, uint32_t max)
             if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
             if (!cg_own_code(ip)) frames[k++] = first ? ip + 1 : ip;
             first = false;
+            if (stop && k && stop(frames[k - 1])) break;
         } while (k < max && unw_step(&cursor) > 0);
     }
     unwind_end();

@@ -29,11 +29,19 @@ static bool stacks(void)
 }
 
 /* The writer's stack: unwound from the signal context, or, for a write the
- * kernel is about to do for the program (uc NULL), the caller's. */
+ * kernel is about to do for the program (uc NULL), the caller's. In a
+ * CPython the unwinding stops at the first frame of the eval loop: the
+ * Python frames come next (sites.c), and the native frames beyond them are
+ * the interpreter's, which the report folds away. Each step of the
+ * unwinder costs a trapped write more than the rest of its work. */
 static uint32_t writer_stack(void *uc, uintptr_t *frames)
 {
     if (!stacks()) return 0;
-    return uc ? cg_backtrace_signal(uc, frames, cg_board->site_frames) : cg_backtrace(frames, cg_board->site_frames);
+    if (!uc) return cg_backtrace(frames, cg_board->site_frames);
+    if (!cg_py_active()) return cg_backtrace_signal(uc, frames, cg_board->site_frames, NULL);
+    frames[0] = cg_context_pc(uc) + 1; /* a return address, as every frame is stored */
+    if (cg_py_eval_pc(frames[0])) return 1; /* the eval loop wrote (a reference count, mostly): nothing to unwind */
+    return cg_backtrace_signal(uc, frames, cg_board->site_frames, cg_py_eval_pc);
 }
 
 /* What the write at addr hit: the allocator's own write, or, in a block,

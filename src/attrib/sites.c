@@ -82,29 +82,39 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
     return CG_SITE_OTHER;
 }
 
-/* Allocation sites in a CPython: the native site and the Python frames
- * together, remembered per (native id, hash of the Python frames), so that
- * a site seen before costs one walk of the frames and one look. A racing
- * store only costs a miss. */
-#define PY_MEMO 4096
-static _Atomic uint64_t py_memo[PY_MEMO]; /* native id << 48 | hash << 16 | site id; 0 empty */
+/* Allocation sites in a CPython: the caller's frame (the C function that
+ * asked for memory: PyUnicode_New, NumPy's allocator) and the Python
+ * frames, with no unwinding: the native frames between are the
+ * interpreter's, which the report folds away, and unwinding costs more than
+ * the allocation. Remembered per (caller, hash of the Python frames), so
+ * that a site seen before costs one walk of the frames and one look. A
+ * racing store costs a miss, or, once in 2^64, a neighbouring site. */
+#define PY_MEMO 8192
+static struct {
+    _Atomic uint64_t key;   /* a hash of the caller and the frames; 0 empty */
+    _Atomic uint64_t value; /* caller << 16 | site id */
+} py_memo[PY_MEMO];
 
-static uint16_t with_python(uint16_t native)
+static uint16_t python_site(const uintptr_t *slot)
 {
-    if (!cg_py_active() || native == 0 || native == CG_SITE_OTHER) return native;
     cg_pystack_t ps;
-    if (!cg_py_stack(&ps, cg_board->site_frames)) return native;
-    uint64_t tag = (uint64_t)native << 48 | (ps.hash & 0xffffffff) << 16;
-    _Atomic uint64_t *memo = &py_memo[(ps.hash >> 32 ^ native * 0x9e37u) % PY_MEMO];
-    uint64_t cur = atomic_load_explicit(memo, memory_order_relaxed);
-    if ((cur & ~(uint64_t)0xffff) == tag && (cur & 0xffff)) return (uint16_t)cur;
-    const cg_site_t *s = cg_site_get(native);
+    if (!slot || !cg_py_stack(&ps, cg_board->site_frames)) return 0;
+    uintptr_t caller = *slot;
+    uint64_t key = (ps.hash ^ (caller * 0x9e3779b97f4a7c15ULL)) | 1;
+    size_t i = (key >> 17) % PY_MEMO;
+    if (atomic_load_explicit(&py_memo[i].key, memory_order_acquire) == key) {
+        uint64_t v = atomic_load_explicit(&py_memo[i].value, memory_order_relaxed);
+        if (v >> 16 == caller && (v & 0xffff)) return (uint16_t)v;
+    }
     uint32_t locs[CG_MAX_FRAMES];
-    uint32_t m = s ? cg_py_resolve(&ps, locs) : 0;
-    if (!m) return native;
+    uint32_t m = cg_py_resolve(&ps, locs);
+    if (!m) return 0;
     uintptr_t out[CG_MAX_FRAMES];
-    uint16_t id = cg_site_id(out, cg_py_splice(s->frames, s->nframes, locs, m, out, cg_board->site_frames));
-    if (id != CG_SITE_OTHER) atomic_store_explicit(memo, tag | id, memory_order_relaxed);
+    uint16_t id = cg_site_id(out, cg_py_splice(&caller, 1, locs, m, out, cg_board->site_frames));
+    if (id != CG_SITE_OTHER) {
+        atomic_store_explicit(&py_memo[i].value, (uint64_t)caller << 16 | id, memory_order_relaxed);
+        atomic_store_explicit(&py_memo[i].key, key, memory_order_release);
+    }
     return id;
 }
 
@@ -132,7 +142,8 @@ static uint16_t native_site(const uintptr_t *slot)
 uint16_t cg_site_here(const uintptr_t *slot)
 {
     if (!cg_opt.backtrace || !cg_board) return 0;
-    return with_python(native_site(slot)); /* with the Python frames, in a CPython */
+    uint16_t id = cg_py_active() ? python_site(slot) : 0;
+    return id ? id : native_site(slot);
 }
 
 /* A writer's stack (native, n frames, unwound from the fault's context)

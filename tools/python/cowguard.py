@@ -209,45 +209,83 @@ def is_frozen(address):
     return lib is not None and lib.cowguard_is_frozen(address) == 1
 
 
+def _buffer_address(obj):
+    """Where the data of a buffer object (NumPy array, bytes, bytearray,
+    array.array) starts, or None."""
+    face = getattr(type(obj), "__array_interface__", None)
+    if face is not None:
+        try:
+            return obj.__array_interface__["data"][0]
+        except Exception:
+            return None
+    if isinstance(obj, (bytearray, memoryview)) or type(obj).__name__ == "array":
+        try:
+            return ctypes.addressof(ctypes.c_char.from_buffer(obj))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _holds_marked(obj, depth, seen):
+    """Does obj, or what it holds (a few levels down), lie in marked memory?"""
+    if depth > 6 or id(obj) in seen or isinstance(obj, (int, float, str, bool, type(None), type)):
+        return False
+    seen.add(id(obj))
+    if is_frozen(id(obj)):
+        return True
+    address = _buffer_address(obj)
+    if address is not None:
+        return is_frozen(address)
+    if isinstance(obj, (tuple, list)):
+        inner = obj[:16]
+    elif isinstance(obj, dict):
+        inner = list(obj.values())[:16]
+    elif hasattr(obj, "__self__"):
+        inner = [obj.__self__]
+    elif hasattr(obj, "__dict__"):
+        inner = list(vars(obj).values())[:16]
+    else:
+        inner = []
+    return any(_holds_marked(o, depth + 1, seen) for o in inner)
+
+
+def _marked_argument(obj, depth=0):
+    """In a task multiprocessing pickles, the outermost object (not a tuple,
+    list or dict) that holds marked data, or None."""
+    if depth > 6 or isinstance(obj, (int, float, str, bytes, bool, type(None), type)):
+        return None
+    if isinstance(obj, (tuple, list)):
+        inner = obj[:16]
+    elif isinstance(obj, dict):
+        inner = list(obj.values())[:16]
+    elif hasattr(obj, "__self__") and not hasattr(obj, "__dict__"):
+        inner = [obj.__self__]  # a bound method: pool.map(self.method, ...)
+    else:
+        return obj if _holds_marked(obj, 0, set()) else None
+    for o in inner:
+        found = _marked_argument(o, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 def _pickled_marked():
-    """Say when multiprocessing pickles marked data into tasks: a worker then
-    gets a copy, not the shared pages. One line per type, at exit."""
-    try:
-        from multiprocessing import reduction
-    except ImportError:
-        return
+    """Say when multiprocessing pickles marked data into tasks (seed 003's
+    pool.map over (self, i)): each worker then gets a copy, not the shared
+    pages. One line per type, at the parent's exit."""
+    from multiprocessing import reduction
     original = reduction.ForkingPickler.dumps
     seen = {}
-
-    def marked_in(obj, depth=0):
-        if depth > 3 or isinstance(obj, (int, float, str, bytes, bool, type(None))):
-            return None
-        if is_frozen(id(obj)):
-            return obj
-        inner = []
-        if isinstance(obj, (tuple, list)):
-            inner = obj[:8]
-        elif isinstance(obj, dict):
-            inner = list(obj.values())[:8]
-        elif hasattr(obj, "__self__"):
-            inner = [obj.__self__]
-        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-            inner = list(vars(obj).values())[:8]
-        for o in inner:
-            found = marked_in(o, depth + 1)
-            if found is not None:
-                return found
-        return None
 
     def dumps(obj, protocol=None):
         data = original(obj, protocol)
         try:
-            found = marked_in(obj)
+            found = _marked_argument(obj)
         except Exception:
             found = None
         if found is not None:
             t = type(found)
-            name = "%s instance" % t.__qualname__ if t.__module__ not in ("builtins",) else t.__name__
+            name = t.__qualname__ + " instance" if t.__module__ != "builtins" else t.__name__
             entry = seen.setdefault(name, [0, 0])
             entry[0] += 1
             entry[1] = max(entry[1], len(data))
@@ -272,12 +310,19 @@ def _size(n):
 
 def _launched():
     """Under the launcher's --python (its sitecustomize): route the
-    allocator, apply prepare_fork() before every fork, and watch for marked
-    data pickled into tasks."""
+    allocator, apply prepare_fork() before every fork, and, once
+    multiprocessing is in use, watch for marked data pickled into tasks."""
     if _library() is None:
         return
-    os.register_at_fork(before=prepare_fork)
-    _pickled_marked()
+    watching = []
+
+    def before_fork():
+        prepare_fork()
+        if not watching and "multiprocessing.reduction" in sys.modules:
+            watching.append(True)
+            _pickled_marked()  # imported by the program already: costs nothing more
+
+    os.register_at_fork(before=before_fork)
 
 
 def stats():

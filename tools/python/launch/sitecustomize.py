@@ -8,14 +8,14 @@ import sys
 
 
 def _chain():
-    import importlib.machinery
-    import importlib.util
     here = os.path.dirname(os.path.abspath(__file__))
-    path = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-    if spec is not None and spec.loader is not None:
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    for d in sys.path:
+        f = os.path.join(d or os.curdir, "sitecustomize.py")
+        if os.path.abspath(d or os.curdir) != here and os.path.isfile(f):
+            with open(f, "rb") as source:
+                code = compile(source.read(), f, "exec")
+            exec(code, {"__name__": "sitecustomize", "__file__": f})
+            return
 
 
 try:
