@@ -8,6 +8,12 @@ workers copied anyway: CPython writes the reference count of every object it
 reads, so the pages holding the strings are copied page by page.
 
     cowguard --python -- python3 pool_bin_cache.py
+
+With --freeze (CPython 3.12 and later), cowguard.freeze(cache) makes the
+cache and everything in it immortal before the Pool forks: reading it then
+writes no reference count, and the workers copy almost nothing.
+
+    cowguard --python -- python3 pool_bin_cache.py --freeze
 """
 import multiprocessing as mp
 import sys
@@ -31,6 +37,8 @@ def main():
         cache = {i: bin(i) for i in range(N)}
     size = sys.getsizeof(cache) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in cache.items())
     print(f"cache: {N} entries, {size} bytes of Python objects")
+    if "--freeze" in sys.argv:
+        print(f"immortal: {cowguard.freeze(cache)} objects")
     ctx = mp.get_context("fork")
     with ctx.Pool(4, initializer=make_global, initargs=(cache,)) as pool:
         counts = pool.map(func, range(N), chunksize=2000)

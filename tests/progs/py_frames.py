@@ -10,9 +10,17 @@ import cowguard
 mode = sys.argv[1]
 
 
+def private_dirty_kb():
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Private_Dirty:"):
+                return int(line.split()[1])
+    return 0
+
+
 def build():
     with cowguard.readonly():
-        if mode == "read":
+        if mode in ("read", "freeze"):
             return {i: "value %d" % i for i in range(60000)}  # BUILT read
         if mode == "gc":
             return [[i] for i in range(60000)]  # BUILT gc
@@ -20,6 +28,12 @@ def build():
 
 
 table = build()
+if mode == "freeze":
+    try:
+        print("immortal", cowguard.freeze(table))
+    except RuntimeError as e:
+        print("refused", e)
+        sys.exit(0)
 
 
 def reader():
@@ -40,7 +54,11 @@ def writer():
 
 pid = os.fork()
 if pid == 0:
-    {"read": reader, "gc": collector, "data": writer}[mode]()
+    before = private_dirty_kb()
+    {"read": reader, "freeze": reader, "gc": collector, "data": writer}[mode]()
+    # What the kernel says the worker's work made private (its own frames
+    # and objects included, so a few hundred kB at least).
+    sys.stderr.write("worker private_dirty_growth_kb %d\n" % (private_dirty_kb() - before))
     os._exit(0)
 _, status = os.waitpid(pid, 0)
 print("worker", os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status)
