@@ -55,3 +55,15 @@ assert len(kids) == 4, kids
 assert all(p["private_dirty_kb"] < 16 * 1024 for p in kids if p["measured"]), kids
 PY
 pass "pool_numpy.py: >= 390 MB frozen, <= 4 MB copied, 4 workers, those measured under 16 MB private"
+
+# Seed 003's mistake: the instance (self) passed to the workers is pickled
+# into every task. The helper says so once, naming the type; passing it as a
+# global (above) draws no such line.
+rc=0
+COWGUARD_MIN_SIZE=1M "$cg" --python --report off -- "$py" "$ex/pool_numpy.py" self 40 >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "pool_numpy.py self"
+expect_err "^cowguard: MyClass instance, 40.[0-9] MiB, pickled into 4 tasks: not shared; make it a global before the Pool forks$" "pool_numpy.py self"
+[ "$(grep -c "pickled into" "$TMP/err")" -eq 1 ] || fail "pool_numpy.py self: said more than once: $(cat "$TMP/err")"
+COWGUARD_MIN_SIZE=1M "$cg" --python --report off -- "$py" "$ex/pool_numpy.py" global 40 >"$TMP/out" 2>"$TMP/err" || rc=$?
+! grep -q "pickled into" "$TMP/err" || fail "pool_numpy.py global: $(cat "$TMP/err")"
+pass "pool_numpy.py self: the pickled MyClass instance named once; as a global, nothing said"
