@@ -19,6 +19,10 @@
 #define CG_SMALL_MAX 16384 /* larger blocks get page runs of their own */
 #define CG_NUM_CLASSES 36
 
+/* An allocation site, as the layer above numbers them (attrib/sites.c);
+ * 0 = unknown. Kept per block. */
+typedef uint32_t cg_site_id_t;
+
 typedef enum {
     CG_SPAN_FREE = 0, /* unused pages, on a free list */
     CG_SPAN_SLAB,     /* blocks of one size class */
@@ -47,10 +51,10 @@ typedef struct cg_span_s {
     uint32_t hint;            /* CG_SPAN_SLAB: first bitmap word worth a look */
     uintptr_t block;          /* CG_SPAN_LARGE: the block (aligned in the run) */
     struct cg_span_s *next, *prev;
-    uint16_t site;            /* CG_SPAN_LARGE: allocation site */
+    cg_site_id_t site;        /* CG_SPAN_LARGE: allocation site */
     uint64_t used[CG_SLAB_WORDS]; /* 1 = block handed out (or quarantined) */
     uint64_t quar[CG_SLAB_WORDS]; /* 1 = freed while sealed, not reusable */
-    uint16_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
+    cg_site_id_t block_site[CG_SLAB_MAX_BLOCKS]; /* CG_SPAN_SLAB: allocation site per block */
 } cg_span_t;
 
 typedef struct cg_list_s {
@@ -85,7 +89,7 @@ typedef struct cg_block_info_s {
     uintptr_t start;
     size_t size;
     bool live;
-    uint16_t site; /* allocation site, 0 = unknown */
+    cg_site_id_t site; /* allocation site, 0 = unknown */
 } cg_block_info_t;
 
 /* ---- "arena.c": the reservation, its page runs and their descriptors ---- */
@@ -154,28 +158,28 @@ typedef struct cg_cached_s {
     cg_span_t *s;
     uint32_t i;
 } cg_cached_t;
-void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site);
+void *cg_block_alloc(size_t size, size_t align, bool zero, cg_site_id_t site);
 const char *cg_block_free(void *p);
 int cg_block_alloc_batch(int cls, cg_cached_t *out, int n);
 int cg_block_cache_put(void *p, cg_cached_t *entry, const char **why);
-bool cg_block_cache_take(const cg_cached_t *entry, uint16_t site);
+bool cg_block_cache_take(const cg_cached_t *entry, cg_site_id_t site);
 void cg_block_cache_return(void *p);
 size_t cg_block_usable_size(const void *p);
 bool cg_block_info(uintptr_t addr, cg_block_info_t *out);
 bool cg_block_sealed(const void *p);
 bool cg_block_grow(void *p, size_t size);
-void *cg_block_move(void *p, size_t size, uint16_t site);
+void *cg_block_move(void *p, size_t size, cg_site_id_t site);
 uintptr_t cg_alloc_seal(void);
 void cg_alloc_unseal(uintptr_t end);
 uint64_t cg_alloc_epoch(void);
 
 /* ---- "tcache.c": per-thread caches of free marked blocks ---------------- */
 void cg_tcache_setup(void);
-void *cg_tcache_alloc(int cls, uint16_t site);
+void *cg_tcache_alloc(int cls, cg_site_id_t site);
 int cg_tcache_free(void *p, uint64_t epoch, const char **why);
 
 /* ---- "front.c": what the layers above call --------------------------------- */
-void *cg_alloc(size_t size, size_t align, bool zero, uint16_t site);
+void *cg_alloc(size_t size, size_t align, bool zero, cg_site_id_t site);
 const char *cg_alloc_free(void *p);
 
 /* ---- "boot.c": the bootstrap pool, before the next malloc is known ------ */

@@ -45,7 +45,7 @@ static bool block_cached(uintptr_t p)
     return atomic_load_explicit(tag_word(p), memory_order_relaxed) == cache_tag(p);
 }
 
-static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
+static void *large_alloc(size_t size, size_t align, bool zero, cg_site_id_t site)
 {
     size_t npages = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT;
     cg_span_t *s = cg_run_alloc(npages, align);
@@ -64,7 +64,7 @@ static void *large_alloc(size_t size, size_t align, bool zero, uint16_t site)
 /* A marked block, or NULL when the arena is not set up or cannot give one
  * (the caller then passes the request to the next allocator, unmarked).
  * align is a power of two; site is recorded for the block. */
-void *cg_block_alloc(size_t size, size_t align, bool zero, uint16_t site)
+void *cg_block_alloc(size_t size, size_t align, bool zero, cg_site_id_t site)
 {
     if (!cg_arena_ready()) return NULL;
     if (size == 0) size = 1;
@@ -192,7 +192,7 @@ int cg_block_cache_put(void *p, cg_cached_t *entry, const char **why)
 /* A cached block leaves the cache: handed out (true), with its allocation
  * site recorded, or, when its slab was sealed meanwhile, given to the
  * arena to quarantine (false). */
-bool cg_block_cache_take(const cg_cached_t *entry, uint16_t site)
+bool cg_block_cache_take(const cg_cached_t *entry, cg_site_id_t site)
 {
     cg_span_t *s = entry->s;
     uint32_t i = entry->i;
@@ -285,7 +285,7 @@ bool cg_block_grow(void *p, size_t size)
  * of times), with site; p is freed. From MOVE_MIN_PAGES, its pages are
  * moved rather than copied. NULL when p is no large unsealed block or no
  * run is free (the caller allocates and copies). */
-void *cg_block_move(void *p, size_t size, uint16_t site)
+void *cg_block_move(void *p, size_t size, cg_site_id_t site)
 {
     if (!large_of(p)) return NULL;
     size_t need = (size + CG_PAGE - 1) >> CG_PAGE_SHIFT, want = need + need / 2;

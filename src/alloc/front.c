@@ -6,7 +6,7 @@
 #include "alloc.h"
 
 /* A marked block, or NULL when the arena cannot give one. */
-void *cg_alloc(size_t size, size_t align, bool zero, uint16_t site)
+void *cg_alloc(size_t size, size_t align, bool zero, cg_site_id_t site)
 {
     int cls = align <= 16 && size <= CG_SMALL_MAX ? cg_size_class(size, 16) : -1;
     void *p = cls >= 0 ? cg_tcache_alloc(cls, site) : NULL;

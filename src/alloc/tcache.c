@@ -104,7 +104,7 @@ static cache_t *current(void)
 }
 
 /* A marked block of class cls, or NULL (then the arena is asked). */
-void *cg_tcache_alloc(int cls, uint16_t site)
+void *cg_tcache_alloc(int cls, cg_site_id_t site)
 {
     cache_t *c = current();
     if (!c) return NULL;

@@ -13,10 +13,12 @@
 
 #define CG_BOARD_SLOTS 4096
 #define CG_MAX_FRAMES 64
-#define CG_SITE_SLOTS 32768 /* stacks; ids are uint16_t, 0 = none */
+#define CG_SITE_SLOTS (1u << 18) /* stacks; ids 1..CG_SITE_SLOTS, 0 = none */
+#define CG_SITE_BITS 20 /* an id, packed into a key */
+#define CG_SITE_MASK ((1ull << CG_SITE_BITS) - 1)
 #define CG_SITE_OTHER CG_SITE_SLOTS /* the stacks that found no room in a full table */
 #define CG_WRITE_SLOTS 65536 /* (writer, allocation, cause, pid) entries */
-#define CG_LOC_SLOTS 16384  /* Python locations (file, function, line) */
+#define CG_LOC_SLOTS 65536  /* Python locations (file, function, line) */
 /* A stack entry that is a Python frame: this bit and the number of its
  * location; never a native address (user space ends below it). */
 #define CG_PYFRAME ((uintptr_t)1 << 63)
@@ -80,7 +82,7 @@ typedef struct cg_site_s {
 /* Pages one process wrote through one writer stack into blocks of one
  * allocation site. */
 typedef struct cg_write_s {
-    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else cause<<33|late<<32|writer<<16|alloc, +1 */
+    _Atomic uint64_t key;  /* 0 empty, UINT64_MAX being written, else cause<<41|late<<40|writer<<20|alloc, +1 */
     _Atomic int32_t pid;
     _Atomic uint32_t writes; /* trapped writes */
     _Atomic uint32_t pages;  /* pages these writes copied */
@@ -112,6 +114,7 @@ typedef struct cg_board_s {
     _Atomic uint32_t nslots;   /* slots handed out */
     _Atomic uint32_t lost;     /* processes that found no free slot */
     _Atomic uint32_t lost_sites;
+    _Atomic uint32_t nsites;   /* entries of the stack table in use */
     _Atomic uint32_t lost_writes;
     _Atomic uint64_t lost_pages;   /* copies whose write the full table could not hold */
     _Atomic uint32_t dest_warned; /* a process said why the report went to stderr */
@@ -197,15 +200,15 @@ void cg_board_await_root(int ms);
 void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
 
 /* ---- "sites.c": the stack and write tables on the board ----------------- */
-uint16_t cg_site_id(const uintptr_t *frames, uint32_t n);
-uint16_t cg_site_here(const uintptr_t *slot);
-const cg_site_t *cg_site_get(uint16_t id);
-void cg_write_note(uint16_t writer, uint16_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late);
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, cg_cause_t cause, bool late,
+cg_site_id_t cg_site_id(const uintptr_t *frames, uint32_t n);
+cg_site_id_t cg_site_here(const uintptr_t *slot);
+const cg_site_t *cg_site_get(cg_site_id_t id);
+void cg_write_note(cg_site_id_t writer, cg_site_id_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late);
+void cg_write_each(void (*fn)(const cg_write_t *w, cg_site_id_t writer, cg_site_id_t alloc, cg_cause_t cause, bool late,
                               void *arg),
                    void *arg);
-uint16_t cg_writer_site(const uintptr_t *native, uint32_t n);
-uint64_t cg_site_fold(uint16_t id);
+cg_site_id_t cg_writer_site(const uintptr_t *native, uint32_t n);
+uint64_t cg_site_fold(cg_site_id_t id);
 bool cg_site_shown(const cg_site_t *s, uint32_t i);
 const char *cg_cause_name(cg_cause_t cause);
 
@@ -236,8 +239,8 @@ typedef enum {
     CG_SITECACHE_LEARN,  /* unwind with the slots, and remember the stack */
     CG_SITECACHE_UNWIND, /* unwind plainly (another stack, or the set learnt enough) */
 } cg_sitecache_t;
-cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, uint16_t *id);
-void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, uint16_t id);
+cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, cg_site_id_t *id);
+void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, cg_site_id_t id);
 
 /* ---- "ledger.c": the freeze layer's watcher: writes and copies counted -- */
 void cg_ledger_setup(void);

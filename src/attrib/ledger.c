@@ -53,25 +53,26 @@ static cg_cause_t cause_of(uintptr_t addr, const cg_block_info_t *b, bool in_blo
 }
 
 /* The tag of a write: its writer stack, the allocation site of the block
- * at addr and the cause, cause << 32 | writer << 16 | alloc, + 1. */
-static uint64_t write_tag(uint16_t writer, uintptr_t addr, bool kernel)
+ * at addr and the cause, cause << 40 | writer << 20 | alloc, + 1. */
+static uint64_t write_tag(cg_site_id_t writer, uintptr_t addr, bool kernel)
 {
     cg_block_info_t b;
     bool in_block = cg_block_info(addr, &b);
     cg_cause_t cause = kernel ? CG_CAUSE_KERNEL : cause_of(addr, &b, in_block);
-    return ((uint64_t)cause << 32 | (uint64_t)writer << 16 | (in_block ? b.site : 0)) + 1;
+    return ((uint64_t)cause << 2 * CG_SITE_BITS | (uint64_t)writer << CG_SITE_BITS | (in_block ? b.site : 0)) + 1;
 }
 
 static void note_tag(uint64_t tag, uint32_t writes, bool copied)
 {
     tag--;
     if (stacks())
-        cg_write_note((uint16_t)(tag >> 16), (uint16_t)tag, (cg_cause_t)(tag >> 32), writes, copied, late());
+        cg_write_note((cg_site_id_t)(tag >> CG_SITE_BITS & CG_SITE_MASK), (cg_site_id_t)(tag & CG_SITE_MASK),
+                      (cg_cause_t)(tag >> 2 * CG_SITE_BITS), writes, copied, late());
 }
 
 /* The writer of a trapped write, from its signal context: a site id, with
  * the thread's Python frames in a CPython. */
-static uint16_t writer_site(void *uc)
+static cg_site_id_t writer_site(void *uc)
 {
     uintptr_t frames[CG_MAX_FRAMES];
     uint32_t n = writer_stack(uc, frames);
@@ -79,7 +80,7 @@ static uint16_t writer_site(void *uc)
 }
 
 /* A trapped write (uc), or the kernel's for a call (tag). */
-static void on_write(uintptr_t addr, void *uc, bool copied, uint32_t tag)
+static void on_write(uintptr_t addr, void *uc, bool copied, cg_tag_t tag)
 {
     cg_board_note_write(copied, late());
     if (!stacks()) return;
@@ -87,32 +88,32 @@ static void on_write(uintptr_t addr, void *uc, bool copied, uint32_t tag)
         note_tag(write_tag(writer_site(uc), addr, false), 1, copied);
         return;
     }
-    note_tag(((uint64_t)CG_CAUSE_KERNEL << 32 | (tag - 1)) + 1, 1, copied);
+    note_tag(((uint64_t)CG_CAUSE_KERNEL << 2 * CG_SITE_BITS | (tag - 1)) + 1, 1, copied);
 }
 
 /* The tag of the kernel's write at addr for a call, until it settles:
- * writer << 16 | alloc, + 1. memo keeps the call's writer site, + 1. */
-static uint32_t kernel_tag(uintptr_t addr, uint32_t *memo)
+ * writer << 20 | alloc, + 1. memo keeps the call's writer site, + 1. */
+static cg_tag_t kernel_tag(uintptr_t addr, cg_tag_t *memo)
 {
     if (!*memo) {
         uintptr_t frames[CG_MAX_FRAMES];
-        *memo = (uint32_t)cg_writer_site(frames, writer_stack(NULL, frames)) + 1;
+        *memo = (cg_tag_t)cg_writer_site(frames, writer_stack(NULL, frames)) + 1;
     }
     cg_block_info_t b;
-    uint16_t alloc = cg_block_info(addr, &b) ? b.site : 0;
-    return ((*memo - 1) << 16 | alloc) + 1;
+    cg_site_id_t alloc = cg_block_info(addr, &b) ? b.site : 0;
+    return ((*memo - 1) << CG_SITE_BITS | alloc) + 1;
 }
 
 /* A copy settled: a pending page this process wrote, with what made it
  * pending (a call's tag, or none: a bulk thaw). */
-static void on_copy(uint32_t tag, cg_copy_how_t how)
+static void on_copy(cg_tag_t tag, cg_copy_how_t how)
 {
     if (how == CG_PENDING_MORE || how == CG_PENDING_LESS) {
         cg_board_note_pending(how == CG_PENDING_MORE ? 1 : -1);
         return;
     }
     cg_board_note_copy(tag == 0, how == CG_COPY_ESTIMATED, late());
-    if (tag) note_tag(((uint64_t)CG_CAUSE_KERNEL << 32 | (tag - 1)) + 1, 0, true);
+    if (tag) note_tag(((uint64_t)CG_CAUSE_KERNEL << 2 * CG_SITE_BITS | (tag - 1)) + 1, 0, true);
 }
 
 static void on_abort(uintptr_t addr, void *uc, bool copied)
@@ -123,7 +124,7 @@ static void on_abort(uintptr_t addr, void *uc, bool copied)
     cg_board_note_abort();
     const cg_site_t *s = NULL;
     if (stacks()) {
-        uint16_t id = cg_writer_site(frames, n);
+        cg_site_id_t id = cg_writer_site(frames, n);
         note_tag(write_tag(id, addr, uc == NULL), 1, copied);
         s = cg_site_get(id); /* with the Python frames, in a CPython */
     }

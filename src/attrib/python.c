@@ -39,6 +39,8 @@ typedef struct {
     uint32_t co_code;       /* code -> first instruction */
     uint32_t co_first;      /* code -> _co_firsttraceable (int) */
     uint32_t co_filename, co_name; /* code -> str (co_qualname where there is one) */
+    uint32_t co_linetable;  /* code -> bytes of the location table (3.11 on); 0: none read */
+    uint32_t co_firstlineno;
     uint32_t str_ascii;     /* sizeof(PyASCIIObject): where compact ASCII data begins */
     uint32_t str_compact;   /* sizeof(PyCompactUnicodeObject) */
     uint32_t str_utf8;      /* PyCompactUnicodeObject -> utf8 */
@@ -47,9 +49,9 @@ typedef struct {
 
 /* From the interpreters' own headers (offsetof, with Py_BUILD_CORE). */
 static const layout_t layouts[] = {
-    { 0x030900, 24, -1, 32, 24, 104, -1, 0, 0, 104, 112, 48, 72, 56, 0 },
-    { 0x030b00, 56, 8, 32, 48, 56, 69, 184, 168, 112, 128, 48, 72, 56, 1ul << 4 },
-    { 0x030d00, 72, -1, 0, 8, 56, 70, 200, 184, 112, 128, 40, 56, 48, (1ul << 4) | (1ul << 3) },
+    { 0x030900, 24, -1, 32, 24, 104, -1, 0, 0, 104, 112, 0, 40, 48, 72, 56, 0 },
+    { 0x030b00, 56, 8, 32, 48, 56, 69, 184, 168, 112, 128, 136, 72, 48, 72, 56, 1ul << 4 },
+    { 0x030d00, 72, -1, 0, 8, 56, 70, 200, 184, 112, 128, 136, 68, 48, 56, 48, (1ul << 4) | (1ul << 3) },
 };
 
 #define OWNED_BY_GENERATOR 1
@@ -71,6 +73,8 @@ static struct {
     char version[16];           /* "3.11", or "" when the program is not CPython */
     void *(*this_thread)(void); /* PyGILState_GetThisThreadState */
     int (*addr2line)(void *code, int offset); /* PyCode_Addr2Line */
+    int (*check_line)(int offset, void *range); /* _PyCode_CheckLineNumber, 3.11 on: moves a range */
+    _Atomic bool ranges;        /* check_line gave what addr2line gives, each time it was compared */
     uintptr_t code_type, type_type, str_type, bytes_type, set_type, frozenset_type;
     uintptr_t eval_lo, eval_hi; /* _PyEval_EvalFrameDefault */
     uintptr_t obj_lo, obj_hi;   /* the object the interpreter is in (its loaded segments) */
@@ -159,6 +163,10 @@ void cg_py_setup(void)
     if (!py.l) return;
     py.this_thread = (void *(*)(void))sym("PyGILState_GetThisThreadState");
     py.addr2line = (int (*)(void *, int))sym("PyCode_Addr2Line");
+    if (py.l->co_linetable) {
+        py.check_line = (int (*)(int, void *))sym("_PyCode_CheckLineNumber");
+        atomic_store(&py.ranges, py.check_line != NULL);
+    }
     py.code_type = sym("PyCode_Type");
     py.type_type = sym("PyType_Type");
     py.str_type = sym("PyUnicode_Type");
@@ -261,11 +269,16 @@ static uint64_t text_hash(uint64_t h, const char *s)
 /* The number (1..CG_LOC_SLOTS) of a Python location, adding it when new;
  * 0 when the table has no room near its place. Lock-free, as the stack
  * table (sites.c). Async-signal-safe. */
-uint32_t cg_loc_id(const cg_pyloc_t *loc)
+static uint64_t names_hash(const cg_pyloc_t *loc)
+{
+    return text_hash(text_hash(0xcbf29ce484222325ULL, loc->file), loc->function);
+}
+
+static uint32_t loc_id(const cg_pyloc_t *loc, uint64_t names)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->locs_offset) return 0;
-    uint64_t h = mix(text_hash(text_hash(0xcbf29ce484222325ULL ^ (uint64_t)loc->line, loc->file), loc->function));
+    uint64_t h = mix(names ^ mix((uint64_t)(uint32_t)loc->line + 1));
     if (h < 2) h += 2;
     cg_locslot_t *t = locs_of(b);
     for (uint32_t probe = 0; probe < LOC_PROBES; probe++) {
@@ -289,6 +302,11 @@ uint32_t cg_loc_id(const cg_pyloc_t *loc)
     return 0;
 }
 
+uint32_t cg_loc_id(const cg_pyloc_t *loc)
+{
+    return loc_id(loc, names_hash(loc));
+}
+
 const cg_pyloc_t *cg_loc_get(uint32_t id)
 {
     cg_board_t *b = cg_board;
@@ -297,17 +315,53 @@ const cg_pyloc_t *cg_loc_get(uint32_t id)
     return atomic_load_explicit(&e->hash, memory_order_acquire) > LOC_BUSY ? &e->loc : NULL;
 }
 
-/* This process's memo of the locations it has resolved. An entry is
- * trusted only while the code object at that address has the same file
- * name object: an address reused by another code object is a miss. */
-#define MEMO_SLOTS 8192
+/* This process's memo of the locations it has resolved: (code, offset)
+ * to a location's number, direct-mapped. An entry is trusted only while the
+ * code object at that address has the same file name object: an address
+ * reused by another code object is a miss. The key is read again after the
+ * fields (an entry being replaced has key 1 meanwhile). */
+#define MEMO_SLOTS 65536
+/* What a frame is, for folding imports: a module's body run by an import
+ * is one frame, "(import)", and importlib's own frames are left out. */
+enum { KIND_CODE, KIND_MODULE, KIND_IMPORTLIB };
+#define BODY (-1) /* the offset that stands for a module's whole body */
+
 typedef struct {
     _Atomic uint64_t key; /* 0 empty, 1 busy, else a hash of code and offset */
     uintptr_t code, filename;
     int offset;
     uint32_t loc;
+    int kind;
 } memo_t;
 static memo_t memo[MEMO_SLOTS];
+
+/* A range of instructions on one line, as CPython 3.11 to 3.13 keep it
+ * (PyCodeAddressRange): _PyCode_CheckLineNumber moves it forwards or
+ * backwards to the instruction asked for, reading the location table from
+ * where it is; PyCode_Addr2Line starts from the table's beginning each
+ * time, which, over a long module body, costs its length for each line. */
+typedef struct {
+    int ar_start, ar_end, ar_line;
+    struct {
+        int computed_line;
+        const uint8_t *lo_next, *limit;
+    } opaque;
+} addr_range_t;
+
+/* What is known of a code object: its names, copied, and where its
+ * location table was read last. Taken by one reader at a time (busy); a
+ * reader that finds it taken (a signal handler that interrupted one) reads
+ * without it. */
+#define CODE_SLOTS 1024
+typedef struct {
+    _Atomic int busy;
+    uintptr_t code, filename, name, linetable;
+    addr_range_t range;
+    uint64_t names; /* names_hash of loc */
+    int kind;
+    cg_pyloc_t loc;
+} code_t;
+static code_t codes[CODE_SLOTS];
 
 /* Copy str object s as UTF-8 into buf (at most size - 1 bytes, the tail
  * kept when it is longer: the end of a path says most). */
@@ -355,36 +409,93 @@ static void copy_str(uintptr_t s, char *buf, size_t size)
     buf[k + n - skip] = '\0';
 }
 
-static uint32_t resolve(uintptr_t code, int offset)
+/* The location of instruction offset of code, without the code cache. */
+static int kind_of(const cg_pyloc_t *loc)
+{
+    if (!strncmp(loc->file, "<frozen importlib", 17)) return KIND_IMPORTLIB;
+    return strcmp(loc->function, "<module>") ? KIND_CODE : KIND_MODULE;
+}
+
+static uint32_t locate_plainly(uintptr_t code, int offset, uintptr_t filename, int *kind)
+{
+    cg_pyloc_t loc;
+    loc.line = offset == BODY ? 0 : py.addr2line((void *)code, offset);
+    copy_str(filename, loc.file, sizeof loc.file);
+    copy_str(WORD(code + py.l->co_name), loc.function, sizeof loc.function);
+    *kind = kind_of(&loc);
+    return cg_loc_id(&loc);
+}
+
+static uint32_t locate(uintptr_t code, int offset, uintptr_t filename, int *kind)
 {
     const layout_t *l = py.l;
-    uintptr_t filename = WORD(code + l->co_filename);
-    uint64_t key = mix(code ^ mix((uint64_t)(uint32_t)offset + 0x9e37)) | 2;
-    for (uint32_t probe = 0; probe < 8; probe++) {
-        memo_t *m = &memo[(key + probe) % MEMO_SLOTS];
-        uint64_t cur = atomic_load_explicit(&m->key, memory_order_acquire);
-        if (cur == key && m->code == code && m->offset == offset && m->filename == filename) return m->loc;
-        if (cur != 0) continue;
-        cg_pyloc_t loc;
-        loc.line = py.addr2line((void *)code, offset);
-        copy_str(filename, loc.file, sizeof loc.file);
-        copy_str(WORD(code + l->co_name), loc.function, sizeof loc.function);
-        uint32_t id = cg_loc_id(&loc);
-        uint64_t expected = 0;
-        if (id && atomic_compare_exchange_strong(&m->key, &expected, 1)) {
-            m->code = code;
-            m->offset = offset;
-            m->filename = filename;
-            m->loc = id;
-            atomic_store_explicit(&m->key, key, memory_order_release);
+    code_t *c = &codes[(code >> 4) * 0x9e3779b1u % CODE_SLOTS];
+    int free_ = 0;
+    if (!atomic_compare_exchange_strong(&c->busy, &free_, 1)) return locate_plainly(code, offset, filename, kind);
+    uintptr_t name = WORD(code + l->co_name), table = l->co_linetable ? WORD(code + l->co_linetable) : 0;
+    bool fresh = c->code != code || c->filename != filename || c->name != name || c->linetable != table;
+    if (fresh) {
+        c->code = code;
+        c->filename = filename;
+        c->name = name;
+        c->linetable = table;
+        copy_str(filename, c->loc.file, sizeof c->loc.file);
+        copy_str(name, c->loc.function, sizeof c->loc.function);
+        c->names = names_hash(&c->loc);
+        c->kind = kind_of(&c->loc);
+        if (table) { /* as _PyLineTable_InitAddressRange does */
+            c->range.opaque.lo_next = (const uint8_t *)(table + 32); /* PyBytesObject's data */
+            c->range.opaque.limit = c->range.opaque.lo_next + *(const intptr_t *)(table + 16);
+            c->range.ar_start = -1;
+            c->range.ar_end = 0;
+            c->range.opaque.computed_line = *(const int *)(code + l->co_firstlineno);
+            c->range.ar_line = -1;
         }
-        return id;
     }
-    cg_pyloc_t loc;
-    loc.line = py.addr2line((void *)code, offset);
-    copy_str(filename, loc.file, sizeof loc.file);
-    copy_str(WORD(code + l->co_name), loc.function, sizeof loc.function);
-    return cg_loc_id(&loc);
+    int line;
+    if (offset == BODY) {
+        line = 0;
+    } else if (table && atomic_load_explicit(&py.ranges, memory_order_relaxed)) {
+        line = py.check_line(offset, &c->range);
+        /* The first line of each code object is checked against
+         * PyCode_Addr2Line: a layout that differs turns the ranges off. */
+        if (fresh && line != py.addr2line((void *)code, offset)) {
+            atomic_store(&py.ranges, false);
+            line = py.addr2line((void *)code, offset);
+        }
+        if (line < 0) line = py.addr2line((void *)code, offset);
+    } else {
+        line = py.addr2line((void *)code, offset);
+    }
+    c->loc.line = line;
+    *kind = c->kind;
+    uint32_t id = loc_id(&c->loc, c->names);
+    atomic_store_explicit(&c->busy, 0, memory_order_release);
+    return id;
+}
+
+static uint32_t resolve(uintptr_t code, int offset, int *kind)
+{
+    uintptr_t filename = WORD(code + py.l->co_filename);
+    uint64_t key = mix(code ^ mix((uint64_t)(uint32_t)offset + 0x9e37)) | 2;
+    memo_t *m = &memo[key % MEMO_SLOTS];
+    uint64_t cur = atomic_load_explicit(&m->key, memory_order_acquire);
+    if (cur == key && m->code == code && m->offset == offset && m->filename == filename) {
+        uint32_t loc = m->loc;
+        *kind = m->kind;
+        atomic_signal_fence(memory_order_acquire);
+        if (atomic_load_explicit(&m->key, memory_order_acquire) == key) return loc;
+    }
+    uint32_t id = locate(code, offset, filename, kind);
+    if (id && cur != 1 && atomic_compare_exchange_strong(&m->key, &cur, 1)) {
+        m->code = code;
+        m->offset = offset;
+        m->filename = filename;
+        m->loc = id;
+        m->kind = *kind;
+        atomic_store_explicit(&m->key, key, memory_order_release);
+    }
+    return id;
 }
 
 /* Splice Python frames (locs, m) into a native stack (n frames): the
@@ -422,14 +533,38 @@ uint32_t cg_py_stack(cg_pystack_t *ps, uint32_t max)
 }
 
 /* The locations of ps's frames (those that have one), into locs. */
-uint32_t cg_py_resolve(const cg_pystack_t *ps, uint32_t *locs)
+/* Frames to locations. An import is folded: what runs inside it (the
+ * module's body, the class bodies and functions it calls) is one
+ * location, the module's, at line 0, and importlib's own frames are left
+ * out; so the hundred thousand lines a large import runs (under
+ * COWGUARD_PREFORK) make one site per module, not one per line. */
+static uint32_t resolve_all(const uintptr_t *code, const int *offset, uint32_t n, uint32_t *locs)
 {
+    uint32_t ids[CG_MAX_FRAMES];
+    int kinds[CG_MAX_FRAMES];
+    uint32_t first = 0; /* the frames before first - 1 ran inside an import of first - 1's module; 0: none */
+    for (uint32_t i = 0; i < n; i++) {
+        kinds[i] = KIND_CODE;
+        ids[i] = resolve(code[i], offset[i], &kinds[i]);
+        if (!first && i && kinds[i] == KIND_IMPORTLIB && kinds[i - 1] == KIND_MODULE) first = i;
+    }
     uint32_t k = 0;
-    for (uint32_t i = 0; i < ps->n; i++) {
-        uint32_t id = resolve(ps->code[i], ps->offset[i]);
-        if (id) locs[k++] = id;
+    for (uint32_t i = first ? first - 1 : 0; i < n; i++) {
+        if (kinds[i] == KIND_IMPORTLIB || !ids[i]) continue;
+        uint32_t id = ids[i];
+        if (kinds[i] == KIND_MODULE && i + 1 < n && kinds[i + 1] == KIND_IMPORTLIB) {
+            int kind;
+            uint32_t body = resolve(code[i], BODY, &kind);
+            if (body) id = body;
+        }
+        locs[k++] = id;
     }
     return k;
+}
+
+uint32_t cg_py_resolve(const cg_pystack_t *ps, uint32_t *locs)
+{
+    return resolve_all(ps->code, ps->offset, ps->n, locs);
 }
 
 /* The thread's Python frames as locations, read under a probe: in the
@@ -442,13 +577,8 @@ uint32_t cg_py_locs_probed(uint32_t *locs, uint32_t max)
     sigjmp_buf jb;
     if (sigsetjmp(jb, 0) == 0) {
         probe_set(&jb);
-        pyframe_t pf[CG_MAX_FRAMES];
-        uint32_t m = walk(pf, max < CG_MAX_FRAMES ? max : CG_MAX_FRAMES), n = 0;
-        for (uint32_t i = 0; i < m; i++) {
-            uint32_t id = resolve(pf[i].code, pf[i].offset);
-            if (id) locs[n++] = id;
-        }
-        k = n;
+        cg_pystack_t ps;
+        k = cg_py_stack(&ps, max) ? cg_py_resolve(&ps, locs) : 0;
     } else {
         k = 0;
     }

@@ -35,7 +35,7 @@ typedef struct {
     uintptr_t ra0;   /* the first return address: the key; 0 = empty */
     uint32_t n;      /* frames */
     uint32_t reach;  /* bytes from the first slot to past the last */
-    uint16_t id;
+    cg_site_id_t id;
     uint32_t off[CG_MAX_FRAMES]; /* off[k]: the slot of frame k, from frame 0's */
     uintptr_t ra[CG_MAX_FRAMES];
 } entry_t;
@@ -139,7 +139,7 @@ static bool second(uintptr_t base, uintptr_t ra0, uintptr_t *ra1)
  * thread has seen it: CG_SITECACHE_HIT and *id. Else whether the stack may
  * be learnt (cg_sitecache_add; the learning is counted against its set): a
  * first return address whose second is not known yet may always be. */
-cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, uint16_t *id)
+cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, cg_site_id_t *id)
 {
     uintptr_t ra0 = *slot, base = (uintptr_t)slot, ra1;
     if (!on_stack(base)) return CG_SITECACHE_UNWIND;
@@ -163,7 +163,7 @@ cg_sitecache_t cg_sitecache_find(const uintptr_t *slot, uint16_t *id)
 
 /* Remember a stack just unwound: frames and the slots their return
  * addresses lay in (frame 0's is where the program called cowguard). */
-void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, uint16_t id)
+void cg_sitecache_add(const uintptr_t *frames, const uintptr_t *slots, uint32_t n, cg_site_id_t id)
 {
     if (n == 0 || n > CG_MAX_FRAMES || !on_stack(slots[0])) return;
     uintptr_t base = slots[0];

@@ -54,32 +54,42 @@ static bool same_stack(const cg_site_t *s, const uintptr_t *frames, uint32_t n)
 /* The id of this stack (1..CG_SITE_SLOTS - 1), adding it when new;
  * CG_SITE_OTHER when there is no room for it near its place (the table is
  * full); 0 when backtraces are off. Async-signal-safe. */
-uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
+static cg_site_id_t site_id(const uintptr_t *frames, uint32_t n, bool writer)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames || n == 0) return 0;
     if (n > b->site_frames) n = b->site_frames;
     uint64_t h = stack_hash(frames, n);
+    /* Allocation sites take at most three quarters of the table: the
+     * writers, which come after the fork, always find room. */
+    bool room = writer || atomic_load_explicit(&b->nsites, memory_order_relaxed) < CG_SITE_SLOTS / 4 * 3;
     for (uint32_t probe = 0; probe < PROBES; probe++) {
         uint32_t i = (uint32_t)((h + probe) % (CG_SITE_SLOTS - 1)); /* the last entry is CG_SITE_OTHER's */
         cg_site_t *s = site_at(b, i);
         uint64_t cur = atomic_load_explicit(&s->hash, memory_order_acquire);
         for (int spin = 0; cur == SITE_BUSY && spin < SPINS; spin++)
             cur = atomic_load_explicit(&s->hash, memory_order_acquire);
+        if (cur == SITE_EMPTY && !room) break; /* not here, and no room for it */
         if (cur == SITE_EMPTY) {
             uint64_t expected = SITE_EMPTY;
             if (atomic_compare_exchange_strong(&s->hash, &expected, SITE_BUSY)) {
                 for (uint32_t f = 0; f < n; f++) s->frames[f] = frames[f];
                 s->nframes = n;
+                atomic_fetch_add_explicit(&b->nsites, 1, memory_order_relaxed);
                 atomic_store_explicit(&s->hash, h, memory_order_release);
-                return (uint16_t)(i + 1);
+                return (cg_site_id_t)(i + 1);
             }
             cur = expected;
         }
-        if (cur == h && same_stack(s, frames, n)) return (uint16_t)(i + 1);
+        if (cur == h && same_stack(s, frames, n)) return (cg_site_id_t)(i + 1);
     }
     atomic_fetch_add(&b->lost_sites, 1);
     return CG_SITE_OTHER;
+}
+
+cg_site_id_t cg_site_id(const uintptr_t *frames, uint32_t n)
+{
+    return site_id(frames, n, false);
 }
 
 /* Allocation sites in a CPython: the caller's frame (the C function that
@@ -91,36 +101,48 @@ uint16_t cg_site_id(const uintptr_t *frames, uint32_t n)
  * racing store costs a miss, or, once in 2^64, a neighbouring site. */
 #define PY_MEMO 8192
 static struct {
-    _Atomic uint64_t key;   /* a hash of the caller and the frames; 0 empty */
-    _Atomic uint64_t value; /* caller << 16 | site id */
+    _Atomic uint64_t key; /* a hash of the caller and the frames; 0 empty, 1 being written */
+    uintptr_t caller;
+    cg_site_id_t id;
 } py_memo[PY_MEMO];
 
-static uint16_t python_site(const uintptr_t *slot)
+static cg_site_id_t python_site(const uintptr_t *slot)
 {
     cg_pystack_t ps;
     if (!slot || !cg_py_stack(&ps, cg_board->site_frames)) return 0;
     uintptr_t caller = *slot;
-    uint64_t key = (ps.hash ^ (caller * 0x9e3779b97f4a7c15ULL)) | 1;
+    uint64_t key = (ps.hash ^ (caller * 0x9e3779b97f4a7c15ULL)) | 2; /* never 0 (empty) or 1 (busy) */
     size_t i = (key >> 17) % PY_MEMO;
-    if (atomic_load_explicit(&py_memo[i].key, memory_order_acquire) == key) {
-        uint64_t v = atomic_load_explicit(&py_memo[i].value, memory_order_relaxed);
-        if (v >> 16 == caller && (v & 0xffff)) return (uint16_t)v;
+    uint64_t cur = atomic_load_explicit(&py_memo[i].key, memory_order_acquire);
+    if (cur == key && py_memo[i].caller == caller) {
+        cg_site_id_t id = py_memo[i].id;
+        atomic_signal_fence(memory_order_acquire);
+        if (atomic_load_explicit(&py_memo[i].key, memory_order_acquire) == key) return id;
     }
     uint32_t locs[CG_MAX_FRAMES];
     uint32_t m = cg_py_resolve(&ps, locs);
     if (!m) return 0;
+    /* A large program marked whole (COWGUARD_PREFORK) makes more Python
+     * stacks than the table holds: as it fills, new allocation sites keep
+     * fewer frames, so that the data built last (after the imports) still
+     * finds room, with its innermost lines. */
+    uint32_t used = atomic_load_explicit(&cg_board->nsites, memory_order_relaxed);
+    uint32_t keep = used < CG_SITE_SLOTS / 2 ? m : used < CG_SITE_SLOTS / 8 * 5 ? 4 : 2;
+    if (m > keep) m = keep;
     uintptr_t out[CG_MAX_FRAMES];
-    uint16_t id = cg_site_id(out, cg_py_splice(&caller, 1, locs, m, out, cg_board->site_frames));
-    if (id != CG_SITE_OTHER) {
-        atomic_store_explicit(&py_memo[i].value, (uint64_t)caller << 16 | id, memory_order_relaxed);
+    cg_site_id_t id = cg_site_id(out, cg_py_splice(&caller, 1, locs, m, out, cg_board->site_frames));
+    /* "Other stacks" too: a full table is not asked again. */
+    if (cur != 1 && atomic_compare_exchange_strong(&py_memo[i].key, &cur, 1)) {
+        py_memo[i].caller = caller;
+        py_memo[i].id = id;
         atomic_store_explicit(&py_memo[i].key, key, memory_order_release);
     }
     return id;
 }
 
-static uint16_t native_site(const uintptr_t *slot)
+static cg_site_id_t native_site(const uintptr_t *slot)
 {
-    uint16_t id;
+    cg_site_id_t id;
     cg_sitecache_t known = slot ? cg_sitecache_find(slot, &id) : CG_SITECACHE_UNWIND;
     if (known == CG_SITECACHE_HIT) return id;
     uintptr_t frames[CG_MAX_FRAMES], slots[CG_MAX_FRAMES];
@@ -139,28 +161,28 @@ static uint16_t native_site(const uintptr_t *slot)
  * program's return address into cowguard lies on the stack, when the
  * caller knows (the malloc wrappers do): the thread's cache of stacks
  * (sitecache.c) then answers most calls without unwinding. */
-uint16_t cg_site_here(const uintptr_t *slot)
+cg_site_id_t cg_site_here(const uintptr_t *slot)
 {
     if (!cg_opt.backtrace || !cg_board) return 0;
-    uint16_t id = cg_py_active() ? python_site(slot) : 0;
+    cg_site_id_t id = cg_py_active() ? python_site(slot) : 0;
     return id ? id : native_site(slot);
 }
 
 /* A writer's stack (native, n frames, unwound from the fault's context)
  * with the thread's Python frames: the site id. In the fault handler. */
-uint16_t cg_writer_site(const uintptr_t *native, uint32_t n)
+cg_site_id_t cg_writer_site(const uintptr_t *native, uint32_t n)
 {
     cg_board_t *b = cg_board;
-    if (!cg_py_active() || !b || !b->site_frames) return cg_site_id(native, n);
+    if (!cg_py_active() || !b || !b->site_frames) return site_id(native, n, true);
     uint32_t locs[CG_MAX_FRAMES];
     uint32_t m = cg_py_locs_probed(locs, b->site_frames);
-    if (!m) return cg_site_id(native, n);
+    if (!m) return site_id(native, n, true);
     uintptr_t out[CG_MAX_FRAMES];
-    return cg_site_id(out, cg_py_splice(native, n, locs, m, out, b->site_frames));
+    return site_id(out, cg_py_splice(native, n, locs, m, out, b->site_frames), true);
 }
 
 /* The frames of site id, or NULL. */
-const cg_site_t *cg_site_get(uint16_t id)
+const cg_site_t *cg_site_get(cg_site_id_t id)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames || id == 0 || id > CG_SITE_SLOTS) return NULL;
@@ -171,11 +193,12 @@ const cg_site_t *cg_site_get(uint16_t id)
 /* Count writes (trapped writes, or 0 for a copy settled later) by this
  * process through writer into a block of alloc, and whether they copied a
  * shared page; late: after it began to exit. Async-signal-safe. */
-void cg_write_note(uint16_t writer, uint16_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late)
+void cg_write_note(cg_site_id_t writer, cg_site_id_t alloc, cg_cause_t cause, uint32_t writes, bool copied, bool late)
 {
     cg_board_t *b = cg_board;
     if (!b || !b->site_frames) return;
-    uint64_t key = ((uint64_t)cause << 33 | (uint64_t)late << 32 | (uint64_t)writer << 16 | alloc) + 1;
+    uint64_t key = ((uint64_t)cause << (2 * CG_SITE_BITS + 1) | (uint64_t)late << 2 * CG_SITE_BITS |
+                    (uint64_t)writer << CG_SITE_BITS | alloc) + 1;
     int32_t pid = (int32_t)getpid();
     uint64_t h = mix(key * 31 + (uint64_t)pid);
     cg_write_t *t = writes_of(b);
@@ -206,7 +229,7 @@ void cg_write_note(uint16_t writer, uint16_t alloc, cg_cause_t cause, uint32_t w
 }
 
 /* Visit every published write entry. */
-void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t alloc, cg_cause_t cause, bool late,
+void cg_write_each(void (*fn)(const cg_write_t *w, cg_site_id_t writer, cg_site_id_t alloc, cg_cause_t cause, bool late,
                               void *arg),
                    void *arg)
 {
@@ -217,7 +240,8 @@ void cg_write_each(void (*fn)(const cg_write_t *w, uint16_t writer, uint16_t all
         uint64_t key = atomic_load_explicit(&t[i].key, memory_order_acquire);
         if (key == 0 || key == WRITE_BUSY) continue;
         key -= 1;
-        fn(&t[i], (uint16_t)(key >> 16), (uint16_t)(key & 0xffff), (cg_cause_t)(key >> 33), (key >> 32) & 1, arg);
+        fn(&t[i], (cg_site_id_t)(key >> CG_SITE_BITS & CG_SITE_MASK), (cg_site_id_t)(key & CG_SITE_MASK),
+           (cg_cause_t)(key >> (2 * CG_SITE_BITS + 1)), (key >> 2 * CG_SITE_BITS) & 1, arg);
     }
 }
 
@@ -236,7 +260,7 @@ bool cg_site_shown(const cg_site_t *s, uint32_t i)
 
 /* The hash of a stack as the text report shows it (the id itself when
  * there is no stack). */
-uint64_t cg_site_fold(uint16_t id)
+uint64_t cg_site_fold(cg_site_id_t id)
 {
     const cg_site_t *s = cg_site_get(id);
     if (!s) return id;

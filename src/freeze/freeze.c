@@ -32,7 +32,7 @@ static struct {
     _Atomic uint64_t *pending;    /* made writable without a trapped write while another process
                                    * shared it; whether this process then wrote (so copied) it is
                                    * settled later (cg_settle) */
-    _Atomic uint32_t *pending_tag; /* per page: what made it pending (a call's tag), 0 a bulk thaw */
+    _Atomic cg_tag_t *pending_tag; /* per page: what made it pending (a call's tag), 0 a bulk thaw */
     _Atomic uint64_t *copied;     /* this process copied it (and counted the copy) */
     _Atomic uint64_t *program;    /* the program protected it itself (mprotect) */
 } pg;
@@ -41,7 +41,7 @@ static const cg_watch_t *watch; /* who counts what happens here (attrib/ledger.c
 static _Atomic size_t thaws;    /* thaw operations since the last freeze (which re-merges) */
 
 static void budget_setup(void);
-static void mark_pending(uintptr_t from, uintptr_t to, uint32_t tag, bool assume_shared);
+static void mark_pending(uintptr_t from, uintptr_t to, cg_tag_t tag, bool assume_shared);
 static void mark_pending_frozen(uintptr_t from, uintptr_t to);
 static int reclaim_range(uintptr_t from, uintptr_t to);
 static bool move_pages(uintptr_t from, uintptr_t to, size_t len);
@@ -60,7 +60,7 @@ bool cg_freeze_setup(void)
     size_t bitmap = (npages + 63) / 64 * 8, tags = npages * sizeof *pg.pending_tag;
     _Atomic uint64_t *frozen = cg_map_anon(bitmap), *pending = cg_map_anon(bitmap), *copied = cg_map_anon(bitmap),
                      *program = cg_map_anon(bitmap);
-    _Atomic uint32_t *tag = cg_map_anon(tags);
+    _Atomic cg_tag_t *tag = cg_map_anon(tags);
     if (!frozen || !pending || !copied || !program || !tag) {
         if (frozen) munmap(frozen, bitmap);
         if (pending) munmap(pending, bitmap);
@@ -323,12 +323,12 @@ static size_t thaw_unit(void)
 
 /* ---- pending pages ------------------------------------------------------- */
 
-static inline void tell(uint32_t tag, cg_copy_how_t how)
+static inline void tell(cg_tag_t tag, cg_copy_how_t how)
 {
     if (watch) watch->copy(tag, how);
 }
 
-static void count_copy(size_t i, uint32_t tag, cg_copy_how_t how)
+static void count_copy(size_t i, cg_tag_t tag, cg_copy_how_t how)
 {
     atomic_fetch_or_explicit(&pg.copied[i / 64], 1ULL << (i % 64), memory_order_relaxed);
     tell(tag, how);
@@ -339,7 +339,7 @@ static void count_copy(size_t i, uint32_t tag, cg_copy_how_t how)
  * about to share them) become pending, with what made them so, and the
  * kernel starts recording their writes. Before they are made writable.
  * Async-signal-safe. */
-static void mark_pending(uintptr_t from, uintptr_t to, uint32_t tag, bool assume_shared)
+static void mark_pending(uintptr_t from, uintptr_t to, cg_tag_t tag, bool assume_shared)
 {
     uint64_t entries[64]; /* the handler may run on a small alternate stack */
     for (uintptr_t a = from; a < to; a += sizeof entries / 8 * CG_PAGE) {
@@ -582,7 +582,7 @@ int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied)
  * may have won the race); the page, if another process shares it, becomes
  * pending with tag, so that only a page the kernel then writes counts as
  * copied. Async-signal-safe. */
-void cg_thaw_for_kernel(uintptr_t addr, uint32_t tag, bool *was_frozen)
+void cg_thaw_for_kernel(uintptr_t addr, cg_tag_t tag, bool *was_frozen)
 {
     uintptr_t page = cg_page_down(addr);
     size_t i = cg_arena_page(page);

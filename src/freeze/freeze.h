@@ -25,17 +25,21 @@ typedef enum {
  * wherever the event happens (the fault handler, a wrapper, the exit path),
  * so each must be async-signal-safe. A tag names what wrote a page the
  * kernel wrote for a call; 0 is none. */
+/* What the watcher (attrib/ledger.c) names a page's writer by, kept with
+ * a page the kernel will write until it settles; 0: none. */
+typedef uint64_t cg_tag_t;
+
 typedef struct cg_watch_s {
     /* A write to the frozen page at addr, now made writable by this thread:
      * the program's own (uc, its signal context), or the kernel's for a
      * call (uc NULL, with tag). copied: another process shared the page. */
-    void (*write)(uintptr_t addr, void *uc, bool copied, uint32_t tag);
+    void (*write)(uintptr_t addr, void *uc, bool copied, cg_tag_t tag);
     /* The kernel is about to write the frozen page at addr for a call: the
      * tag to keep with the page. memo starts at 0 for each call. */
-    uint32_t (*kernel_tag)(uintptr_t addr, uint32_t *memo);
+    cg_tag_t (*kernel_tag)(uintptr_t addr, cg_tag_t *memo);
     /* A pending page settled (tag: what made it pending), or the pending
      * count changed. */
-    void (*copy)(uint32_t tag, cg_copy_how_t how);
+    void (*copy)(cg_tag_t tag, cg_copy_how_t how);
     /* COWGUARD_POLICY=abort: say what wrote and where, then abort (it does
      * not return). */
     void (*abort)(uintptr_t addr, void *uc, bool copied);
@@ -58,7 +62,7 @@ bool cg_frozen_fault(uintptr_t addr);
 uintptr_t cg_ever_frozen_end(void);
 size_t cg_frozen_pages(void);
 int cg_thaw_page(uintptr_t addr, bool *was_frozen, bool *copied);
-void cg_thaw_for_kernel(uintptr_t addr, uint32_t tag, bool *was_frozen);
+void cg_thaw_for_kernel(uintptr_t addr, cg_tag_t tag, bool *was_frozen);
 void cg_thaw_range(uintptr_t lo, uintptr_t hi);
 void cg_refreeze_range(uintptr_t lo, uintptr_t hi);
 void cg_settle(uintptr_t lo, uintptr_t hi, bool final);

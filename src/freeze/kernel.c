@@ -38,11 +38,11 @@ void cg_before_kernel_write(uintptr_t a, size_t len)
     uintptr_t from = a < cg_arena.base ? cg_arena.base : cg_page_down(a);
     uintptr_t to = a + len < a || a + len > end ? end : a + len;
     const cg_watch_t *w = cg_watcher();
-    uint32_t memo = 0; /* the caller's stack, taken once */
+    cg_tag_t memo = 0; /* the caller's stack, taken once */
     for (uintptr_t p = from; p < to; p += CG_PAGE) {
         if (!cg_page_frozen(p)) continue;
         if (cg_opt.policy == CG_POLICY_ABORT) cg_fault_abort(p < a ? a : p, NULL);
-        uint32_t tag = w ? w->kernel_tag(p, &memo) : 0;
+        cg_tag_t tag = w ? w->kernel_tag(p, &memo) : 0;
         bool was_frozen;
         cg_thaw_for_kernel(p, tag, &was_frozen);
         if (!was_frozen) continue;

@@ -101,16 +101,29 @@ void cg_exit_setup(void)
     on_exit(on_exit_handler, NULL);
 }
 
-/* COWGUARD_POLICY=abort: once a process of the tree has aborted on a
- * write to frozen memory, no process of the tree forks another: the one
- * that tries aborts instead, with its own measurement and, in the root,
- * the tree's report. Without this, a server or a multiprocessing Pool
- * respawns the workers that aborted, forever, and no report is written.
- * A parent that only reaps goes on as the program would. */
+/* COWGUARD_POLICY=abort: a parent that reaped a child cowguard aborted on
+ * a write to frozen memory does not fork another in its place: it aborts
+ * instead, with its own measurement and, in the root, the tree's report.
+ * Without this, a server or a multiprocessing Pool respawns the workers
+ * that aborted, forever, and no report is written. A parent that only
+ * reaps, or forks its first workers while one aborts, goes on as the
+ * program would. */
+static pid_t reaped_aborted; /* in this process; a forked child starts with none */
+
+void cg_exit_note_reaped(pid_t pid)
+{
+    if (cg_opt.policy == CG_POLICY_ABORT && pid > 0 && pid == cg_board_aborted()) reaped_aborted = pid;
+}
+
+void cg_exit_forked(void)
+{
+    reaped_aborted = 0;
+}
+
 void cg_exit_if_aborted(void)
 {
-    pid_t who = cg_opt.policy == CG_POLICY_ABORT ? cg_board_aborted() : 0;
-    if (!who || who == getpid()) return;
+    pid_t who = reaped_aborted;
+    if (!who) return;
     cg_message("process %d aborted on a write to frozen memory (COWGUARD_POLICY=abort): ending the run", (int)who);
     process_exit(CG_EXIT_SIGNAL, 0, SIGABRT);
     cg_signal_default(SIGABRT);

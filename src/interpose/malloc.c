@@ -141,7 +141,7 @@ static void *realloc_marked(void *ptr, size_t size, const uintptr_t *slot)
     }
     if (size <= old && !cg_block_sealed(ptr)) return ptr;
     if (size > old && cg_block_grow(ptr, size)) return ptr;
-    uint16_t site = cg_site_here(slot);
+    cg_site_id_t site = cg_site_here(slot);
     void *q = size > old ? cg_block_move(ptr, size, site) : NULL;
     if (q) return q;
     q = cg_alloc(size, 16, false, site);

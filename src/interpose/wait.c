@@ -12,6 +12,7 @@ static void note(pid_t pid, int status)
     if (pid > 0 && cg_board) {
         int saved = errno;
         cg_board_note_reaped(pid, status);
+        cg_exit_note_reaped(pid);
         errno = saved;
     }
 }

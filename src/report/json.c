@@ -56,7 +56,7 @@ static void str(cg_sink_t *out, const char *s)
     cg_sink_printf(out, "%s", buf);
 }
 
-static void frames(cg_sink_t *out, uint16_t id, bool lines)
+static void frames(cg_sink_t *out, cg_site_id_t id, bool lines)
 {
     const cg_site_t *s = cg_site_get(id);
     cg_sink_printf(out, "[");

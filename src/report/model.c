@@ -9,13 +9,13 @@
 
 static cg_row_t rows[CG_REPORT_ROWS];
 
-static uint32_t row_hash(uint16_t w, uint16_t a, cg_cause_t cause, bool late)
+static uint32_t row_hash(cg_site_id_t w, cg_site_id_t a, cg_cause_t cause, bool late)
 {
     return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (uint32_t)cause * 0x27d4eb2du ^ (late ? 0x5bd1e995u : 0)) %
            CG_REPORT_ROWS;
 }
 
-static void add_write(const cg_write_t *e, uint16_t w, uint16_t a, cg_cause_t cause, bool late, void *arg)
+static void add_write(const cg_write_t *e, cg_site_id_t w, cg_site_id_t a, cg_cause_t cause, bool late, void *arg)
 {
     cg_report_t *r = arg;
     if (r->pid && atomic_load(&e->pid) != r->pid) return;

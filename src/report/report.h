@@ -12,7 +12,7 @@
 
 /* One (writer site, allocation site) pair, over the processes in scope. */
 typedef struct cg_row_s {
-    uint16_t writer, alloc; /* of the rows merged into this one, the one with most pages */
+    cg_site_id_t writer, alloc; /* of the rows merged into this one, the one with most pages */
     cg_cause_t cause;
     bool late;       /* writes made after the processes began to exit */
     uint64_t fold_writer, fold_alloc; /* the stacks as shown (attrib's cg_site_fold): rows alike merge */

@@ -14,7 +14,7 @@
 /* A stack, innermost first. With Python frames, the interpreter's own
  * native frames are folded into one line (attrib's cg_site_shown; the
  * JSON report lists them). */
-static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool lines)
+static void stack(cg_sink_t *out, int me, const char *title, cg_site_id_t id, bool lines)
 {
     const cg_site_t *s = cg_site_get(id);
     if (!s) {
@@ -33,7 +33,10 @@ static void stack(cg_sink_t *out, int me, const char *title, uint16_t id, bool l
         cg_symbolize(s->frames[i], &f);
         const char *file;
         int line;
-        if (f.python)
+        if (f.python && f.line == 0) /* a module's body, run by an import (attrib/python.c) */
+            cg_sink_printf(out, "==%d==       #%u %s (importing) in %s\n", me, shown, f.object,
+                           f.function ? f.function : "??");
+        else if (f.python)
             cg_sink_printf(out, "==%d==       #%u %s:%d in %s\n", me, shown, f.object, f.line,
                            f.function ? f.function : "??");
         else if (lines && cg_srcline(s->frames[i], &file, &line))

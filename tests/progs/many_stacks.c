@@ -1,16 +1,16 @@
 /* many_stacks.c: more distinct allocation stacks than the site table holds.
- * Each block is allocated at the end of a chain of 16 calls, each made from
+ * Each block is allocated at the end of a chain of 20 calls, each made from
  * one of two functions, chosen by one bit of the block's number: block i
- * has a stack of its own among 65,536. Then a child writes the first and
- * the last block and exits.
+ * has a stack of its own among 1,048,576 (when 22 frames are kept). Then a
+ * child writes the first and the last block and exits.
  *
- * usage: many_stacks BLOCKS   (run with COWGUARD_MIN_SIZE=64) */
+ * usage: many_stacks BLOCKS   (run with COWGUARD_MIN_SIZE=64 COWGUARD_BACKTRACE=24) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LEVELS 16
+#define LEVELS 20
 
 static void *chain(int level, unsigned bits);
 
