@@ -49,9 +49,16 @@ typedef struct {
 
 /* From the interpreters' own headers (offsetof, with Py_BUILD_CORE). */
 static const layout_t layouts[] = {
-    { 0x030900, 24, -1, 32, 24, 104, -1, 0, 0, 104, 112, 0, 40, 48, 72, 56, 0 },
-    { 0x030b00, 56, 8, 32, 48, 56, 69, 184, 168, 112, 128, 136, 72, 48, 72, 56, 1ul << 4 },
-    { 0x030d00, 72, -1, 0, 8, 56, 70, 200, 184, 112, 128, 136, 68, 48, 56, 48, (1ul << 4) | (1ul << 3) },
+    { .hex = 0x030900, .ts_frame = 24, .cframe_frame = -1, .f_code = 32, .f_back = 24, .f_instr = 104,
+      .f_owner = -1, .co_code = 0, .co_first = 0, .co_filename = 104, .co_name = 112, .co_linetable = 0,
+      .co_firstlineno = 40, .str_ascii = 48, .str_compact = 72, .str_utf8 = 56, .preheader = 0 },
+    { .hex = 0x030b00, .ts_frame = 56, .cframe_frame = 8, .f_code = 32, .f_back = 48, .f_instr = 56,
+      .f_owner = 69, .co_code = 184, .co_first = 168, .co_filename = 112, .co_name = 128, .co_linetable = 136,
+      .co_firstlineno = 72, .str_ascii = 48, .str_compact = 72, .str_utf8 = 56, .preheader = 1ul << 4 },
+    { .hex = 0x030d00, .ts_frame = 72, .cframe_frame = -1, .f_code = 0, .f_back = 8, .f_instr = 56,
+      .f_owner = 70, .co_code = 200, .co_first = 184, .co_filename = 112, .co_name = 128, .co_linetable = 136,
+      .co_firstlineno = 68, .str_ascii = 40, .str_compact = 56, .str_utf8 = 48,
+      .preheader = (1ul << 4) | (1ul << 3) },
 };
 
 #define OWNED_BY_GENERATOR 1

@@ -9,7 +9,7 @@ for row in "pass-through, C, 1 thread" "pass-through, C, 2 threads" "pass-throug
     "marked, append" "marked, append x2" "first fork, 64 MiB" "later forks, 64 MiB" \
     "later forks, 64 MiB, FREEZE_PARENT=0" "reaping, 64 MiB" \
     "trapped write, sequential, 8,000 pages" "trapped write, random, 8,000 pages" "report" \
-    "server shutdown" "Python, pool_classifier.py" "sharing, read-only table"; do
+    "server shutdown" "Python, pool_bin_cache.py" "sharing, read-only table"; do
     grep -q "^| $row.*| [0-9.]*x |" "$TMP/out" || fail "bench: no row '$row' with a ratio"
 done
 pass "$(tail -1 "$TMP/out")"
