@@ -111,7 +111,7 @@ static inline void probe_clear(void)
     *(void *volatile *)&cg_tls.probe = NULL;
 }
 
-/* Read the word at a, or false. Only under a probe (probe_begin). */
+/* The word at a: in the fault handler, only under a probe (probe_set). */
 #define WORD(a) (*(const uintptr_t *)(a))
 
 static bool plausible(uintptr_t p)
