@@ -116,6 +116,7 @@ bool cg_arena_setup(size_t reserve);
 void cg_arena_withdraw(void);
 void cg_arena_lock(void);
 void cg_arena_unlock(void);
+bool cg_arena_trylock(void);
 void cg_arena_reset_lock(void);
 cg_span_t *cg_arena_span_of(uintptr_t addr);
 /* Sealed pages [from, to) that hold nothing live any more become usable:

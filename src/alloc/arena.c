@@ -39,6 +39,15 @@ void cg_arena_lock(void)
     held_errno = errno;
 }
 
+/* The lock, if it is free: for work that may be skipped (a signal
+ * handler may have interrupted its holder, this very thread). */
+bool cg_arena_trylock(void)
+{
+    if (pthread_mutex_trylock(&cg_arena.lock) != 0) return false;
+    held_errno = errno;
+    return true;
+}
+
 void cg_arena_unlock(void)
 {
     errno = held_errno;

@@ -218,6 +218,20 @@ void cg_board_note_reaped(pid_t pid, int status)
     else if (WIFEXITED(status)) cg_board_note_exit(s, CG_EXIT_REAPED, WEXITSTATUS(status), 0);
 }
 
+/* Is any other process of the tree still running (not known to have
+ * exited)? While one is, it may share this process's frozen pages. */
+bool cg_board_others_running(void)
+{
+    if (!cg_board) return true;
+    int32_t me = (int32_t)getpid();
+    uint32_t n = atomic_load(&cg_board->nslots);
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t pid = atomic_load(&cg_board->slots[i].pid);
+        if (pid && pid != me && atomic_load(&cg_board->slots[i].exit_how) == CG_EXIT_RUNNING) return true;
+    }
+    return false;
+}
+
 /* fn for every process on the board, in the order they got their slots. */
 void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg)
 {

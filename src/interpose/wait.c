@@ -7,12 +7,27 @@
 
 #include "interpose.h"
 
+/* The last process that could share this one's frozen pages is gone:
+ * thaw them all, so that the writes this process makes from now on (a
+ * Python interpreter tearing down its objects: thousands of them) do not
+ * each trap to copy nothing. They stay pending, and any that were still
+ * shared are counted when settled. The next fork freezes again. Skipped
+ * when another thread holds the arena (a SIGCHLD handler may have
+ * interrupted this one in malloc). */
+static void thaw_if_alone(void)
+{
+    if (!cg_frozen_pages() || cg_board_others_running() || !cg_arena_trylock()) return;
+    cg_thaw_all();
+    cg_arena_unlock();
+}
+
 static void note(pid_t pid, int status)
 {
     if (pid > 0 && cg_board) {
         int saved = errno;
         cg_board_note_reaped(pid, status);
         cg_exit_note_reaped(pid);
+        thaw_if_alone();
         errno = saved;
     }
 }
