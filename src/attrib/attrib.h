@@ -226,6 +226,7 @@ typedef struct {
     int offset[CG_MAX_FRAMES];
 } cg_pystack_t;
 uint32_t cg_py_stack(cg_pystack_t *ps, uint32_t max);
+uint64_t cg_py_here(void);
 uint32_t cg_py_resolve(const cg_pystack_t *ps, uint32_t *locs);
 uint32_t cg_py_locs_probed(uint32_t *locs, uint32_t max);
 uint32_t cg_py_splice(const uintptr_t *native, uint32_t n, const uint32_t *locs, uint32_t m, uintptr_t *out,

@@ -521,6 +521,25 @@ uint32_t cg_py_splice(const uintptr_t *native, uint32_t n, const uint32_t *locs,
     return o;
 }
 
+/* Where the thread is, in a word: its two innermost frames and their
+ * instructions, hashed; 0 when it runs no Python. Two calls that give the
+ * same word are (but for a frame reused at the same address, called from
+ * elsewhere, two levels up) at the same place. At a marked allocation. */
+uint64_t cg_py_here(void)
+{
+    if (!py.known) return 0;
+    const layout_t *l = py.l;
+    uintptr_t ts = (uintptr_t)py.this_thread();
+    if (!ts || !plausible(ts)) return 0;
+    uintptr_t f = WORD(ts + l->ts_frame);
+    if (l->cframe_frame >= 0 && plausible(f)) f = WORD(f + (uint32_t)l->cframe_frame);
+    if (!plausible(f)) return 0;
+    uint64_t h = mix(ts ^ mix(f ^ WORD(f + l->f_instr)));
+    uintptr_t back = WORD(f + l->f_back);
+    if (plausible(back)) h = mix(h ^ back ^ mix(WORD(back + l->f_instr)));
+    return h | 1;
+}
+
 /* The thread's Python frames, innermost first, as (code, offset) pairs,
  * and a hash of them: at a marked allocation, where the interpreter is at
  * a call and its frames are whole. */
@@ -539,7 +558,6 @@ uint32_t cg_py_stack(cg_pystack_t *ps, uint32_t max)
     return ps->n;
 }
 
-/* The locations of ps's frames (those that have one), into locs. */
 /* Frames to locations. An import is folded: what runs inside it (the
  * module's body, the class bodies and functions it calls) is one
  * location, the module's, at line 0, and importlib's own frames are left

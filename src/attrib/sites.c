@@ -106,11 +106,41 @@ static struct {
     cg_site_id_t id;
 } py_memo[PY_MEMO];
 
+/* This thread's recent Python sites, by where they were (cg_py_here) and
+ * the caller: a loop that allocates at a few places asks the frames
+ * nothing more. The key is written last: a signal handler's allocation
+ * in between misses. */
+#define RECENT 32
+static __thread struct {
+    uint64_t here;
+    uintptr_t caller;
+    cg_site_id_t id;
+} recent_sites[RECENT] CG_TLS;
+
+static cg_site_id_t python_site_slow(uintptr_t caller);
+
 static cg_site_id_t python_site(const uintptr_t *slot)
 {
-    cg_pystack_t ps;
-    if (!slot || !cg_py_stack(&ps, cg_board->site_frames)) return 0;
+    if (!slot) return 0;
     uintptr_t caller = *slot;
+    uint64_t here = cg_py_here();
+    if (!here) return 0;
+    __typeof__(recent_sites[0]) *r = &recent_sites[mix(here ^ caller) % RECENT];
+    if (r->here == here && r->caller == caller) return r->id;
+    cg_site_id_t id = python_site_slow(caller);
+    r->here = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    r->caller = caller;
+    r->id = id;
+    atomic_signal_fence(memory_order_seq_cst);
+    r->here = here;
+    return id;
+}
+
+static cg_site_id_t python_site_slow(uintptr_t caller)
+{
+    cg_pystack_t ps;
+    if (!cg_py_stack(&ps, cg_board->site_frames)) return 0;
     uint64_t key = (ps.hash ^ (caller * 0x9e3779b97f4a7c15ULL)) | 2; /* never 0 (empty) or 1 (busy) */
     size_t i = (key >> 17) % PY_MEMO;
     uint64_t cur = atomic_load_explicit(&py_memo[i].key, memory_order_acquire);
