@@ -534,9 +534,11 @@ uint64_t cg_py_here(void)
     uintptr_t f = WORD(ts + l->ts_frame);
     if (l->cframe_frame >= 0 && plausible(f)) f = WORD(f + (uint32_t)l->cframe_frame);
     if (!plausible(f)) return 0;
-    uint64_t h = mix(ts ^ mix(f ^ WORD(f + l->f_instr)));
+    /* Multiplied by odd constants and added: one multiply per word, since
+     * this runs at every marked allocation. */
+    uint64_t h = ts * 0x9e3779b97f4a7c15ULL + f * 0xc2b2ae3d27d4eb4fULL + WORD(f + l->f_instr) * 0x165667b19e3779f9ULL;
     uintptr_t back = WORD(f + l->f_back);
-    if (plausible(back)) h = mix(h ^ back ^ mix(WORD(back + l->f_instr)));
+    if (plausible(back)) h += back * 0x27d4eb2f165667c5ULL + WORD(back + l->f_instr) * 0xff51afd7ed558ccdULL;
     return h | 1;
 }
 

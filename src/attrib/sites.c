@@ -110,7 +110,7 @@ static struct {
  * the caller: a loop that allocates at a few places asks the frames
  * nothing more. The key is written last: a signal handler's allocation
  * in between misses. */
-#define RECENT 32
+#define RECENT 32 /* the index below takes the top 5 bits */
 static __thread struct {
     uint64_t here;
     uintptr_t caller;
@@ -125,7 +125,7 @@ static cg_site_id_t python_site(const uintptr_t *slot)
     uintptr_t caller = *slot;
     uint64_t here = cg_py_here();
     if (!here) return 0;
-    __typeof__(recent_sites[0]) *r = &recent_sites[mix(here ^ caller) % RECENT];
+    __typeof__(recent_sites[0]) *r = &recent_sites[((here ^ caller) * 0x9e3779b97f4a7c15ULL) >> 59]; /* RECENT */
     if (r->here == here && r->caller == caller) return r->id;
     cg_site_id_t id = python_site_slow(caller);
     r->here = 0;
