@@ -62,6 +62,7 @@ typedef struct cg_slot_s {
     int32_t exit_code;
     int32_t exit_signal;
     _Atomic int32_t measured;      /* 1: the fields below are the kernel's, read as it ended */
+    _Atomic int32_t reaped;        /* 1: its parent collected its status: it is gone, its memory too */
     int64_t private_dirty_kb;
     int64_t pss_kb;
     int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
@@ -194,7 +195,7 @@ void cg_board_note_copy(bool nostack, bool estimated, bool late);
 void cg_board_note_pending(int delta);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
 void cg_board_note_reaped(pid_t pid, int status);
-bool cg_board_others_running(void);
+bool cg_board_others_alive(void);
 void cg_board_note_abort(void);
 pid_t cg_board_aborted(void);
 void cg_board_await_root(int ms);

@@ -195,39 +195,36 @@ void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)
     atomic_store(&s->exit_how, (int32_t)how);
 }
 
-/* The slot of a descendant, by pid: the newest one still running, since
- * pids are reused. */
-static cg_slot_t *find(pid_t pid)
-{
-    if (!cg_board || pid <= 0) return NULL;
-    uint32_t n = atomic_load(&cg_board->nslots);
-    for (uint32_t i = n; i-- > 0;) {
-        cg_slot_t *s = &cg_board->slots[i];
-        if (atomic_load(&s->pid) == pid && atomic_load(&s->exit_how) == CG_EXIT_RUNNING) return s;
-    }
-    return NULL;
-}
-
 /* A reaper learnt how a child ended (wait and friends). A child that ran
  * its own exit path already said how it left; a signal death it could not. */
 void cg_board_note_reaped(pid_t pid, int status)
 {
-    cg_slot_t *s = find(pid);
+    cg_slot_t *s = NULL;
+    uint32_t n = cg_board ? atomic_load(&cg_board->nslots) : 0;
+    for (uint32_t i = n; pid > 0 && i-- > 0;) /* the newest not reaped: pids are reused */
+        if (atomic_load(&cg_board->slots[i].pid) == pid && !atomic_load(&cg_board->slots[i].reaped)) {
+            s = &cg_board->slots[i];
+            break;
+        }
     if (!s) return;
+    atomic_store(&s->reaped, 1);
+    if (atomic_load(&s->exit_how) != CG_EXIT_RUNNING) return; /* it said how it left */
     if (WIFSIGNALED(status)) cg_board_note_exit(s, CG_EXIT_SIGNAL, 0, WTERMSIG(status));
     else if (WIFEXITED(status)) cg_board_note_exit(s, CG_EXIT_REAPED, WEXITSTATUS(status), 0);
 }
 
-/* Is any other process of the tree still running (not known to have
- * exited)? While one is, it may share this process's frozen pages. */
-bool cg_board_others_running(void)
+/* Is any other process of the tree not yet reaped? Until it is, it may
+ * share this process's frozen pages: a process that has said it is
+ * exiting still maps them until the kernel has torn it down, and an
+ * orphan is reaped by no one here. */
+bool cg_board_others_alive(void)
 {
     if (!cg_board) return true;
     int32_t me = (int32_t)getpid();
     uint32_t n = atomic_load(&cg_board->nslots);
     for (uint32_t i = 0; i < n; i++) {
         int32_t pid = atomic_load(&cg_board->slots[i].pid);
-        if (pid && pid != me && atomic_load(&cg_board->slots[i].exit_how) == CG_EXIT_RUNNING) return true;
+        if (pid && pid != me && !atomic_load(&cg_board->slots[i].reaped)) return true;
     }
     return false;
 }

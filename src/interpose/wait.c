@@ -16,7 +16,7 @@
  * interrupted this one in malloc). */
 static void thaw_if_alone(void)
 {
-    if (!cg_frozen_pages() || cg_board_others_running() || !cg_arena_trylock()) return;
+    if (!cg_frozen_pages() || cg_board_others_alive() || !cg_arena_trylock()) return;
     cg_thaw_all();
     cg_arena_unlock();
 }

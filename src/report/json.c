@@ -166,8 +166,10 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     cg_sink_printf(out, " \"causes\": {");
     for (int c = 0, n = 0; c < CG_CAUSES; c++) {
         if (!r->cause_pages[c] && !r->cause_writes[c]) continue;
-        cg_sink_printf(out, "%s\"%s\": {\"pages\": %llu, \"writes\": %llu}", n++ ? ", " : "", cg_cause_name(c),
-                       (unsigned long long)r->cause_pages[c], (unsigned long long)r->cause_writes[c]);
+        cg_sink_printf(out, "%s\"%s\": {\"pages\": %llu, \"writes\": %llu, \"remedy\": ", n++ ? ", " : "",
+                       cg_cause_name(c), (unsigned long long)r->cause_pages[c], (unsigned long long)r->cause_writes[c]);
+        str(out, cg_cause_remedy(c));
+        cg_sink_printf(out, "}");
     }
     bool pyframes;
     const char *pyv = cg_py_version(&pyframes);

@@ -196,6 +196,26 @@ void cg_report_build(cg_report_t *r, int32_t pid)
     r->lost_pages += atomic_load(&b->lost_pages);
 }
 
+/* Per cause, the pages it copied and what to do about it, in one line. */
+static const char *const remedies[CG_CAUSES] = {
+    [CG_CAUSE_DATA] = "writes into the data itself: the program writes what it marked; see the sites below",
+    [CG_CAUSE_REFCOUNT] = "reference-count writes (Python objects read by workers): keep the data in a buffer "
+                          "(NumPy, array, bytes), or see cowguard.freeze() (Python 3.12 and later)",
+    [CG_CAUSE_GC] = "the garbage collector: call gc.freeze() before forking (cowguard.prepare_fork() does)",
+    [CG_CAUSE_HASH] = "hashes cached on first use (str, bytes, frozenset): hash them before forking",
+    [CG_CAUSE_FIELD] = "writes to other fields of Python objects (the program changes them): make them after "
+                       "the fork, or per worker",
+    [CG_CAUSE_ALLOCATOR] = "cowguard's allocator freeing marked blocks: free marked data before forking, or "
+                           "keep it",
+    [CG_CAUSE_KERNEL] = "the kernel, for system calls into marked memory (read(2) into a marked buffer): read "
+                        "into unmarked memory",
+};
+
+const char *cg_cause_remedy(cg_cause_t cause)
+{
+    return cause < CG_CAUSES ? remedies[cause] : remedies[CG_CAUSE_DATA];
+}
+
 const char *cg_exit_how_name(cg_exit_how_t how)
 {
     switch (how) {

@@ -77,6 +77,7 @@ void cg_report_keep_stderr(void);
 void cg_report_build(cg_report_t *r, int32_t pid);
 void cg_report_each(const cg_report_t *r, void (*fn)(const cg_proc_t *p, void *arg), void *arg);
 const char *cg_exit_how_name(cg_exit_how_t how);
+const char *cg_cause_remedy(cg_cause_t cause);
 const char *cg_signal_name(int sig);
 
 /* ---- "text.c", "json.c": the two forms --------------------------------------- */

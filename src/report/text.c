@@ -52,21 +52,6 @@ static void stack(cg_sink_t *out, int me, const char *title, cg_site_id_t id, bo
                        me, folded, folded == 1 ? "" : "s");
 }
 
-/* Per cause, the pages it copied and what to do about it, in one line. */
-static const char *const remedies[CG_CAUSES] = {
-    [CG_CAUSE_DATA] = "writes into the data itself: the program writes what it marked; see the sites below",
-    [CG_CAUSE_REFCOUNT] = "reference-count writes (Python objects read by workers): keep the data in a buffer "
-                          "(NumPy, array, bytes), or see cowguard.freeze() (Python 3.12 and later)",
-    [CG_CAUSE_GC] = "the garbage collector: call gc.freeze() before forking (cowguard.prepare_fork() does)",
-    [CG_CAUSE_HASH] = "hashes cached on first use (str, bytes, frozenset): hash them before forking",
-    [CG_CAUSE_FIELD] = "writes to other fields of Python objects (the program changes them): make them after "
-                       "the fork, or per worker",
-    [CG_CAUSE_ALLOCATOR] = "cowguard's allocator freeing marked blocks: free marked data before forking, or "
-                           "keep it",
-    [CG_CAUSE_KERNEL] = "the kernel, for system calls into marked memory (read(2) into a marked buffer): read "
-                        "into unmarked memory",
-};
-
 static void causes(const cg_report_t *r, cg_sink_t *out, int me)
 {
     uint64_t left[CG_CAUSES];
@@ -77,7 +62,7 @@ static void causes(const cg_report_t *r, cg_sink_t *out, int me)
             if (left[c] && (best < 0 || left[c] > left[best])) best = c;
         if (best < 0) return;
         cg_sink_printf(out, "==%d== %llu page%s copied by %s\n", me, (unsigned long long)left[best],
-                       left[best] == 1 ? "" : "s", remedies[best]);
+                       left[best] == 1 ? "" : "s", cg_cause_remedy(best));
         left[best] = 0;
     }
 }
