@@ -33,6 +33,7 @@ static int freeze_locked(void)
 int cg_freeze_now(void)
 {
     cg_arena_lock();
+    frozen_by_fork = false; /* the program asked: it stays frozen until it thaws */
     int r = freeze_locked();
     cg_arena_unlock();
     return r;
@@ -76,6 +77,12 @@ static void child(void)
         cg_board_child(fork_slot.slot);
         cg_measure_fork(cg_self);
     }
+}
+
+/* Was the last freeze a fork's (not cowguard_freeze())? */
+bool cg_frozen_by_fork(void)
+{
+    return frozen_by_fork;
 }
 
 void cg_atfork_setup(void)

@@ -25,6 +25,7 @@ bool cg_marking_ready(void);
 void cg_atfork_setup(void);
 void cg_fork_done(pid_t pid);
 int cg_freeze_now(void);
+bool cg_frozen_by_fork(void);
 
 /* ---- "exiting.c": how a process leaves ------------------------------------------- */
 void cg_exit_setup(void);

@@ -11,12 +11,16 @@
  * thaw them all, so that the writes this process makes from now on (a
  * Python interpreter tearing down its objects: thousands of them) do not
  * each trap to copy nothing. They stay pending, and any that were still
- * shared are counted when settled. The next fork freezes again. Skipped
- * when another thread holds the arena (a SIGCHLD handler may have
- * interrupted this one in malloc). */
+ * shared are counted when settled. The next fork freezes again. Only for
+ * a fork's freeze under the report policy: a program that froze with
+ * cowguard_freeze(), or asked to abort on every write, keeps its pages
+ * frozen. Skipped when another thread holds the arena (a SIGCHLD handler
+ * may have interrupted this one in malloc). */
 static void thaw_if_alone(void)
 {
-    if (!cg_frozen_pages() || cg_board_others_alive() || !cg_arena_trylock()) return;
+    if (cg_opt.policy != CG_POLICY_REPORT || !cg_frozen_by_fork() || !cg_frozen_pages() ||
+        cg_board_others_alive() || !cg_arena_trylock())
+        return;
     cg_thaw_all();
     cg_arena_unlock();
 }
