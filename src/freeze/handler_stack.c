@@ -87,18 +87,45 @@ void cg_stack_setup(void)
     key_ok = pthread_key_create(&key, on_thread_exit) == 0;
 }
 
-/* Is the calling thread running on its alternate signal stack? */
-static bool on_altstack(void)
+/* Is the calling thread running on its alternate signal stack? *ss: the
+ * stack, as sigaltstack reports it. */
+static bool on_altstack(stack_t *ss)
 {
-    stack_t ss;
-    return syscall(SYS_sigaltstack, NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+    return syscall(SYS_sigaltstack, NULL, ss) == 0 && (ss->ss_flags & SS_ONSTACK);
+}
+
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+    stack_t altstack;
+} off_t_;
+
+/* On cowguard's stack: the alternate stack is switched off while fn runs.
+ * The kernel thinks a thread on another stack is off its alternate stack,
+ * and would deliver a nested SIGSEGV (a read under a probe that faults,
+ * attrib/python.c) at the alternate stack's top, over the frames of the
+ * handler that switched stacks: its return would then jump into whatever
+ * the nested delivery left there. Switched off, the nested signal is
+ * delivered here, below fn's frames. */
+static void off_altstack(void *arg)
+{
+    off_t_ *o = arg;
+    stack_t off = { .ss_flags = SS_DISABLE };
+    bool disabled = syscall(SYS_sigaltstack, &off, NULL) == 0;
+    o->fn(o->arg);
+    if (disabled) {
+        stack_t back = o->altstack;
+        back.ss_flags &= ~SS_ONSTACK; /* as it was set, not as it was reported */
+        syscall(SYS_sigaltstack, &back, NULL);
+    }
 }
 
 /* fn(arg), on cowguard's stack when the thread is on its alternate signal
  * stack (and on the current one when no stack can be had). Async-signal-safe. */
 void cg_run_on_big_stack(void (*fn)(void *), void *arg)
 {
-    if (!on_altstack()) {
+    off_t_ o = { fn, arg, { 0 } };
+    if (!on_altstack(&o.altstack)) {
         fn(arg);
         return;
     }
@@ -116,5 +143,5 @@ void cg_run_on_big_stack(void (*fn)(void *), void *arg)
          * only stores to the thread's own descriptor. */
         if (key_ok) pthread_setspecific(key, s);
     }
-    cg_call_on_stack(fn, arg, s + STACK_SIZE + GUARD);
+    cg_call_on_stack(off_altstack, &o, s + STACK_SIZE + GUARD);
 }

@@ -10,13 +10,16 @@ py=/usr/bin/python3
 [ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
 prog="$SRC/tests/progs/py_frames.py"
 
-for mode in read gc data; do
+# probe: the bytearray starts like an object with a type pointer to nowhere,
+# under faulthandler (an alternate signal stack): reading it faults inside
+# cowguard's handler, and the write must go on all the same, as data.
+for mode in read gc data probe; do
     rm -f "$TMP"/r.*.json
     rc=0
     # The helper without the launcher: it routes CPython's allocator, but
     # does not apply gc.freeze() before the fork (the gc case needs that).
-    env LD_PRELOAD="$CG_LIB" PYTHONPATH="$SRC/tools/python" COWGUARD_REPORT_FORMAT=json \
-        COWGUARD_REPORT="$TMP/r.%p.json" "$py" "$prog" "$mode" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    env LD_PRELOAD="$CG_LIB" PYTHONPATH="$SRC/tools/python" COWGUARD_REPORT_FORMAT=json PYTHONFAULTHANDLER=1 \
+        COWGUARD_REPORT="$TMP/r.%p.json" timeout 60 "$py" "$prog" "$mode" >"$TMP/out" 2>"$TMP/err" || rc=$?
     expect_rc 0 "py_frames.py $mode"
     expect_out "^worker 0$" "py_frames.py $mode"
     built=$(grep -n "# BUILT $mode\$" "$prog" | cut -d: -f1)
@@ -35,8 +38,8 @@ top = sites[0]
 def py(frames):
     return [(f["file"].rsplit("/", 1)[-1], f["line"], f["function"]) for f in frames if f.get("python")]
 w, a = py(top["writer"]), py(top["allocated"])
-want_cause = {"read": "refcount", "gc": "gc", "data": "data"}[mode]
-want_fn = {"read": "reader", "gc": "collector", "data": "writer"}[mode]
+want_cause = {"read": "refcount", "gc": "gc", "data": "data", "probe": "data"}[mode]
+want_fn = {"read": "reader", "gc": "collector", "data": "writer", "probe": "prober"}[mode]
 assert top["cause"] == want_cause, (top["cause"], top["pages"], r["causes"])
 assert w and w[0] == ("py_frames.py", touched, want_fn), w
 assert any(f[:2] == ("py_frames.py", built) for f in a), a
@@ -80,4 +83,4 @@ assert growth <= 115 * 4 + 1024, growth  # the kernel: what the read made privat
 print("freeze(obj):", worker["copied_pages"], "pages copied,", growth, "kB private growth")
 PY
 fi
-pass "Python lines and causes in the report: refcount, gc and data, on $("$py" -c 'import sys; print(sys.version.split()[0])')"
+pass "Python lines and causes in the report: refcount, gc, data, and data behind a read that faults, on $("$py" -c 'import sys; print(sys.version.split()[0])')"

@@ -3,6 +3,7 @@
 # at the line marked TOUCHED; the test finds both lines by those words.
 import gc
 import os
+import struct
 import sys
 
 import cowguard
@@ -24,6 +25,11 @@ def build():
             return {i: "value %d" % i for i in range(60000)}  # BUILT read
         if mode == "gc":
             return [[i] for i in range(60000)]  # BUILT gc
+        if mode == "probe":
+            # Data that starts like an object whose type pointer leads
+            # nowhere mapped: telling what the write hit reads there, and
+            # that read faults (on faulthandler's alternate stack).
+            return bytearray(struct.pack("<qQ", 1, 0x100000000) * 4096)  # BUILT probe
         return bytearray(1 << 20)  # BUILT data
 
 
@@ -52,10 +58,15 @@ def writer():
         table[i] = 1  # TOUCHED data
 
 
+def prober():
+    for i in range(64, len(table), 4096):
+        table[i] = 1  # TOUCHED probe
+
+
 pid = os.fork()
 if pid == 0:
     before = private_dirty_kb()
-    {"read": reader, "freeze": reader, "gc": collector, "data": writer}[mode]()
+    {"read": reader, "freeze": reader, "gc": collector, "data": writer, "probe": prober}[mode]()
     # What the kernel says the worker's work made private (its own frames
     # and objects included, so a few hundred kB at least).
     sys.stderr.write("worker private_dirty_growth_kb %d\n" % (private_dirty_kb() - before))
