@@ -6,6 +6,21 @@
 # 3.9 and 3.13 in the roots of make check-distros.
 . "$SRC/tests/integration/lib.sh"
 
+# A CPython whose layout cowguard does not know (3.12, said by a program
+# that exports Py_GetVersion): native stacks, and one line saying why.
+run COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/f.json" "$PROGS/fake_python"
+expect_rc 0 "fake_python"
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["python"] == {"version": "3.12", "frames": False}, r["python"]
+assert r["totals"]["copied_pages"] == 1, r["totals"]
+assert all(not f.get("python") for s in r["sites"] for f in s["writer"] + s["allocated"]), r["sites"]
+' "$TMP/f.json" || fail "fake_python: JSON report"
+run "$PROGS/fake_python"
+expect_err "note: Python 3.12 is not a version whose frames cowguard reads" "fake_python: text report"
+pass "an unknown CPython (3.12): native stacks, and the report says why"
+
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }
 prog="$SRC/tests/progs/py_frames.py"
