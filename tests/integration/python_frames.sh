@@ -74,6 +74,20 @@ print(mode, top["pages"], "pages", top["cause"], w[0], a[0])
 PY
     cat "$TMP/err" >&2
 done
+# Under the launcher's --python, gc.freeze() runs before every fork: the
+# same collection in the worker writes no header of the marked lists.
+rm -f "$TMP"/r.*.json
+rc=0
+"$BUILD/tools/cowguard" --python --report-format json --report "$TMP/r.%p.json" -- "$py" "$prog" gc \
+    >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "py_frames.py gc under --python"
+python3 - "$TMP" <<'PY' || fail "gc under --python: report"
+import glob, json, sys
+r = [x for x in map(lambda p: json.load(open(p)), glob.glob(sys.argv[1] + "/r.*.json")) if x["scope"] == "tree"][0]
+assert "gc" not in r["causes"], r["causes"]
+print("gc under --python:", r["causes"])
+PY
+
 # cowguard.freeze(obj): on 3.12 and later the same read copies (almost)
 # nothing, by the report and by the kernel; before 3.12 it refuses.
 rm -f "$TMP"/r.*.json
