@@ -168,6 +168,7 @@ void cg_block_cache_return(void *p);
 size_t cg_block_usable_size(const void *p);
 bool cg_block_info(uintptr_t addr, cg_block_info_t *out);
 bool cg_block_sealed(const void *p);
+bool cg_block_starts(const void *p);
 bool cg_block_grow(void *p, size_t size);
 void *cg_block_move(void *p, size_t size, cg_site_id_t site);
 uintptr_t cg_alloc_seal(void);

@@ -99,6 +99,19 @@ void *cg_block_alloc(size_t size, size_t align, bool zero, cg_site_id_t site)
     return p;
 }
 
+/* Is p where a block of the arena starts (live or not)? No lock: a
+ * span's kind and block size do not change while a block of it may be
+ * handed out. For a caller that must tell cowguard's blocks from another
+ * allocator's that took its memory from a marked block (pymem.c). */
+bool cg_block_starts(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    cg_span_t *s = cg_arena_span_of(a);
+    if (!s) return false;
+    if (s->state == CG_SPAN_SLAB) return cg_slab_index(s, a) >= 0;
+    return s->state != CG_SPAN_FREE && a == s->block;
+}
+
 /* Arena lock held. NULL, or why p cannot be freed. from_cache: p comes
  * out of a thread's cache (its tag says so, and its page may be frozen). */
 static const char *free_locked(void *p, bool from_cache)

@@ -8,9 +8,13 @@
  * memory (PyMem_SetAllocator): a request the marking rules want (inside
  * cowguard.readonly(), before the first fork under COWGUARD_PREFORK, ...)
  * gets a marked block; every other goes to the allocator that was there,
- * pymalloc as a rule. A pointer is the arena's when it lies in the
- * reservation, so blocks made before the routing are freed where they came
- * from. The interpreter calls these with its lock held. */
+ * pymalloc as a rule. A pointer is cowguard's when it is the start of a
+ * block in the arena; anything else goes back to the allocator that was
+ * there, so blocks made before the routing are freed where they came
+ * from. (The allocator that was there may itself take its memory from
+ * malloc, which cowguard may mark: PYTHONMALLOC=malloc_debug hands out a
+ * marked block 16 bytes in, after its own header.) The interpreter calls
+ * these with its lock held. */
 #include <dlfcn.h>
 #include <string.h>
 
@@ -48,6 +52,14 @@ static __attribute__((noinline)) void *route_calloc(void *ctx, size_t nelem, siz
     return p ? p : b->calloc(b->ctx, nelem, elsize);
 }
 
+/* Is ptr cowguard's (a block of the arena, from its start), not the
+ * other allocator's? A freed block still counts: freeing it again is then
+ * caught as the double free it is. */
+static bool routed_block(void *ptr)
+{
+    return cg_arena_owns(ptr) && cg_block_starts(ptr);
+}
+
 static __attribute__((noinline)) void *route_realloc(void *ctx, void *ptr, size_t size)
 {
     pyalloc_t *b = ctx;
@@ -55,14 +67,14 @@ static __attribute__((noinline)) void *route_realloc(void *ctx, void *ptr, size_
         void *p = cg_marked_request(size ? size : 1, false, CALLER, SLOT);
         return p ? p : b->realloc(b->ctx, NULL, size);
     }
-    if (cg_arena_owns(ptr)) return cg_marked_resize(ptr, size ? size : 1, SLOT);
-    return b->realloc(b->ctx, ptr, size); /* pymalloc's block stays pymalloc's: its size is its own */
+    if (routed_block(ptr)) return cg_marked_resize(ptr, size ? size : 1, SLOT);
+    return b->realloc(b->ctx, ptr, size); /* the other allocator's block stays its own: its size is its own */
 }
 
 static void route_free(void *ctx, void *ptr)
 {
     pyalloc_t *b = ctx;
-    if (cg_arena_owns(ptr)) cg_free_marked(ptr, "PyObject_Free");
+    if (routed_block(ptr)) cg_free_marked(ptr, "PyObject_Free");
     else b->free(b->ctx, ptr);
 }
 

@@ -88,6 +88,25 @@ assert "gc" not in r["causes"], r["causes"]
 print("gc under --python:", r["causes"])
 PY
 
+# The allocator cowguard is put in front of may take its memory from
+# malloc, which cowguard marks under --prefork: PYTHONMALLOC=malloc_debug
+# hands out such a block 16 bytes in, and it must go back to that allocator.
+for pm in malloc_debug malloc pymalloc; do
+    rc=0
+    PYTHONMALLOC=$pm "$BUILD/tools/cowguard" --python --prefork --report off -- "$py" -c '
+import os
+objs = [str(i) * 3 for i in range(20000)]
+pid = os.fork()
+if pid == 0:
+    del objs
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+del objs
+print("exit", status)' >"$TMP/out" 2>"$TMP/err" || rc=$?
+    expect_rc 0 "PYTHONMALLOC=$pm under --python --prefork"
+    expect_out "^exit 0$" "PYTHONMALLOC=$pm under --python --prefork"
+done
+
 # cowguard.freeze(obj): on 3.12 and later the same read copies (almost)
 # nothing, by the report and by the kernel; before 3.12 it refuses.
 rm -f "$TMP"/r.*.json
