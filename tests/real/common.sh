@@ -56,10 +56,12 @@ else
     echo "note: not root or no unshare: no process accounting, signal deaths from the reports only"
 fi
 
-# cg_env DIR MODE: the env assignments for MODE (plain, A or B).
+# cg_env DIR MODE: the env assignments for MODE (plain, A, B, or P: what
+# the launcher's --python --prefork sets, for Python programs).
 cg_env() {
     case $2 in
     plain) ;;
+    P) echo "LD_PRELOAD=$CG_LIB COWGUARD_PREFORK=1 PYTHONPATH=$SRC/tools/python/launch:$SRC/tools/python COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT=$1/reports/cg.%p.json" ;;
     A) echo "LD_PRELOAD=$CG_LIB COWGUARD_PREFORK=1 COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT=$1/reports/cg.%p.json" ;;
     B) echo "LD_PRELOAD=$CG_LIB COWGUARD_MIN_SIZE=64 COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT=$1/reports/cg.%p.json" ;;
     *) echo "bad mode $2" >&2; exit 99 ;;

@@ -2,7 +2,10 @@
 # CPython's own tests (Debian's libpython3.11-testsuite) for the parts of the
 # interpreter that fork, use threads and signals, with PYTHONMALLOC=malloc so
 # that Python's objects go through malloc and can be marked. Each module runs
-# plainly and in modes A and B; per module the results of every test case
+# plainly, in modes A and B, and in mode P: as `cowguard --python --prefork`
+# runs it, pymalloc kept and routed through cowguard by the helper's
+# sitecustomize, gc.freeze() before each fork, Python frames and causes;
+# per module the results of every test case
 # (regrtest's JUnit XML) must equal the plain run's, with the same exit
 # status, and the assertions of progs/check.py on the reports.
 #
@@ -50,24 +53,26 @@ for spec in ${CPYTHON_TESTS:-$DEFAULT}; do
     mod=${spec%%:*}
     pats=""
     [ "$mod" != "$spec" ] && pats=${spec#*:}
-    for m in plain $MODES; do
+    for m in plain $MODES P; do
         d=$TMP/$mod.$m
+        pm=malloc
+        [ "$m" = P ] && pm=pymalloc # the launcher leaves CPython's allocator as it is
         mkdir -p "$TMP/work.$mod.$m"
         args=()
         if [ "$runner" = unittest ]; then
             for p in ${pats//,/ }; do args+=(-k "${p//\*/}"); done
-            (cd "$TMP/work.$mod.$m" && nsrun "$mod" "$m" -- env PYTHONMALLOC=malloc TMPDIR="$TMP/work.$mod.$m" \
+            (cd "$TMP/work.$mod.$m" && nsrun "$mod" "$m" -- env PYTHONMALLOC=$pm TMPDIR="$TMP/work.$mod.$m" \
                 "$PY" "$REAL/progs/pyunit.py" "$TMP/results.$mod.$m" "$mod" "${args[@]}")
             sort "$TMP/results.$mod.$m" >"$d/results" 2>/dev/null || echo "no results" >"$d/results"
         else
             for p in ${pats//,/ }; do args+=(-m "$p"); done
-            nsrun "$mod" "$m" -- env PYTHONMALLOC=malloc TMPDIR="$TMP/work.$mod.$m" \
+            nsrun "$mod" "$m" -- env PYTHONMALLOC=$pm TMPDIR="$TMP/work.$mod.$m" \
                 "$PY" -m test -v -u network,subprocess --tempdir "$TMP/work.$mod.$m" --junit-xml "$TMP/junit.$mod.$m.xml" \
                 "$mod" "${args[@]}"
             "$PY" "$REAL/progs/junit.py" "$TMP/junit.$mod.$m.xml" >"$d/results"
         fi
         rm -rf "$TMP/work.$mod.$m"
     done
-    for m in $MODES; do check "$mod" "$m" generic results; done
+    for m in $MODES P; do check "$mod" "$m" generic results; done
 done
 finish
