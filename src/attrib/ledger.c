@@ -129,7 +129,7 @@ static void on_abort(uintptr_t addr, void *uc, bool copied)
         s = cg_site_get(id); /* with the Python frames, in a CPython */
     }
     if (s) cg_diagnose_write(addr, s->frames, s->nframes, uc == NULL);
-    cg_diagnose_write(addr, frames, n, uc == NULL);
+    else cg_diagnose_write(addr, frames, n, uc == NULL);
 }
 
 static const cg_watch_t watch = {

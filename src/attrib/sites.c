@@ -110,7 +110,8 @@ static struct {
  * the caller: a loop that allocates at a few places asks the frames
  * nothing more. The key is written last: a signal handler's allocation
  * in between misses. */
-#define RECENT 32 /* the index below takes the top 5 bits */
+#define RECENT 32
+_Static_assert(RECENT == 1 << 5, "python_site's index takes the top 5 bits of a hash");
 static __thread struct {
     uint64_t here;
     uintptr_t caller;
