@@ -77,7 +77,7 @@ static const layout_t layouts[] = {
 static struct {
     bool known;                 /* a CPython whose layout is in the table */
     const layout_t *l;
-    char version[16];           /* "3.11", or "" when the program is not CPython */
+    char version[40];           /* "3.11", or "" when the program is not CPython */
     void *(*this_thread)(void); /* PyGILState_GetThisThreadState */
     int (*addr2line)(void *code, int offset); /* PyCode_Addr2Line */
     int (*check_line)(int offset, void *range); /* _PyCode_CheckLineNumber, 3.11 on: moves a range */
@@ -163,7 +163,14 @@ void cg_py_setup(void)
     unsigned long major = strtoul(v, &end, 10), minor = 0;
     if (*end == '.') minor = strtoul(end + 1, &end, 10);
     if (major > 9 || minor > 99) return;
-    cg_fmt(py.version, sizeof py.version, "%lu.%lu", major, minor);
+    /* The table is for the default builds: a free-threaded build's objects
+     * and a debug build's structures are laid out otherwise. */
+    const char *other = strstr(v, "free-threading") ? " (free-threaded build)"
+                        : sym("_Py_RefTotal") || sym("_Py_GetRefTotal") || sym("_Py_GetGlobalRefTotal")
+                            ? " (debug build)"
+                            : "";
+    cg_fmt(py.version, sizeof py.version, "%lu.%lu%s", major, minor, other);
+    if (*other) return;
     uint32_t hex = (uint32_t)(major << 16 | minor << 8);
     for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
         if (layouts[i].hex == hex) py.l = &layouts[i];

@@ -19,7 +19,9 @@ assert all(not f.get("python") for s in r["sites"] for f in s["writer"] + s["all
 ' "$TMP/f.json" || fail "fake_python: JSON report"
 run "$PROGS/fake_python"
 expect_err "note: Python 3.12 is not a version whose frames cowguard reads" "fake_python: text report"
-pass "an unknown CPython (3.12): native stacks, and the report says why"
+run FAKE_PY_VERSION="3.13.1 experimental free-threading build (main, Jan  1 2026, 00:00:00)" "$PROGS/fake_python"
+expect_err "note: Python 3.13 (free-threaded build) is not a version whose frames cowguard reads" "fake_python: free-threaded"
+pass "an unknown CPython (3.12, or a free-threaded 3.13): native stacks, and the report says why"
 
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "skip: no /usr/bin/python3"; exit 77; }

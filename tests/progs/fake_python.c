@@ -1,8 +1,9 @@
 /* fake_python.c: a program that says it is CPython 3.12 (it exports
- * Py_GetVersion, as the interpreter does), a version whose frames cowguard
- * does not read: it marks a table, a child writes it, and the report must
- * say why its stacks are native. */
+ * Py_GetVersion, as the interpreter does; FAKE_PY_VERSION says another), a
+ * version whose frames cowguard does not read: it marks a table, a child
+ * writes it, and the report must say why its stacks are native. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +12,8 @@
 
 __attribute__((visibility("default"))) const char *Py_GetVersion(void)
 {
-    return "3.12.4 (main, Jan  1 2026, 00:00:00) [GCC 14.2.0]";
+    const char *v = getenv("FAKE_PY_VERSION");
+    return v ? v : "3.12.4 (main, Jan  1 2026, 00:00:00) [GCC 14.2.0]";
 }
 
 int main(void)
