@@ -4,11 +4,12 @@
  * runs (file, function, line), and a trapped write its cause: which part
  * of which Python object the written byte belongs to. Both are read from
  * the interpreter's own structures, whose layout differs by version: the
- * versions tested (3.9, 3.11, 3.13) have a table below; any other version
- * keeps native stacks, and the report says why.
+ * default builds of the versions tested (3.9, 3.11, 3.13) have a table
+ * below; any other version or build keeps native stacks, and the report
+ * says why.
  *
  * A Python frame is read as (code object, instruction offset), turned into
- * a line by the interpreter's PyCode_Addr2Line (which only reads), and
+ * a line by the interpreter's own functions (which only read), and
  * interned, with the file and function names copied out, in a table on the
  * board: the frame's entry in a stack is CG_PYFRAME | that entry's number.
  * Names are copied at once because the code object may be gone by the time
@@ -206,7 +207,8 @@ bool cg_py_active(void)
     return py.known;
 }
 
-/* Why stacks are native in a CPython process, or NULL. */
+/* The CPython the program is ("3.11", "3.13 (debug build)"), or NULL;
+ * *frames: whether its frames are read (else its stacks stay native). */
 const char *cg_py_version(bool *frames)
 {
     *frames = py.known;
@@ -365,7 +367,8 @@ typedef struct {
 /* What is known of a code object: its names, copied, and where its
  * location table was read last. Taken by one reader at a time (busy); a
  * reader that finds it taken (a signal handler that interrupted one) reads
- * without it. */
+ * without it. A probed read that faults while an entry is taken leaves it
+ * taken for good: that slot's code objects are then read without it. */
 #define CODE_SLOTS 1024
 typedef struct {
     _Atomic int busy;
