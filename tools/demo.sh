@@ -57,8 +57,9 @@ echo "\$ cowguard --python -- python3 pool_bin_cache.py"
 "$launcher" --python --report-format json --report "$tmp/s1.%p.json" -- "$py" "$src/docs/examples/pool_bin_cache.py" | grep -v '^RESULT'
 summary "$tmp"/s1.*.json
 echo "  The strings stay frozen, but CPython writes the reference count of every"
-echo "  object it reads: the workers copy the pages they touch, and the top site"
-echo "  shows the interpreter's eval loop writing into the strings bin() made."
+echo "  object it reads (cause refcount): the workers copy the pages they touch,"
+echo "  and the top site names the line that read them (func) and the line that"
+echo "  built them (the dict comprehension in main)."
 
 if "$py" -c 'import numpy' 2>/dev/null; then
     echo

@@ -173,16 +173,16 @@ def _immortalize(obj):
         raise RuntimeError("cowguard.freeze(obj) needs CPython 3.12 or 3.13 (immortal objects, PEP 683); "
                            "this is %s %d.%d" % (sys.implementation.name, *sys.version_info[:2]))
     seen = set()
-    todo = [obj]
+    pending = [obj]
     refcnt = ctypes.c_ssize_t
-    while todo:
-        o = todo.pop()
+    while pending:
+        o = pending.pop()
         if id(o) in seen:
             continue
         seen.add(id(o))
         if isinstance(o, type) or type(o).__name__ in ("module", "function", "code", "frame", "cell"):
             continue  # the program's classes, modules and functions: not data
-        todo.extend(gc.get_referents(o))
+        pending.extend(gc.get_referents(o))
     for addr in seen:
         refcnt.from_address(addr).value = _IMMORTAL
     gc.freeze()  # the collector leaves them (and everything older) alone
