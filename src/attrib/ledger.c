@@ -70,6 +70,12 @@ static void note_tag(uint64_t tag, uint32_t writes, bool copied)
                       (cg_cause_t)(tag >> 2 * CG_SITE_BITS), writes, copied, late());
 }
 
+/* A kernel tag (writer << 20 | alloc, + 1) as a write tag, cause kernel. */
+static uint64_t kernel_write(cg_tag_t tag)
+{
+    return ((uint64_t)CG_CAUSE_KERNEL << 2 * CG_SITE_BITS | (tag - 1)) + 1;
+}
+
 /* The writer of a trapped write, from its signal context: a site id, with
  * the thread's Python frames in a CPython. */
 static cg_site_id_t writer_site(void *uc)
@@ -88,7 +94,7 @@ static void on_write(uintptr_t addr, void *uc, bool copied, cg_tag_t tag)
         note_tag(write_tag(writer_site(uc), addr, false), 1, copied);
         return;
     }
-    note_tag(((uint64_t)CG_CAUSE_KERNEL << 2 * CG_SITE_BITS | (tag - 1)) + 1, 1, copied);
+    note_tag(kernel_write(tag), 1, copied);
 }
 
 /* The tag of the kernel's write at addr for a call, until it settles:
@@ -113,7 +119,7 @@ static void on_copy(cg_tag_t tag, cg_copy_how_t how)
         return;
     }
     cg_board_note_copy(tag == 0, how == CG_COPY_ESTIMATED, late());
-    if (tag) note_tag(((uint64_t)CG_CAUSE_KERNEL << 2 * CG_SITE_BITS | (tag - 1)) + 1, 0, true);
+    if (tag) note_tag(kernel_write(tag), 0, true);
 }
 
 static void on_abort(uintptr_t addr, void *uc, bool copied)
