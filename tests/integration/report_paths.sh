@@ -60,6 +60,13 @@ pass "/dev/stderr and /dev/stdout: written to the program's own descriptors"
 mkfifo "$TMP/fifo"
 cat "$TMP/fifo" >"$TMP/from-fifo" &
 reader=$!
+# The reader counts once it waits in open(): on a loaded machine the
+# program may otherwise finish before cat has got that far, find no
+# reader, and write to stderr (the case below), leaving cat waiting.
+for _ in $(seq 500); do
+    [ "$(cat "/proc/$reader/wchan" 2>/dev/null)" = wait_for_partner ] && break
+    sleep 0.01
+done
 run COWGUARD_REPORT="$TMP/fifo" "$PROGS/sneaky"
 wait "$reader"
 expect_rc 0 "FIFO"
