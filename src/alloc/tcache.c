@@ -58,7 +58,7 @@ static void on_thread_exit(void *arg)
     cg_arena_lock();
     flush_locked(c);
     cg_arena_unlock();
-    munmap(c, sizeof *c);
+    cg_unmap_anon(c, sizeof *c);
 }
 
 /* This thread's cache, made now; NULL when it cannot be. */
@@ -73,7 +73,7 @@ static cache_t *make(void)
         bool known = pthread_setspecific(exit_key, c) == 0;
         cg_tls.busy--;
         if (!known) {
-            munmap(c, sizeof *c);
+            cg_unmap_anon(c, sizeof *c);
             c = NULL;
             me.gone = true; /* the next request would fail the same way */
         }

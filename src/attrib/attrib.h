@@ -35,6 +35,9 @@ typedef enum {
     CG_CAUSE_KERNEL,    /* the kernel, for a system call (read(2) into the block, say) */
     CG_CAUSES
 } cg_cause_t;
+/* Or-ed into a write's cause in the write table: the write hit memory
+ * watched in place (COWGUARD_WATCH), not marked data. */
+#define CG_CAUSE_WATCHED 8
 
 typedef enum {
     CG_EXIT_RUNNING = 0, /* no exit seen (yet) */
@@ -70,7 +73,43 @@ typedef struct cg_slot_s {
     int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
     int64_t file_at_fork_kb;       /* of it, file-backed */
     int64_t shared_pages;          /* frozen pages still resident and shared with another process */
+    /* Outside marked data (freeze/space.c): */
+    _Atomic uint64_t watch_faults; /* first writes to pages watched in place (COWGUARD_WATCH) */
+    _Atomic uint64_t watch_copies; /* of them, to pages another process shared */
+    _Atomic int64_t outside_pages; /* pages shared at its fork that it copied, measured at its end; -1 not measured */
 } cg_slot_t;
+
+/* Pages copied outside marked data, by kind of mapping and object,
+ * summed over the processes that measured themselves. */
+#define CG_SPACE_ROWS 128
+typedef struct cg_spacerow_s {
+    _Atomic uint32_t state; /* 0 free, 1 being written, 2 ready */
+    uint32_t kind;          /* cg_space_kind_t */
+    char name[CG_SPACE_NAME];
+    _Atomic uint64_t pages;
+    _Atomic uint32_t processes;
+    uint32_t unused;
+} cg_spacerow_t;
+
+/* Pages a watched write copied, and the blocks of another allocation site
+ * that shared them: what marking that site would have kept shared. */
+#define CG_NEIGHBOUR_SLOTS 16384
+typedef struct cg_neighbour_s {
+    _Atomic uint64_t key;    /* 0 empty, UINT64_MAX being written, else written << 20 | bystander, + 1 */
+    _Atomic int32_t pid;
+    _Atomic uint32_t pages;  /* copied pages the bystander's blocks were on */
+    _Atomic uint64_t bytes;  /* of the bystander's blocks on them */
+    _Atomic uint64_t blocks;
+} cg_neighbour_t;
+
+/* What `cowguard top` reads from another process (tools/cowguard-report):
+ * where the slots are and where their fields lie. */
+typedef struct cg_layout_s {
+    char magic[16];         /* "cowguard board" */
+    uint32_t version, slot_size, slots_offset, nslots_offset;
+    uint32_t pid, ppid, faults, copies, watch_faults, watch_copies, frozen_pages, exit_how, reaped, outside_pages,
+        private_dirty_kb, measured;
+} cg_layout_t;
 
 /* A deduplicated stack: an allocation site or a writer. */
 typedef struct cg_site_s {
@@ -104,6 +143,7 @@ typedef struct cg_locslot_s {
 } cg_locslot_t;
 
 typedef struct cg_board_s {
+    cg_layout_t layout;        /* first: read by other programs */
     int32_t root_pid;          /* the first process: the tree's name */
     _Atomic int32_t reporter;  /* the process that writes the tree's report (root_pid, or its daemon() child) */
     uint32_t site_frames;      /* frames per site entry (COWGUARD_BACKTRACE) */
@@ -111,6 +151,7 @@ typedef struct cg_board_s {
     size_t sites_offset;       /* from the board's start */
     size_t writes_offset;
     size_t locs_offset;
+    size_t neighbours_offset;
     size_t size;               /* of the whole mapping */
     _Atomic uint32_t nslots;   /* slots handed out */
     _Atomic uint32_t lost;     /* processes that found no free slot */
@@ -123,6 +164,9 @@ typedef struct cg_board_s {
     _Atomic int32_t aborted;   /* a process that COWGUARD_POLICY=abort ended: the run ends (exiting.c) */
     _Atomic uint64_t max_marked_bytes;
     _Atomic uint64_t max_frozen_pages;
+    _Atomic uint64_t lost_neighbours;
+    _Atomic uint64_t heap_lost;  /* heap blocks the watch's table had no room for */
+    cg_spacerow_t space[CG_SPACE_ROWS];
     cg_slot_t slots[CG_BOARD_SLOTS];
 } cg_board_t;
 
@@ -200,6 +244,11 @@ void cg_board_note_abort(void);
 pid_t cg_board_aborted(void);
 void cg_board_await_root(int ms);
 void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg);
+void cg_board_note_watched(bool copied);
+void cg_board_note_space(cg_space_kind_t kind, const char *name, uint64_t pages);
+void cg_board_note_neighbour(cg_site_id_t written, cg_site_id_t bystander, uint64_t bytes, uint64_t blocks);
+void cg_board_neighbour_each(void (*fn)(const cg_neighbour_t *n, cg_site_id_t written, cg_site_id_t bystander, void *arg),
+                             void *arg);
 
 /* ---- "sites.c": the stack and write tables on the board ----------------- */
 cg_site_id_t cg_site_id(const uintptr_t *frames, uint32_t n);
@@ -235,6 +284,21 @@ uint32_t cg_py_splice(const uintptr_t *native, uint32_t n, const uint32_t *locs,
 cg_cause_t cg_py_cause(uintptr_t addr, uintptr_t start, size_t size);
 uint32_t cg_loc_id(const cg_pyloc_t *loc);
 const cg_pyloc_t *cg_loc_get(uint32_t id);
+
+/* ---- "heap.c": the program's heap blocks, recorded for the watch -------- */
+typedef struct {
+    uintptr_t start;
+    size_t size;
+    cg_site_id_t site;
+} cg_heap_block_t;
+extern bool cg_heap_recording_on; /* free's fast path: forget the block first */
+void cg_heap_setup(void);
+void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot);
+void cg_heap_free(void *p);
+void cg_heap_child(void);
+bool cg_heap_block(uintptr_t addr, cg_heap_block_t *b);
+void cg_heap_page(uintptr_t page, uintptr_t skip, void (*fn)(cg_site_id_t site, uint64_t bytes, void *arg), void *arg);
+uint64_t cg_heap_lost(void);
 
 /* ---- "sitecache.c": a thread's allocation stacks, remembered ------------- */
 typedef enum {

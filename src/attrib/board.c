@@ -8,13 +8,16 @@
  * reports them at its exit. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attrib.h"
+#include "sys.h"
 
 
 cg_board_t *cg_board;
@@ -32,6 +35,7 @@ static uint32_t reserve(cg_board_t *b, int32_t ppid, uint64_t frozen_pages, uint
     cg_slot_t *s = &b->slots[i];
     s->ppid = ppid;
     s->rss_at_fork_kb = -1; /* the child reads its own */
+    atomic_store(&s->outside_pages, -1);
     atomic_store(&s->frozen_pages, frozen_pages);
     atomic_store(&s->marked_bytes, marked_bytes);
     return i;
@@ -44,6 +48,46 @@ static void publish(uint32_t i, pid_t pid)
     if (i < CG_BOARD_SLOTS) atomic_compare_exchange_strong(&cg_board->slots[i].pid, &expected, (int32_t)pid);
 }
 
+/* The board's memory: shared with every descendant. A memfd's, so that
+ * `cowguard top` finds it by name in /proc/PID/maps and reads it through
+ * /proc/PID/mem (no descriptor stays open); an anonymous shared mapping
+ * when there is none. Untouched pages cost nothing; the tables fill
+ * sparsely. */
+static void *map_board(size_t size)
+{
+    int saved = errno;
+    int fd = (int)syscall(SYS_memfd_create, "cowguard-board", 1u /* MFD_CLOEXEC */);
+    void *p = MAP_FAILED;
+    if (fd >= 0 && ftruncate(fd, (off_t)size) == 0)
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (fd >= 0) cg_sys_close(fd);
+    if (p == MAP_FAILED)
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void describe(cg_layout_t *l)
+{
+    memcpy(l->magic, "cowguard board", 15);
+    l->version = 1;
+    l->slot_size = sizeof(cg_slot_t);
+    l->slots_offset = offsetof(cg_board_t, slots);
+    l->nslots_offset = offsetof(cg_board_t, nslots);
+    l->pid = offsetof(cg_slot_t, pid);
+    l->ppid = offsetof(cg_slot_t, ppid);
+    l->faults = offsetof(cg_slot_t, faults);
+    l->copies = offsetof(cg_slot_t, copies);
+    l->watch_faults = offsetof(cg_slot_t, watch_faults);
+    l->watch_copies = offsetof(cg_slot_t, watch_copies);
+    l->frozen_pages = offsetof(cg_slot_t, frozen_pages);
+    l->exit_how = offsetof(cg_slot_t, exit_how);
+    l->reaped = offsetof(cg_slot_t, reaped);
+    l->outside_pages = offsetof(cg_slot_t, outside_pages);
+    l->private_dirty_kb = offsetof(cg_slot_t, private_dirty_kb);
+    l->measured = offsetof(cg_slot_t, measured);
+}
+
 bool cg_board_setup(void)
 {
     size_t frames = cg_opt.backtrace;
@@ -52,11 +96,12 @@ bool cg_board_setup(void)
     size_t writes = CG_ALIGN_UP(sites + (frames ? CG_SITE_SLOTS * stride : 0), 64);
     size_t locs = CG_ALIGN_UP(writes + (frames ? CG_WRITE_SLOTS * sizeof(cg_write_t) : 0), 64);
     /* Python locations (python.c): 4 MiB of address space, touched only in a CPython. */
-    size_t size = CG_ALIGN_UP(locs + (frames ? CG_LOC_SLOTS * sizeof(cg_locslot_t) : 0), CG_PAGE);
-    /* Untouched pages of a shared mapping cost nothing; the tables fill sparsely. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return false;
+    size_t neighbours = CG_ALIGN_UP(locs + (frames ? CG_LOC_SLOTS * sizeof(cg_locslot_t) : 0), 64);
+    size_t size = CG_ALIGN_UP(neighbours + (frames ? CG_NEIGHBOUR_SLOTS * sizeof(cg_neighbour_t) : 0), CG_PAGE);
+    void *p = map_board(size);
+    if (!p) return false;
     cg_board_t *b = p;
+    describe(&b->layout);
     b->root_pid = (int32_t)getpid();
     atomic_store(&b->reporter, b->root_pid);
     b->site_frames = (uint32_t)frames;
@@ -64,6 +109,7 @@ bool cg_board_setup(void)
     b->sites_offset = sites;
     b->writes_offset = writes;
     b->locs_offset = frames ? locs : 0;
+    b->neighbours_offset = frames ? neighbours : 0;
     b->size = size;
     cg_board = b;
     uint32_t i = reserve(b, (int32_t)getppid(), 0, 0);
@@ -236,4 +282,94 @@ void cg_board_each(void (*fn)(const cg_slot_t *s, void *arg), void *arg)
     uint32_t n = atomic_load(&cg_board->nslots);
     for (uint32_t i = 0; i < n; i++)
         if (atomic_load(&cg_board->slots[i].pid)) fn(&cg_board->slots[i], arg);
+}
+
+/* A first write to a page watched in place; copied: it was shared. */
+void cg_board_note_watched(bool copied)
+{
+    if (!cg_self) return;
+    atomic_fetch_add_explicit(&cg_self->watch_faults, 1, memory_order_relaxed);
+    if (copied) atomic_fetch_add_explicit(&cg_self->watch_copies, 1, memory_order_relaxed);
+}
+
+/* This process copied pages of a mapping outside marked data (its end's
+ * measurement): added to the row of its kind and object. */
+void cg_board_note_space(cg_space_kind_t kind, const char *name, uint64_t pages)
+{
+    if (!cg_board) return;
+    size_t len = strlen(name);
+    for (int i = 0; i < CG_SPACE_ROWS; i++) {
+        cg_spacerow_t *r = &cg_board->space[i];
+        uint32_t st = atomic_load(&r->state);
+        if (st == 0) {
+            uint32_t expected = 0;
+            if (atomic_compare_exchange_strong(&r->state, &expected, 1)) {
+                r->kind = (uint32_t)kind;
+                memcpy(r->name, name, len + 1);
+                atomic_store(&r->state, 2);
+                st = 2;
+            } else {
+                st = expected;
+            }
+        }
+        while (st == 1) st = atomic_load(&r->state);
+        if (r->kind == (uint32_t)kind && strcmp(r->name, name) == 0) {
+            atomic_fetch_add(&r->pages, pages);
+            atomic_fetch_add(&r->processes, 1);
+            return;
+        }
+    }
+}
+
+static cg_neighbour_t *neighbours(void)
+{
+    return cg_board && cg_board->neighbours_offset ? (cg_neighbour_t *)((char *)cg_board + cg_board->neighbours_offset)
+                                                   : NULL;
+}
+
+/* A watched write copied a page on which blocks of site bystander (blocks
+ * of them, bytes in all) lay beside the written block of site written. */
+void cg_board_note_neighbour(cg_site_id_t written, cg_site_id_t bystander, uint64_t bytes, uint64_t blocks)
+{
+    cg_neighbour_t *t = neighbours();
+    if (!t) return;
+    uint64_t key = ((uint64_t)written << CG_SITE_BITS | bystander) + 1;
+    int32_t pid = (int32_t)getpid();
+    uint64_t h = (key * 31 + (uint64_t)pid) * 0x9e3779b97f4a7c15ULL;
+    for (uint32_t probe = 0; probe < 64; probe++) {
+        cg_neighbour_t *n = &t[(h >> 20) % CG_NEIGHBOUR_SLOTS];
+        h += 0x9e3779b97f4a7c15ULL;
+        uint64_t cur = atomic_load(&n->key);
+        while (cur == UINT64_MAX) cur = atomic_load(&n->key);
+        if (cur == 0) {
+            uint64_t expected = 0;
+            if (atomic_compare_exchange_strong(&n->key, &expected, UINT64_MAX)) {
+                atomic_store(&n->pid, pid);
+                atomic_store(&n->key, key);
+                cur = key;
+            } else {
+                cur = expected;
+                while (cur == UINT64_MAX) cur = atomic_load(&n->key);
+            }
+        }
+        if (cur == key && atomic_load(&n->pid) == pid) {
+            atomic_fetch_add(&n->pages, 1);
+            atomic_fetch_add(&n->bytes, bytes);
+            atomic_fetch_add(&n->blocks, blocks);
+            return;
+        }
+    }
+    atomic_fetch_add(&cg_board->lost_neighbours, 1);
+}
+
+void cg_board_neighbour_each(void (*fn)(const cg_neighbour_t *n, cg_site_id_t written, cg_site_id_t bystander, void *arg),
+                             void *arg)
+{
+    cg_neighbour_t *t = neighbours();
+    for (uint32_t i = 0; t && i < CG_NEIGHBOUR_SLOTS; i++) {
+        uint64_t key = atomic_load(&t[i].key);
+        if (key == 0 || key == UINT64_MAX) continue;
+        key--;
+        fn(&t[i], (cg_site_id_t)(key >> CG_SITE_BITS & CG_SITE_MASK), (cg_site_id_t)(key & CG_SITE_MASK), arg);
+    }
 }

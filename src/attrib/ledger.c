@@ -138,7 +138,58 @@ static void on_abort(uintptr_t addr, void *uc, bool copied)
     else cg_diagnose_write(addr, frames, n, uc == NULL);
 }
 
+/* The blocks of other sites on a copied page, by site: up to 16 sites a
+ * page (the rest are left out). */
+typedef struct {
+    uint32_t n;
+    cg_site_id_t written; /* the site of the written block: its own blocks are not beside it */
+    cg_site_id_t site[16];
+    uint64_t bytes[16], blocks[16];
+} beside_t;
+
+static void add_beside(cg_site_id_t site, uint64_t bytes, void *arg)
+{
+    beside_t *b = arg;
+    if (site == b->written) return;
+    uint32_t i = 0;
+    while (i < b->n && b->site[i] != site) i++;
+    if (i == b->n) {
+        if (b->n == 16) return;
+        b->n++;
+        b->site[i] = site;
+        b->bytes[i] = b->blocks[i] = 0;
+    }
+    b->bytes[i] += bytes;
+    b->blocks[i]++;
+}
+
+/* A first write to memory watched in place (freeze/space.c): the writer,
+ * and the block it hit as the heap was at the fork (heap.c); a page it
+ * copied also records the blocks of other sites that were on it. Outside
+ * any recorded block (the allocator's own headers, an object's data) the
+ * allocation is none: the report's rows by mapping name the object. */
+static void on_watched(uintptr_t addr, void *uc, bool copied)
+{
+    cg_board_note_watched(copied);
+    if (!stacks()) return;
+    cg_heap_block_t b;
+    bool in = cg_heap_block(addr, &b);
+    cg_site_id_t alloc = 0;
+    cg_cause_t cause = CG_CAUSE_DATA;
+    if (in) {
+        alloc = b.site;
+        cause = cg_tls.alloc_writing ? CG_CAUSE_ALLOCATOR : cg_py_cause(addr, b.start, b.size);
+    }
+    cg_site_id_t writer = writer_site(uc);
+    cg_write_note(writer, alloc, (cg_cause_t)(cause | CG_CAUSE_WATCHED), 1, copied, late());
+    if (!copied) return;
+    beside_t near = { .n = 0, .written = alloc };
+    cg_heap_page(cg_page_down(addr), in ? b.start : 0, add_beside, &near);
+    for (uint32_t i = 0; i < near.n; i++) cg_board_note_neighbour(alloc, near.site[i], near.bytes[i], near.blocks[i]);
+}
+
 static const cg_watch_t watch = {
+    .watched = on_watched,
     .write = on_write,
     .kernel_tag = kernel_tag,
     .copy = on_copy,

@@ -83,7 +83,8 @@ void cg_mark_setup(void)
 static size_t floor_now(void)
 {
     if (!cg_mark_enabled) return SIZE_MAX;
-    if (atomic_load(&regions_open) || prefork || nglobs) return 0;
+    /* COWGUARD_WATCH: every block is recorded (heap.c), in every process */
+    if (atomic_load(&regions_open) || prefork || nglobs || cg_opt.watch != CG_WATCH_MARKED) return 0;
     return cg_mark_min_size ? (size_t)cg_mark_min_size : SIZE_MAX;
 }
 

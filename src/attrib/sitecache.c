@@ -67,7 +67,7 @@ static void on_thread_exit(void *table)
 {
     me.table = NULL;
     me.state = 2;
-    if (table) munmap(table, sizeof(table_t));
+    if (table) cg_unmap_anon(table, sizeof(table_t));
 }
 
 static bool setup(void)

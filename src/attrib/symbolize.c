@@ -93,6 +93,7 @@ static void load_symbols(obj_t *o)
     if (count == 0) return;
     sym_t *out = mmap(NULL, count * sizeof(sym_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (out == MAP_FAILED) return;
+    cg_own_map_note(out, count * sizeof(sym_t), true);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (is_function(&syms[i]) && syms[i].st_name < str->sh_size)

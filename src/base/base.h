@@ -91,10 +91,19 @@ extern __thread cg_tls_t cg_tls CG_TLS;
 /* Memory of cowguard's own (a table, a cache, a stack): private,
  * read-write, and paid for only as it is touched (MAP_NORESERVE). NULL
  * when it cannot be had. Async-signal-safe. */
+void cg_own_map_note(const void *p, size_t size, bool mine);
+bool cg_own_map_overlap(uintptr_t lo, uintptr_t hi, cg_range_t *first);
 static inline void *cg_map_anon(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED) return NULL;
+    cg_own_map_note(p, size, true); /* never measured or watched as the program's (freeze/space.c) */
+    return p;
+}
+static inline void cg_unmap_anon(void *p, size_t size)
+{
+    cg_own_map_note(p, size, false);
+    munmap(p, size);
 }
 
 /* The interrupted instruction's address and stack pointer, from a signal
@@ -125,6 +134,8 @@ static inline uintptr_t cg_context_sp(const void *uc)
 
 typedef enum { CG_POLICY_REPORT, CG_POLICY_ABORT, CG_POLICY_OFF } cg_policy_t;
 typedef enum { CG_FORMAT_TEXT, CG_FORMAT_JSON } cg_format_t;
+typedef enum { CG_WATCH_MARKED, CG_WATCH_HEAP, CG_WATCH_ALL } cg_watch_mode_t;
+typedef enum { CG_MEASURE_MARKED, CG_MEASURE_ALL } cg_measure_t;
 
 typedef enum {
     CG_OPT_ENUM,   /* one of a list of words, stored as its index */
@@ -159,6 +170,12 @@ enum {
 #define CG_OPTION_ROW(field) (&cg_option_table[CG_ROW_##field])
 
 extern cg_options_t cg_opt;
+/* Is every forked child's copying measured, marked data or not
+ * (COWGUARD_MEASURE=all, or a watch in place)? */
+static inline bool cg_outside_wanted(void)
+{
+    return cg_opt.measure == CG_MEASURE_ALL || cg_opt.watch != CG_WATCH_MARKED;
+}
 extern const cg_option_t cg_option_table[];
 extern const size_t cg_option_count;
 int cg_parse_size(const char *s, uint64_t *out);

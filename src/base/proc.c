@@ -211,3 +211,48 @@ bool cg_own_code(uintptr_t ip)
 {
     return ip >= own_lo && ip < own_hi;
 }
+
+/* ---- cowguard's own mappings --------------------------------------------------
+ *
+ * Tables, caches and stacks cowguard maps for itself look like any other
+ * private anonymous memory in /proc/self/maps. The measurement of a
+ * process's address space, and the watch that write-protects it in place
+ * (freeze/space.c), must leave them out: a write cowguard makes there, in
+ * its fault handler, must never trap. Every cg_map_anon is noted here. */
+#define OWN_MAPS 512
+static struct {
+    _Atomic uintptr_t lo, hi;
+} own_maps[OWN_MAPS];
+
+/* [p, p + size) is cowguard's (mine), or is not any more. Async-signal-safe. */
+void cg_own_map_note(const void *p, size_t size, bool mine)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + size;
+    for (int i = 0; i < OWN_MAPS; i++) {
+        if (mine) {
+            uintptr_t none = 0;
+            if (atomic_compare_exchange_strong(&own_maps[i].lo, &none, lo)) {
+                atomic_store(&own_maps[i].hi, hi);
+                return;
+            }
+        } else if (atomic_load(&own_maps[i].lo) == lo) {
+            atomic_store(&own_maps[i].hi, 0);
+            atomic_store(&own_maps[i].lo, 0);
+            return;
+        }
+    }
+}
+
+/* The lowest of cowguard's mappings that overlaps [lo, hi), in *first. */
+bool cg_own_map_overlap(uintptr_t lo, uintptr_t hi, cg_range_t *first)
+{
+    bool any = false;
+    for (int i = 0; i < OWN_MAPS; i++) {
+        uintptr_t a = atomic_load(&own_maps[i].lo), b = atomic_load(&own_maps[i].hi);
+        if (!a || a >= hi || b <= lo || (any && a >= first->lo)) continue;
+        first->lo = a;
+        first->hi = b;
+        any = true;
+    }
+    return any;
+}

@@ -62,6 +62,11 @@ static inline int cg_sys_mprotect(void *addr, size_t len, int prot)
     return (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
+static inline pid_t cg_sys_getpid(void)
+{
+    return (pid_t)syscall(SYS_getpid);
+}
+
 static inline pid_t cg_sys_gettid(void)
 {
     return (pid_t)syscall(SYS_gettid);

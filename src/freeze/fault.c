@@ -59,6 +59,22 @@ typedef struct {
     void *uc;
 } fault_t;
 
+/* A first write to a page watched in place (space.c): thawed, and told
+ * with its context unless cowguard itself wrote it, from inside this
+ * handler (the unwinder's caches live in memory it watches). Never
+ * aborted on: the watch is a diagnosis of the program as it is. */
+static void watched_write(void *arg)
+{
+    fault_t *f = arg;
+    bool was, copied;
+    bool nested = cg_tls.no_wait > 1;
+    cg_space_thaw(f->addr, &was, &copied);
+    const cg_watch_t *w = cg_watcher();
+    if (was && !nested && w && w->watched) w->watched(f->addr, f->uc, copied);
+    if (was && cg_opt.verbose >= 1)
+        cg_message("trapped write at %p (watched in place)%s", (void *)f->addr, copied ? "; page copied" : "");
+}
+
 static void frozen_write(void *arg)
 {
     fault_t *f = arg;
@@ -80,6 +96,11 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
         fault_t f = { addr, uc };
         cg_tls.no_wait++;
         cg_run_on_big_stack(frozen_write, &f); /* the alternate stack may be small */
+        cg_tls.no_wait--;
+    } else if (si->si_code == SEGV_ACCERR && cg_space_fault(addr)) {
+        fault_t f = { addr, uc };
+        cg_tls.no_wait++;
+        cg_run_on_big_stack(watched_write, &f);
         cg_tls.no_wait--;
     } else {
         uintptr_t pc = cg_context_pc(uc);

@@ -62,11 +62,11 @@ bool cg_freeze_setup(void)
                      *program = cg_map_anon(bitmap);
     _Atomic cg_tag_t *tag = cg_map_anon(tags);
     if (!frozen || !pending || !copied || !program || !tag) {
-        if (frozen) munmap(frozen, bitmap);
-        if (pending) munmap(pending, bitmap);
-        if (copied) munmap(copied, bitmap);
-        if (program) munmap(program, bitmap);
-        if (tag) munmap(tag, tags);
+        if (frozen) cg_unmap_anon(frozen, bitmap);
+        if (pending) cg_unmap_anon(pending, bitmap);
+        if (copied) cg_unmap_anon(copied, bitmap);
+        if (program) cg_unmap_anon(program, bitmap);
+        if (tag) cg_unmap_anon(tag, tags);
         return false;
     }
     pg.frozen = frozen;

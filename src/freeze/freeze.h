@@ -43,6 +43,9 @@ typedef struct cg_watch_s {
     /* COWGUARD_POLICY=abort: say what wrote and where, then abort (it does
      * not return). */
     void (*abort)(uintptr_t addr, void *uc, bool copied);
+    /* The first write to a page watched in place (space.c), by the
+     * program (uc); copied: another process shared the page. */
+    void (*watched)(uintptr_t addr, void *uc, bool copied);
 } cg_watch_t;
 
 /* What a freeze did. */
@@ -77,6 +80,23 @@ bool cg_track_armed(void);
 int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *arg), void *arg);
 void cg_track_child(void);
 void cg_track_remapped(uintptr_t lo, uintptr_t hi);
+
+/* ---- "space.c": the rest of a forked child's memory, measured and watched ------ */
+typedef enum {
+    CG_SPACE_HEAP,  /* [heap]: brk memory */
+    CG_SPACE_ANON,  /* other private anonymous memory (malloc's mmaps, a runtime's arenas) */
+    CG_SPACE_STACK, /* the main thread's stack and the threads' */
+    CG_SPACE_DATA,  /* an object's data and bss, by the object's name */
+    CG_SPACE_KINDS
+} cg_space_kind_t;
+#define CG_SPACE_NAME 64 /* an object's name, truncated */
+void cg_space_child(int mode);
+bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg);
+bool cg_space_watching(void);
+bool cg_space_fault(uintptr_t addr);
+int cg_space_thaw(uintptr_t addr, bool *was, bool *copied);
+void cg_space_thaw_range(uintptr_t lo, uintptr_t hi);
+void cg_space_forget(uintptr_t addr, size_t len);
 
 /* ---- "keep.c": the table of ranges the kernel writes --------------------------- */
 #define CG_KEEP_SLOTS 4096

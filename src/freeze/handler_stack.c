@@ -79,7 +79,7 @@ static __thread char *handler_stack CG_TLS; /* this thread's, once it needed one
 
 static void on_thread_exit(void *stack)
 {
-    if (stack) munmap(stack, STACK_SIZE + GUARD);
+    if (stack) cg_unmap_anon(stack, STACK_SIZE + GUARD);
 }
 
 void cg_stack_setup(void)

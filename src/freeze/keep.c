@@ -28,10 +28,11 @@ static keep_slot_t *table(void)
     if (t) return t;
     void *p = mmap(NULL, KEEP_SLOTS * sizeof *t, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
+    cg_own_map_note(p, KEEP_SLOTS * sizeof *t, true);
     keep_slot_t *expected = NULL;
     if (!__atomic_compare_exchange_n(&slots, &expected, (keep_slot_t *)p, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
-        munmap(p, KEEP_SLOTS * sizeof *t);
+        cg_unmap_anon(p, KEEP_SLOTS * sizeof *t);
         return expected;
     }
     return p;

@@ -32,6 +32,7 @@ static __thread uint32_t kernel_thawed CG_TLS;
  * a 1 MiB buffer writes one page. */
 void cg_before_kernel_write(uintptr_t a, size_t len)
 {
+    if (cg_unlikely(cg_space_watching()) && len) cg_space_thaw_range(a, a + len < a ? UINTPTR_MAX : a + len);
     uintptr_t end = cg_ever_frozen_end();
     if (cg_likely(len == 0 || a >= end || a + len <= cg_arena.base || !cg_arena_owns((void *)cg_arena.base)))
         return;
@@ -132,6 +133,8 @@ void cg_keeps_end(cg_keeps_t *k)
 void cg_keep_block(cg_keeps_t *k, const void *p)
 {
     cg_block_info_t b;
+    if (!cg_arena_owns(p) && p && cg_space_watching() && cg_next.malloc_usable_size) /* a DIR of the heap */
+        cg_space_thaw_range((uintptr_t)p, (uintptr_t)p + cg_next.malloc_usable_size((void *)p));
     if (!cg_arena_owns(p) || !cg_block_info((uintptr_t)p, &b)) return;
     cg_keeps_add(k, (const void *)b.start, b.size);
 }

@@ -305,8 +305,13 @@ int cg_sigmask(int how, const sigset_t *set, sigset_t *old,
                int (*next)(int, const sigset_t *, sigset_t *))
 {
     /* Masks set from inside cowguard (libunwind guards its caches with
-     * them) are cowguard's own, not the program's. */
-    if (cg_tls.no_wait || cg_tls.busy) return next(how, set, old);
+     * them) are cowguard's own, not the program's; they leave SIGSEGV
+     * open all the same: what libunwind writes meanwhile may be memory
+     * watched in place (space.c), and a fault with SIGSEGV blocked kills. */
+    if (cg_tls.no_wait || cg_tls.busy) {
+        sigset_t own;
+        return next(how, set ? cg_mask_without_segv(set, &own) : NULL, old);
+    }
     bool *v = view((uintptr_t)__builtin_frame_address(0));
     bool blocked = *v;
     sigset_t copy;

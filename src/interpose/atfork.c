@@ -47,8 +47,12 @@ static void prepare(void)
     frozen_by_fork = false;
     if (cg_arena_ready() && cg_opt.policy != CG_POLICY_OFF)
         frozen_by_fork = freeze_locked() == 0 && cg_arena.top > cg_arena.base;
+    /* COWGUARD_MEASURE=all: every fork is measured, marked data or not;
+     * the board is made at the first one when nothing was marked before. */
+    if (!cg_board && cg_outside_wanted() && !cg_board_setup())
+        cg_message("cannot map the process-tree board; no report will cover the children");
     /* A slot reserved for a fork that failed is still empty: use it again. */
-    if (!fork_slot.unused) fork_slot.slot = cg_arena_ready() ? cg_board_reserve() : UINT32_MAX;
+    if (!fork_slot.unused) fork_slot.slot = cg_board ? cg_board_reserve() : UINT32_MAX;
     fork_slot.unused = false;
     cg_signals_lock();
     cg_symbolize_lock();
@@ -74,8 +78,16 @@ static void child(void)
     if (cg_arena_ready()) {
         cg_freeze_child();
         cg_keep_child();
+    }
+    if (cg_board) {
         cg_board_child(fork_slot.slot);
         cg_measure_fork(cg_self);
+    }
+    cg_heap_child();
+    /* Last: what it shares with its parent, and the watch over it. */
+    if (cg_board && cg_self && cg_outside_wanted()) {
+        if (cg_opt.watch != CG_WATCH_MARKED) cg_fault_install();
+        cg_space_child((int)cg_opt.watch);
     }
 }
 

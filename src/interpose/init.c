@@ -39,6 +39,11 @@ void cg_init(void)
     cg_signals_setup();
     cg_stack_setup();
     cg_ledger_setup();
+    /* The watch records every block's site from the start: the stacks go
+     * on the board, made now rather than at the first fork. */
+    if (cg_opt.watch != CG_WATCH_MARKED && !cg_board_setup())
+        cg_message("cannot map the process-tree board; COWGUARD_WATCH records no allocation sites");
+    cg_heap_setup();
     cg_own_code_setup();
     cg_exit_setup();
     cg_boot_guard_next(next_free); /* start-up's last allocation is done */

@@ -20,6 +20,12 @@ static inline bool cg_is_ready(void)
  * when the C library has none. */
 #define CG_NEXT(fn) (cg_likely(cg_is_ready()) ? cg_next.fn : (cg_init(), cg_next.fn))
 bool cg_marking_ready(void);
+/* Do the kernel's writes need care (frozen or watched memory may be
+ * their destination)? The read wrappers' fast path. */
+static inline bool cg_kernel_writes_matter(void)
+{
+    return cg_arena_ready() || cg_space_watching();
+}
 
 /* ---- "atfork.c": what a fork does ---------------------------------------------- */
 void cg_atfork_setup(void);

@@ -40,7 +40,7 @@ static void keep_iov(cg_keeps_t *k, const struct iovec *iov, int n)
 {
     struct iovec v[64];
     uintptr_t lo = UINTPTR_MAX, hi = 0;
-    if (!cg_arena_ready()) return;
+    if (!cg_kernel_writes_matter()) return;
     for (int i = 0; i < n; i += 64) {
         int m = n - i < 64 ? n - i : 64;
         if (!peek(v, iov + i, (size_t)m * sizeof *v)) break;
@@ -51,8 +51,7 @@ static void keep_iov(cg_keeps_t *k, const struct iovec *iov, int n)
             if (b > hi) hi = b;
         }
     }
-    if (lo >= hi) return;
-    if (k->n < (int)(sizeof k->slot / sizeof k->slot[0])) k->slot[k->n++] = cg_keep_call_register(lo, hi);
+    if (lo < hi && k->n < (int)(sizeof k->slot / sizeof k->slot[0])) k->slot[k->n++] = cg_keep_call_register(lo, hi);
     for (int i = 0; i < n; i += 64) {
         int m = n - i < 64 ? n - i : 64;
         if (!peek(v, iov + i, (size_t)m * sizeof *v)) break;
@@ -63,7 +62,7 @@ static void keep_iov(cg_keeps_t *k, const struct iovec *iov, int n)
 static void keep_msg(cg_keeps_t *k, const struct msghdr *msg)
 {
     struct msghdr m;
-    if (!cg_arena_ready() || !peek(&m, msg, sizeof m)) return;
+    if (!cg_kernel_writes_matter() || !peek(&m, msg, sizeof m)) return;
     cg_keeps_add(k, msg, sizeof m); /* lengths and flags come back */
     cg_keeps_add(k, m.msg_name, m.msg_namelen);
     cg_keeps_add(k, m.msg_control, m.msg_controllen);
@@ -134,7 +133,7 @@ CG_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int n, off_t off, 
 static void keep_sockaddr(cg_keeps_t *k, struct sockaddr *addr, socklen_t *len)
 {
     socklen_t n;
-    if (!cg_arena_ready()) return;
+    if (!cg_kernel_writes_matter()) return;
     if (addr && len && peek(&n, len, sizeof n)) cg_keeps_add(k, addr, n);
     cg_keeps_add(k, len, len ? sizeof *len : 0);
 }
@@ -168,7 +167,7 @@ CG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 CG_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags, struct timespec *timeout)
 {
     cg_keeps_t k = { .n = 0 };
-    if (cg_arena_ready() && n) {
+    if (cg_kernel_writes_matter() && n) {
         cg_keeps_add(&k, vec, n * sizeof *vec); /* headers and lengths come back */
         for (unsigned int i = 0; i < n && i < 64; i++) keep_msg(&k, &vec[i].msg_hdr);
     }

@@ -68,10 +68,18 @@ void cg_free_marked(void *p, const char *fn)
     if (why) bad_pointer(fn, p, why);
 }
 
+/* Under COWGUARD_WATCH, a block of the next allocator's is recorded
+ * (attrib/heap.c); the floor is 0 then, so every request comes by here. */
+static inline void *watched(void *p, size_t size, const uintptr_t *slot)
+{
+    if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) cg_heap_alloc(p, size, slot);
+    return p;
+}
+
 static void *do_malloc(size_t size, uintptr_t caller, const uintptr_t *slot)
 {
     void *p = marked(size, 16, false, caller, slot);
-    return cg_likely(!p) ? cg_next.malloc(size) : p;
+    return cg_likely(!p) ? watched(cg_next.malloc(size), size, slot) : p;
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size, uintptr_t caller)
@@ -103,6 +111,7 @@ static __attribute__((noinline)) void free_slow(void *ptr)
 /* NULL goes to the next free too (cg_next.free ignores it before start-up). */
 CG_EXPORT void free(void *ptr)
 {
+    if (cg_unlikely(cg_heap_recording_on)) cg_heap_free(ptr);
     if (cg_likely(!maybe_marked(ptr))) cg_next.free(ptr);
     else free_slow(ptr);
 }
@@ -117,7 +126,7 @@ static __attribute__((noinline)) void *calloc_slow(size_t nmemb, size_t size, ui
     }
     if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
     void *p = marked(total, 16, true, caller, SLOT);
-    return cg_likely(!p) ? cg_next.calloc(nmemb, size) : p;
+    return cg_likely(!p) ? watched(cg_next.calloc(nmemb, size), total, SLOT) : p;
 }
 
 CG_EXPORT void *calloc(size_t nmemb, size_t size)
@@ -183,6 +192,13 @@ static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_
             cg_next.free(ptr);
             return q;
         }
+    }
+    if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) {
+        size_t old = cg_next.malloc_usable_size ? cg_next.malloc_usable_size(ptr) : 0;
+        cg_heap_free(ptr);
+        void *q = cg_next.realloc(ptr, size);
+        watched(q ? q : size ? ptr : NULL, q ? size : old, slot);
+        return q;
     }
     return cg_next.realloc(ptr, size);
 }
@@ -253,8 +269,10 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     /* A bad alignment is the next allocator's to judge, as without cowguard. */
     void *p = power_of_two(align) && align % sizeof(void *) == 0 ? marked(size, align, false, CALLER, NULL) : NULL;
     if (cg_likely(!p)) {
-        if (cg_next.posix_memalign) return cg_next.posix_memalign(out, align, size);
-        return ENOMEM;
+        if (!cg_next.posix_memalign) return ENOMEM;
+        int e = cg_next.posix_memalign(out, align, size);
+        if (e == 0) watched(*out, size, NULL);
+        return e;
     }
     *out = p;
     return 0;
@@ -269,7 +287,7 @@ CG_EXPORT void *aligned_alloc(size_t align, size_t size)
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
-    return cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size);
+    return watched(cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size), size, NULL);
 }
 
 CG_EXPORT void *memalign(size_t align, size_t size)
@@ -277,7 +295,7 @@ CG_EXPORT void *memalign(size_t align, size_t size)
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
-    return cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size);
+    return watched(cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size), size, NULL);
 }
 
 CG_EXPORT void *valloc(size_t size)

@@ -45,7 +45,7 @@ static void keep_stream(cg_keeps_t *k, FILE *fp)
 /* A call that reads from stream fp: kept buffer, the call, release. */
 #define STREAM_CALL(fp, call)                                                \
     do {                                                                     \
-        if (cg_likely(!cg_arena_ready()) || !next_) return call;               \
+        if (cg_likely(!cg_kernel_writes_matter()) || !next_) return call;               \
         cg_keeps_t k_ = { .n = 0 };                                          \
         keep_stream(&k_, fp);                                                \
         __typeof__(call) r_ = call;                                          \
@@ -57,7 +57,7 @@ static void keep_stream(cg_keeps_t *k, FILE *fp)
  * directly). */
 #define FREAD_CALL(fp, dst, len, call)                                       \
     do {                                                                     \
-        if (cg_likely(!cg_arena_ready()) || !next_) return call;               \
+        if (cg_likely(!cg_kernel_writes_matter()) || !next_) return call;               \
         cg_keeps_t k_ = { .n = 0 };                                          \
         keep_stream(&k_, fp);                                                \
         cg_keeps_add(&k_, dst, len);                                         \

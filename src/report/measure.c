@@ -5,6 +5,7 @@
  * and which copies it holds (freeze.c). Plain system calls into static
  * buffers: this runs in _exit, which a signal handler may call. */
 #include <fcntl.h>
+#include <string.h>
 
 #include "report.h"
 #include "sys.h"
@@ -49,12 +50,48 @@ static bool rollup(int64_t *private_dirty_kb, int64_t *pss_kb)
     return *private_dirty_kb >= 0 && *pss_kb >= 0;
 }
 
+/* The rows of one process, one per kind and object (an object's data and
+ * bss are two mappings, anonymous memory many): added to the board's once. */
+typedef struct {
+    size_t n;
+    int64_t total;
+    struct {
+        cg_space_kind_t kind;
+        const char *name;
+        uint64_t pages;
+    } row[64];
+} space_t;
+
+static void space_row(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg)
+{
+    space_t *sp = arg;
+    sp->total += (int64_t)pages;
+    size_t i = 0;
+    while (i < sp->n && (sp->row[i].kind != kind || strcmp(sp->row[i].name, name) != 0)) i++;
+    if (i == sp->n) {
+        if (sp->n == sizeof sp->row / sizeof sp->row[0]) {
+            cg_board_note_space(kind, name, pages);
+            return;
+        }
+        sp->row[sp->n++] = (__typeof__(sp->row[0])){ kind, name, 0 };
+    }
+    sp->row[i].pages += pages;
+}
+
 /* Fill s with this process's numbers, as the kernel has them now. Pending
- * pages are settled first: its copies are all counted. */
+ * pages are settled first: its copies are all counted. A forked child
+ * also measures what it copied outside marked data (freeze/space.c). */
 void cg_measure_self(cg_slot_t *s)
 {
     if (!s) return;
     cg_settle_all(true);
+    static space_t sp; /* static: the exit path may run on a small signal stack */
+    sp.n = 0;
+    sp.total = 0;
+    if (cg_space_measure(space_row, &sp)) {
+        for (size_t i = 0; i < sp.n; i++) cg_board_note_space(sp.row[i].kind, sp.row[i].name, sp.row[i].pages);
+        atomic_store(&s->outside_pages, sp.total);
+    }
     int64_t pd = -1, pss = -1;
     if (!rollup(&pd, &pss)) pd = pss = -1;
     uint64_t shared, held;

@@ -9,9 +9,10 @@
 
 static cg_row_t rows[CG_REPORT_ROWS];
 
-static uint32_t row_hash(cg_site_id_t w, cg_site_id_t a, cg_cause_t cause, bool late)
+static uint32_t row_hash(cg_site_id_t w, cg_site_id_t a, cg_cause_t cause, bool late, bool watched)
 {
-    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (uint32_t)cause * 0x27d4eb2du ^ (late ? 0x5bd1e995u : 0)) %
+    return ((uint32_t)w * 2654435761u ^ a * 40503u ^ (uint32_t)cause * 0x27d4eb2du ^ (late ? 0x5bd1e995u : 0) ^
+            (watched ? 0x85ebca6bu : 0)) %
            CG_REPORT_ROWS;
 }
 
@@ -19,15 +20,20 @@ static void add_write(const cg_write_t *e, cg_site_id_t w, cg_site_id_t a, cg_ca
 {
     cg_report_t *r = arg;
     if (r->pid && atomic_load(&e->pid) != r->pid) return;
+    bool watched = (cause & CG_CAUSE_WATCHED) != 0;
+    cause = (cg_cause_t)(cause & ~CG_CAUSE_WATCHED);
+    if (watched) late = false; /* the watch counts no exit apart */
     for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
-        cg_row_t *row = &rows[(row_hash(w, a, cause, late) + probe) % CG_REPORT_ROWS];
+        cg_row_t *row = &rows[(row_hash(w, a, cause, late, watched) + probe) % CG_REPORT_ROWS];
         if (row->processes == 0) {
             row->writer = w;
             row->alloc = a;
             row->cause = cause;
             row->late = late;
+            row->watched = watched;
             r->nrows++;
-        } else if (row->writer != w || row->alloc != a || row->cause != cause || row->late != late) {
+        } else if (row->writer != w || row->alloc != a || row->cause != cause || row->late != late ||
+                   row->watched != watched) {
             continue;
         }
         row->writes += atomic_load(&e->writes);
@@ -44,6 +50,7 @@ static bool row_alike_before(const void *x, const void *y)
 {
     const cg_row_t *a = x, *b = y;
     if (a->late != b->late) return a->late < b->late;
+    if (a->watched != b->watched) return a->watched < b->watched;
     if (a->cause != b->cause) return a->cause < b->cause;
     if (a->fold_writer != b->fold_writer) return a->fold_writer < b->fold_writer;
     return a->fold_alloc < b->fold_alloc;
@@ -63,7 +70,8 @@ static size_t merge_alike(size_t k)
     size_t out = 0;
     for (size_t i = 0; i < k; i++) {
         cg_row_t *o = out ? &rows[out - 1] : NULL;
-        if (o && o->late == rows[i].late && o->cause == rows[i].cause && o->fold_writer == rows[i].fold_writer &&
+        if (o && o->late == rows[i].late && o->watched == rows[i].watched && o->cause == rows[i].cause &&
+            o->fold_writer == rows[i].fold_writer &&
             o->fold_alloc == rows[i].fold_alloc) {
             if (rows[i].pages > o->pages) {
                 o->writer = rows[i].writer;
@@ -79,11 +87,13 @@ static size_t merge_alike(size_t k)
     return out;
 }
 
-/* Rows rank by phase (while working first), pages copied, trapped writes. */
+/* Rows rank by phase (while working first), marked data before memory
+ * watched in place, pages copied, trapped writes. */
 static bool row_before(const void *x, const void *y)
 {
     const cg_row_t *a = x, *b = y;
     if (a->late != b->late) return !a->late;
+    if (a->watched != b->watched) return !a->watched;
     return a->pages != b->pages ? a->pages > b->pages : a->writes > b->writes;
 }
 
@@ -113,6 +123,9 @@ static void proc_of(const cg_slot_t *s, cg_proc_t *p)
     p->own_kb = p->measured ? s->own_kb : -1;
     p->own_peak_kb = p->measured ? s->own_peak_kb : -1;
     p->shared_pages = p->measured ? s->shared_pages : -1;
+    p->outside_pages = p->measured ? atomic_load(&s->outside_pages) : -1;
+    p->watch_faults = atomic_load(&s->watch_faults);
+    p->watch_copied = atomic_load(&s->watch_copies);
 }
 
 typedef struct {
@@ -147,6 +160,13 @@ static void add_process(const cg_proc_t *p, void *arg)
     r->exit_faults += p->exit_faults;
     r->exit_copied += p->exit_copied;
     r->lower_bounds += p->lower_bound;
+    r->watch_faults += p->watch_faults;
+    r->watch_copied += p->watch_copied;
+    r->watch_children += !p->root && p->watch_copied;
+    if (p->outside_pages >= 0) {
+        r->outside_measured++;
+        r->outside_pages += (uint64_t)p->outside_pages;
+    }
     if (!p->root) {
         r->children++;
         if (p->shared_pages >= 0) {
@@ -157,6 +177,102 @@ static void add_process(const cg_proc_t *p, void *arg)
         }
     }
     if (p->frozen_pages > r->frozen_pages) r->frozen_pages = p->frozen_pages;
+}
+
+static bool space_before(const void *x, const void *y)
+{
+    return ((const cg_space_line_t *)x)->pages > ((const cg_space_line_t *)y)->pages;
+}
+
+/* The rows of pages copied outside marked data, most pages first. */
+static void space_lines(cg_report_t *r, const cg_board_t *b)
+{
+    for (int i = 0; i < CG_SPACE_ROWS; i++) {
+        const cg_spacerow_t *row = &b->space[i];
+        if (atomic_load(&((cg_spacerow_t *)row)->state) != 2) continue;
+        r->space[r->nspace++] = (cg_space_line_t){ (cg_space_kind_t)row->kind, row->name,
+                                                   atomic_load(&((cg_spacerow_t *)row)->pages),
+                                                   atomic_load(&((cg_spacerow_t *)row)->processes) };
+    }
+    cg_sort(r->space, r->nspace, sizeof *r->space, space_before);
+}
+
+const char *cg_space_kind_name(cg_space_kind_t kind)
+{
+    switch (kind) {
+    case CG_SPACE_HEAP: return "heap";
+    case CG_SPACE_ANON: return "anonymous";
+    case CG_SPACE_STACK: return "stack";
+    default: return "data";
+    }
+}
+
+/* Was site written into, by a watched write of the processes in scope? */
+static bool written(const cg_report_t *r, cg_site_id_t site)
+{
+    for (size_t i = r->nrows_marked; i < r->nrows_work; i++)
+        if (rows[i].alloc == site || cg_site_fold(rows[i].alloc) == cg_site_fold(site)) return true;
+    return false;
+}
+
+typedef struct {
+    cg_report_t *r;
+} advise_t;
+
+static void add_advice(const cg_neighbour_t *n, cg_site_id_t w, cg_site_id_t bystander, void *arg)
+{
+    cg_report_t *r = arg;
+    if (!bystander || (r->pid && atomic_load(&((cg_neighbour_t *)n)->pid) != r->pid)) return;
+    size_t i = 0;
+    while (i < r->nadvice && r->advice[i].site != bystander) i++;
+    if (i == r->nadvice) {
+        if (r->nadvice == CG_ADVICE_MAX || written(r, bystander)) return;
+        r->advice[r->nadvice++] = (cg_advice_t){ bystander, 0, 0 };
+    }
+    r->advice[i].bytes += atomic_load(&((cg_neighbour_t *)n)->bytes);
+    r->advice[i].pages += atomic_load(&((cg_neighbour_t *)n)->pages);
+}
+
+static bool advice_before(const void *x, const void *y)
+{
+    return ((const cg_advice_t *)x)->bytes > ((const cg_advice_t *)y)->bytes;
+}
+
+/* The sites whose blocks were never written but lay on copied pages:
+ * marked, they would have pages of their own, which would stay shared. */
+static void advise(cg_report_t *r)
+{
+    cg_board_neighbour_each(add_advice, r);
+    cg_sort(r->advice, r->nadvice, sizeof *r->advice, advice_before);
+}
+
+typedef struct {
+    const cg_report_t *r;
+    cg_site_id_t written, best;
+    uint64_t blocks, pages, best_blocks;
+} beside_t;
+
+static void beside_one(const cg_neighbour_t *n, cg_site_id_t w, cg_site_id_t bystander, void *arg)
+{
+    beside_t *b = arg;
+    if (w != b->written || (b->r->pid && atomic_load(&((cg_neighbour_t *)n)->pid) != b->r->pid)) return;
+    uint64_t blocks = atomic_load(&((cg_neighbour_t *)n)->blocks);
+    if (blocks > b->best_blocks) {
+        b->best = bystander;
+        b->best_blocks = blocks;
+        b->pages = atomic_load(&((cg_neighbour_t *)n)->pages);
+    }
+}
+
+/* Of the blocks that shared the pages writes into site written copied,
+ * the site with most, its blocks (*blocks) and the pages (returned). */
+uint64_t cg_report_beside(const cg_report_t *r, cg_site_id_t written, cg_site_id_t *bystander, uint64_t *blocks)
+{
+    beside_t b = { r, written, 0, 0, 0, 0 };
+    cg_board_neighbour_each(beside_one, &b);
+    *bystander = b.best;
+    *blocks = b.best_blocks;
+    return b.pages;
 }
 
 /* Gather the report: the whole tree (pid 0), or only process pid. */
@@ -186,10 +302,14 @@ void cg_report_build(cg_report_t *r, int32_t pid)
     r->nrows = k;
     for (size_t i = 0; i < k && !rows[i].late; i++) {
         r->nrows_work++;
+        if (rows[i].watched) continue;
+        r->nrows_marked++;
         r->row_pages += rows[i].pages;
         r->cause_pages[rows[i].cause] += rows[i].pages;
         r->cause_writes[rows[i].cause] += rows[i].writes;
     }
+    if (!pid) space_lines(r, b);
+    advise(r);
     r->lost = atomic_load(&b->lost);
     r->lost_sites = atomic_load(&b->lost_sites);
     r->lost_writes = atomic_load(&b->lost_writes);

@@ -23,7 +23,12 @@ static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
  * tree in which nothing was ever frozen. */
 bool cg_report_wanted(void)
 {
-    return cg_board && atomic_load(&cg_board->max_frozen_pages) != 0 && !cg_dest_off();
+    /* Nothing marked: a report only when every child was measured, and
+     * there were children. */
+    return cg_board &&
+           (atomic_load(&cg_board->max_frozen_pages) != 0 ||
+            (cg_outside_wanted() && atomic_load(&cg_board->nslots) > 1)) &&
+           !cg_dest_off();
 }
 
 /* Write the report of the whole tree (pid 0) or of process pid. lines:

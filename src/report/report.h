@@ -15,6 +15,7 @@ typedef struct cg_row_s {
     cg_site_id_t writer, alloc; /* of the rows merged into this one, the one with most pages */
     cg_cause_t cause;
     bool late;       /* writes made after the processes began to exit */
+    bool watched;    /* into memory watched in place (COWGUARD_WATCH), not marked data */
     uint64_t fold_writer, fold_alloc; /* the stacks as shown (attrib's cg_site_fold): rows alike merge */
     uint32_t processes;
     uint64_t pages;  /* copied */
@@ -32,7 +33,26 @@ typedef struct cg_proc_s {
     uint64_t frozen_pages, faults, copied_pages;
     uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied, pending;
     int64_t private_dirty_kb, pss_kb, own_kb, own_peak_kb, shared_pages; /* -1: not measured */
+    int64_t outside_pages;   /* copied outside marked data, as it ended; -1: not measured */
+    uint64_t watch_faults, watch_copied;
 } cg_proc_t;
+
+/* Pages copied outside marked data, of one kind of mapping and object. */
+typedef struct cg_space_line_s {
+    cg_space_kind_t kind;
+    const char *name;
+    uint64_t pages;
+    uint32_t processes;
+} cg_space_line_t;
+
+/* What marking one allocation site would keep shared: its blocks lay on
+ * pages that writes into other blocks copied, and were never written. */
+typedef struct cg_advice_s {
+    cg_site_id_t site;
+    uint64_t bytes;   /* of its blocks on the copied pages, over the tree */
+    uint64_t pages;   /* copied pages they lay on */
+} cg_advice_t;
+#define CG_ADVICE_MAX 8
 
 typedef struct cg_report_s {
     int32_t pid;             /* 0: the whole tree; else this process only */
@@ -53,6 +73,16 @@ typedef struct cg_report_s {
     uint32_t lost, lost_sites, lost_writes, lost_rows;
     uint64_t lost_pages;
     bool lines;              /* may look up file:line (allocates: not in signal context) */
+    /* Outside marked data (freeze/space.c): */
+    uint64_t outside_pages;  /* copied, summed over the children that measured it */
+    uint32_t outside_measured;
+    cg_space_line_t space[CG_SPACE_ROWS];
+    size_t nspace;
+    uint64_t watch_faults, watch_copied; /* first writes to watched pages, and those that copied */
+    uint32_t watch_children;             /* children with a watched copy */
+    size_t nrows_marked;     /* of the working rows, those into marked data (first) */
+    cg_advice_t advice[CG_ADVICE_MAX];
+    size_t nadvice;
 } cg_report_t;
 
 /* ---- "measure.c": this process, as the kernel has it ---------------------- */
@@ -86,6 +116,9 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out);
 
 /* ---- "report.c": a report, written --------------------------------------------- */
 bool cg_report_wanted(void);
+bool cg_report_over_budget(void);
+const char *cg_space_kind_name(cg_space_kind_t kind);
+uint64_t cg_report_beside(const cg_report_t *r, cg_site_id_t written, cg_site_id_t *bystander, uint64_t *blocks);
 void cg_report_write(int32_t pid, bool lines);
 
 #pragma GCC visibility pop

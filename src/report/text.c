@@ -99,7 +99,7 @@ typedef struct {
 static void process_row(const cg_proc_t *p, void *arg)
 {
     const line_t *l = arg;
-    char ex[32], frozen[24], copied[24], lower[32], shared[24], pd[24], pss[24], own[24];
+    char ex[32], frozen[24], copied[24], lower[32], shared[24], pd[24], pss[24], own[24], outside[24];
     exit_text(p, ex, sizeof ex);
     cg_bytes_text(p->frozen_pages * CG_PAGE, frozen, sizeof frozen);
     cg_bytes_text(p->copied_pages * CG_PAGE, copied, sizeof copied);
@@ -109,15 +109,17 @@ static void process_row(const cg_proc_t *p, void *arg)
     kb_text(p->private_dirty_kb, pd, sizeof pd);
     kb_text(p->pss_kb, pss, sizeof pss);
     kb_text(p->own_kb, own, sizeof own);
-    cg_sink_printf(l->out, "==%d== %8d %8d  %-6s %-12s %10s %11s %10s %8llu %14s %12s %10s\n", l->me, (int)p->pid,
+    if (p->outside_pages >= 0) cg_bytes_text((uint64_t)p->outside_pages * CG_PAGE, outside, sizeof outside);
+    else cg_fmt(outside, sizeof outside, "-");
+    cg_sink_printf(l->out, "==%d== %8d %8d  %-6s %-12s %10s %11s %10s %8llu %10s %14s %12s %10s\n", l->me, (int)p->pid,
                    (int)p->ppid, p->root ? "root" : "child", ex, frozen, lower, shared,
-                   (unsigned long long)p->faults, pd, pss, own);
+                   (unsigned long long)(p->faults + p->watch_faults), outside, pd, pss, own);
 }
 
 static void processes(const cg_report_t *r, cg_sink_t *out, int me)
 {
-    cg_sink_printf(out, "==%d== %8s %8s  %-6s %-12s %10s %11s %10s %8s %14s %12s %10s\n", me, "pid", "ppid", "role",
-                   "exit", "frozen", "copied", "shared", "trapped", "Private_Dirty", "Pss", "own");
+    cg_sink_printf(out, "==%d== %8s %8s  %-6s %-12s %10s %11s %10s %8s %10s %14s %12s %10s\n", me, "pid", "ppid",
+                   "role", "exit", "frozen", "copied", "shared", "trapped", "outside", "Private_Dirty", "Pss", "own");
     line_t l = { out, me };
     cg_report_each(r, process_row, &l);
 }
@@ -169,6 +171,100 @@ static void site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t 
     stack(out, me, "into memory allocated by", row->alloc, r->lines);
 }
 
+/* The innermost frame of a site as a name a user can mark by: a native
+ * function (for COWGUARD_SITES), or a Python line. false: none. */
+static bool site_name(cg_site_id_t id, char *buf, size_t size, bool *python)
+{
+    const cg_site_t *s = cg_site_get(id);
+    for (uint32_t i = 0; s && i < s->nframes; i++) {
+        if (!cg_site_shown(s, i)) continue;
+        cg_frame_t f;
+        cg_symbolize(s->frames[i], &f);
+        *python = f.python;
+        if (f.python) cg_fmt(buf, size, "%s:%d", f.object, f.line);
+        else if (f.function) cg_fmt(buf, size, "%s", f.function);
+        else continue;
+        if (!f.python) { /* a compiler's clone (build.constprop.0) is marked by its name */
+            char *dot = strchr(buf, '.');
+            if (dot && dot > buf) *dot = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
+static void watched_site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
+{
+    const cg_row_t *row = &r->rows[i];
+    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied (%s), by %llu first write%s in %u process%s\n", me,
+                   number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s", cg_cause_name(row->cause),
+                   (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
+                   row->processes == 1 ? "" : "es");
+    stack(out, me, "written by", row->writer, r->lines);
+    stack(out, me, "into memory allocated by", row->alloc, r->lines);
+    cg_site_id_t by;
+    uint64_t blocks, pages = cg_report_beside(r, row->alloc, &by, &blocks);
+    char name[160];
+    bool py;
+    if (pages && blocks && site_name(by, name, sizeof name, &py))
+        cg_sink_printf(out, "==%d==     beside it on the copied pages: %llu block%s a page allocated by %s, never "
+                       "written\n", me, (unsigned long long)((blocks + pages / 2) / pages),
+                       (blocks + pages / 2) / pages == 1 ? "" : "s", name);
+}
+
+static void advice(const cg_report_t *r, cg_sink_t *out, int me)
+{
+    uint32_t workers = r->watch_children ? r->watch_children : 1;
+    for (size_t i = 0; i < r->nadvice && i < 3; i++) {
+        const cg_advice_t *a = &r->advice[i];
+        uint64_t each = (a->bytes / CG_PAGE + workers / 2) / workers;
+        char name[160];
+        bool py;
+        if (!each || !site_name(a->site, name, sizeof name, &py)) continue;
+        if (py)
+            cg_sink_printf(out, "==%d== to keep it shared: allocate what %s allocates inside `with "
+                           "cowguard.readonly():`, and %llu page%s per worker stay shared\n", me, name,
+                           (unsigned long long)each, each == 1 ? "" : "s");
+        else
+            cg_sink_printf(out, "==%d== to keep it shared: mark %s (COWGUARD_SITES=%s), and %llu page%s per worker "
+                           "stay shared\n", me, name, name, (unsigned long long)each, each == 1 ? "" : "s");
+    }
+}
+
+/* What the children copied outside marked data, by kind of mapping. */
+static void outside(const cg_report_t *r, cg_sink_t *out, int me)
+{
+    if (!r->outside_measured && !r->nspace) return;
+    char total[32];
+    cg_bytes_text(r->outside_pages * CG_PAGE, total, sizeof total);
+    cg_sink_printf(out, "==%d==\n==%d== copied outside marked data: %s (%llu page%s) in the %u child%s that measured "
+                   "themselves (pagemap, at their end)\n", me, me, total, (unsigned long long)r->outside_pages,
+                   r->outside_pages == 1 ? "" : "s", r->outside_measured, r->outside_measured == 1 ? "" : "ren");
+    for (size_t i = 0; i < r->nspace; i++) {
+        const cg_space_line_t *l = &r->space[i];
+        char bytes[32], what[96];
+        cg_bytes_text(l->pages * CG_PAGE, bytes, sizeof bytes);
+        if (l->kind == CG_SPACE_DATA) cg_fmt(what, sizeof what, "data of %s", l->name);
+        else cg_fmt(what, sizeof what, "%s", cg_space_kind_name(l->kind));
+        cg_sink_printf(out, "==%d==   %-40s %10s (%llu page%s) in %u process%s\n", me, what, bytes,
+                       (unsigned long long)l->pages, l->pages == 1 ? "" : "s", l->processes,
+                       l->processes == 1 ? "" : "es");
+    }
+    if (r->nrows_work > r->nrows_marked) {
+        char mode[16];
+        cg_option_word(CG_OPTION_ROW(watch), cg_opt.watch, mode, sizeof mode);
+        cg_sink_printf(out, "==%d==\n==%d== writes to memory watched in place (COWGUARD_WATCH=%s): %llu first "
+                       "writes, %llu of them to shared pages\n", me, me, mode, (unsigned long long)r->watch_faults,
+                       (unsigned long long)r->watch_copied);
+        for (size_t i = r->nrows_marked; i < r->nrows_work && i < r->nrows_marked + TOP_SITES; i++)
+            watched_site(r, out, me, i, i - r->nrows_marked + 1);
+        if (r->nrows_work - r->nrows_marked > TOP_SITES)
+            cg_sink_printf(out, "==%d==   ... %zu more sites (COWGUARD_REPORT_FORMAT=json lists all)\n", me,
+                           r->nrows_work - r->nrows_marked - TOP_SITES);
+    }
+    advice(r, out, me);
+}
+
 /* Copied pages the sites do not name (thawed in bulk, stacks off or not
  * kept): one line, so that the sites and it add up to the total. */
 static void unattributed(const cg_report_t *r, cg_sink_t *out, int me)
@@ -191,19 +287,32 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
     cg_bytes_text(r->copied_pages * CG_PAGE, copied, sizeof copied);
     cg_bytes_text(r->exit_copied * CG_PAGE, late, sizeof late);
 
+    if (!r->pid && !r->frozen_pages && !r->outside_pages && !r->watch_faults && !r->faults) {
+        /* Nothing marked, and the workers copied nothing: one line. */
+        cg_sink_printf(out, "==%d== cowguard %s: process tree %d (%u processes): nothing marked, and the children "
+                       "copied nothing outside marked data\n", me, PACKAGE_VERSION, (int)r->root_pid, r->processes);
+        return;
+    }
     if (r->pid)
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process %d of tree %d (policy %s)\n",
                        me, PACKAGE_VERSION, (int)r->pid, (int)r->root_pid, policy);
     else
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process tree %d (policy %s)\n", me,
                        PACKAGE_VERSION, (int)r->root_pid, policy);
-    cg_sink_printf(out, "==%d== frozen: %s (%llu pages) of marked data, %s of it in live blocks, at %llu fork%s\n",
-                   me, frozen, (unsigned long long)r->frozen_pages, marked, (unsigned long long)r->forks,
-                   r->forks == 1 ? "" : "s");
-    cg_sink_printf(out, "==%d== processes: %u; copied: %s%s (%llu page%s) while working; trapped writes: %llu\n", me,
-                   r->processes, r->lower_bounds ? "at least " : "", copied, (unsigned long long)r->copied_pages,
-                   r->copied_pages == 1 ? "" : "s", (unsigned long long)r->faults);
-    if (r->children)
+    if (r->frozen_pages)
+        cg_sink_printf(out, "==%d== frozen: %s (%llu pages) of marked data, %s of it in live blocks, at %llu fork%s\n",
+                       me, frozen, (unsigned long long)r->frozen_pages, marked, (unsigned long long)r->forks,
+                       r->forks == 1 ? "" : "s");
+    else
+        cg_sink_printf(out, "==%d== frozen: nothing (no data was marked)\n", me);
+    if (r->frozen_pages || r->faults)
+        cg_sink_printf(out, "==%d== processes: %u; copied: %s%s (%llu page%s) while working; trapped writes: %llu\n",
+                       me, r->processes, r->lower_bounds ? "at least " : "", copied,
+                       (unsigned long long)r->copied_pages, r->copied_pages == 1 ? "" : "s",
+                       (unsigned long long)r->faults);
+    else
+        cg_sink_printf(out, "==%d== processes: %u\n", me, r->processes);
+    if (r->children && r->frozen_pages)
         cg_sink_printf(out, "==%d== stayed shared: %s, resident in the %u of %u children that measured "
                        "themselves\n", me, shared, r->shared_measured, r->children);
     causes(r, out, me);
@@ -226,14 +335,22 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
                            "copied\n", me, own);
         }
     }
-    if (r->nrows_work || r->copied_pages) {
+    if (r->outside_measured) {
+        char all[32];
+        cg_bytes_text((r->copied_pages + r->outside_pages) * CG_PAGE, all, sizeof all);
+        cg_sink_printf(out, "==%d== copied in all: %s (%llu pages): %llu of marked data, %llu outside it\n", me, all,
+                       (unsigned long long)(r->copied_pages + r->outside_pages), (unsigned long long)r->copied_pages,
+                       (unsigned long long)r->outside_pages);
+    }
+    if (r->nrows_marked || r->copied_pages) {
         cg_sink_printf(out, "==%d==\n==%d== top write sites:\n", me, me);
-        for (size_t i = 0; i < r->nrows_work && i < TOP_SITES; i++) site(r, out, me, i, i + 1);
-        if (r->nrows_work > TOP_SITES)
+        for (size_t i = 0; i < r->nrows_marked && i < TOP_SITES; i++) site(r, out, me, i, i + 1);
+        if (r->nrows_marked > TOP_SITES)
             cg_sink_printf(out, "==%d==   ... %zu more sites (COWGUARD_REPORT_FORMAT=json lists all)\n", me,
-                           r->nrows_work - TOP_SITES);
+                           r->nrows_marked - TOP_SITES);
         unattributed(r, out, me);
     }
+    outside(r, out, me);
     if (r->nrows > r->nrows_work) {
         cg_sink_printf(out, "==%d==\n==%d== write sites during exit:\n", me, me);
         for (size_t i = r->nrows_work; i < r->nrows && i < r->nrows_work + 3; i++)

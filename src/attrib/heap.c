@@ -1,0 +1,239 @@
+/* heap.c: the program's own heap blocks, recorded out of band for the
+ * watch in place (COWGUARD_WATCH=heap|all).
+ *
+ * Nothing is moved under the watch, so a trapped write lands in a block
+ * the next allocator handed out. To say which (its start, size and
+ * allocation site) every block the next allocator hands out is recorded
+ * here, with its site, and forgotten when freed: a hash table keyed by the
+ * block's start, in memory of cowguard's own, twice as large as the live
+ * blocks need, under a spin lock (held for a probe or two). A forked child
+ * stops recording: its table is the heap as it was at the fork, which is
+ * what its writes are compared with. At its first trapped write the child
+ * sorts the live entries by address once (in the fault handler: no
+ * allocation, an in-place heap sort), and looks blocks up by binary
+ * search from then on. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "attrib.h"
+#include "sys.h"
+
+#define FIRST_SLOTS ((size_t)1 << 16)
+#define TOMB 1
+
+typedef struct {
+    uintptr_t start; /* 0 empty, TOMB freed */
+    uint64_t val;    /* size << CG_SITE_BITS | site */
+} entry_t;
+
+typedef struct {
+    uintptr_t start;
+    uint64_t val;
+} sorted_t;
+
+/* The table, under a spin lock: held for a probe or two, and for a
+ * doubling when half its slots are used. A forked child only reads it. */
+static entry_t *table;
+static size_t slots, used;
+static atomic_flag lock = ATOMIC_FLAG_INIT;
+static _Atomic bool recording;
+static _Atomic uint64_t lost;
+static sorted_t *sorted;
+static size_t nsorted;
+static _Atomic int sort_state; /* 0 not yet, 1 being made, 2 ready, -1 impossible */
+
+bool cg_heap_recording_on;
+
+static inline uint64_t mix(uintptr_t a)
+{
+    uint64_t h = (uint64_t)a >> 4;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* At start-up, under COWGUARD_WATCH=heap or all. */
+void cg_heap_setup(void)
+{
+    if (cg_opt.watch == CG_WATCH_MARKED) return;
+    table = cg_map_anon(FIRST_SLOTS * sizeof *table);
+    if (!table) {
+        cg_message("COWGUARD_WATCH: cannot map the table of heap blocks; writes will be attributed to writers only");
+        return;
+    }
+    slots = FIRST_SLOTS;
+    atomic_store(&recording, true);
+    cg_heap_recording_on = true;
+}
+
+static void take(void)
+{
+    while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) {}
+}
+
+static void give(void)
+{
+    atomic_flag_clear_explicit(&lock, memory_order_release);
+}
+
+static void put(entry_t *t, size_t n, uintptr_t a, uint64_t val)
+{
+    for (size_t i = mix(a);; i++) {
+        entry_t *e = &t[i & (n - 1)];
+        if (e->start <= TOMB) {
+            *e = (entry_t){ a, val };
+            return;
+        }
+    }
+}
+
+/* Lock held: twice the slots, tombstones dropped. false: no memory. */
+static bool grow(void)
+{
+    entry_t *bigger = cg_map_anon(2 * slots * sizeof *bigger);
+    if (!bigger) return false;
+    size_t live = 0;
+    for (size_t i = 0; i < slots; i++)
+        if (table[i].start > TOMB) {
+            put(bigger, 2 * slots, table[i].start, table[i].val);
+            live++;
+        }
+    cg_unmap_anon(table, slots * sizeof *table);
+    table = bigger;
+    slots *= 2;
+    used = live;
+    return true;
+}
+
+/* The next allocator handed out [p, p + size) for the stack at slot. */
+void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot)
+{
+    if (!p) return;
+    if (!atomic_load_explicit(&recording, memory_order_relaxed)) {
+        /* a block of this child's own, in a page shared at the fork: its
+         * writes are the child's, and the C library fills some (a stream's
+         * buffer) with its internal read, which no trap may stop */
+        cg_space_thaw_range((uintptr_t)p, (uintptr_t)p + size);
+        return;
+    }
+    cg_site_id_t site = cg_tls.busy ? 0 : cg_site_here(slot);
+    uint64_t val = (uint64_t)size << CG_SITE_BITS | site;
+    take();
+    if (2 * (used + 1) > slots && !grow()) {
+        give();
+        atomic_fetch_add(&lost, 1);
+        return;
+    }
+    put(table, slots, (uintptr_t)p, val ? val : 1);
+    used++;
+    give();
+}
+
+/* p is being freed (before the next allocator can hand it out again). */
+void cg_heap_free(void *p)
+{
+    if (!p || !atomic_load_explicit(&recording, memory_order_relaxed)) return;
+    uintptr_t a = (uintptr_t)p;
+    take();
+    for (size_t i = mix(a);; i++) {
+        entry_t *e = &table[i & (slots - 1)];
+        if (e->start == 0) break;
+        if (e->start == a) {
+            e->start = TOMB; /* counted in used until the next doubling drops it */
+            break;
+        }
+    }
+    give();
+}
+
+/* In a forked child: the table is the heap at the fork, from now on. */
+void cg_heap_child(void)
+{
+    atomic_store(&recording, false);
+    cg_heap_recording_on = false;
+    atomic_store(&sort_state, 0);
+}
+
+static bool before(const void *a, const void *b)
+{
+    return ((const sorted_t *)a)->start < ((const sorted_t *)b)->start;
+}
+
+/* The live entries, by address: made once, by the first thread that asks. */
+static bool ready(void)
+{
+    int s = atomic_load(&sort_state);
+    if (s == 2) return true;
+    if (s < 0 || !table) return false;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&sort_state, &zero, 1)) {
+        while ((s = atomic_load(&sort_state)) == 1) {}
+        return s == 2;
+    }
+    /* The fork may have come while another thread held the lock: an entry
+     * half written has a start and no size, and is left out. */
+    size_t n = 0;
+    for (size_t i = 0; i < slots; i++) n += table[i].start > TOMB;
+    sorted_t *out = n ? cg_map_anon(n * sizeof *out) : NULL;
+    if (!out) {
+        atomic_store(&sort_state, -1);
+        return false;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < slots && k < n; i++)
+        if (table[i].start > TOMB && table[i].val >> CG_SITE_BITS) out[k++] = (sorted_t){ table[i].start, table[i].val };
+    cg_sort(out, k, sizeof *out, before);
+    sorted = out;
+    nsorted = k;
+    atomic_store(&sort_state, 2);
+    return true;
+}
+
+/* Index of the last block starting at or below addr, or SIZE_MAX. */
+static size_t last_at_or_below(uintptr_t addr)
+{
+    size_t lo = 0, hi = nsorted;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (sorted[mid].start <= addr) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo ? lo - 1 : SIZE_MAX;
+}
+
+/* The block recorded before the fork that holds addr. Async-signal-safe. */
+bool cg_heap_block(uintptr_t addr, cg_heap_block_t *b)
+{
+    if (!ready()) return false;
+    size_t i = last_at_or_below(addr);
+    if (i == SIZE_MAX) return false;
+    uint64_t size = sorted[i].val >> CG_SITE_BITS;
+    if (addr >= sorted[i].start + size) return false;
+    b->start = sorted[i].start;
+    b->size = size;
+    b->site = (cg_site_id_t)(sorted[i].val & CG_SITE_MASK);
+    return true;
+}
+
+/* fn for each recorded block on the page at page but the one starting at
+ * skip: its site and the bytes of it on the page. */
+void cg_heap_page(uintptr_t page, uintptr_t skip, void (*fn)(cg_site_id_t site, uint64_t bytes, void *arg), void *arg)
+{
+    if (!ready()) return;
+    uintptr_t end = page + CG_PAGE;
+    size_t i = last_at_or_below(page);
+    if (i == SIZE_MAX) i = 0;
+    for (; i < nsorted && sorted[i].start < end; i++) {
+        uintptr_t lo = sorted[i].start, hi = lo + (sorted[i].val >> CG_SITE_BITS);
+        if (hi <= page || lo == skip) continue;
+        uintptr_t a = lo > page ? lo : page, z = hi < end ? hi : end;
+        fn((cg_site_id_t)(sorted[i].val & CG_SITE_MASK), z - a, arg);
+    }
+}
+
+/* Blocks that found no room in the table. */
+uint64_t cg_heap_lost(void)
+{
+    return atomic_load(&lost);
+}
