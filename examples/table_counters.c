@@ -14,7 +14,8 @@
  * alone (/proc/self/pagemap bit 56: copied). The last line is for tests:
  *   RESULT nodes=N pages=P copied=c1,c2,... node_pages=Q node_copied=d1,d2,...
  *
- * usage: table_counters [-n NODES] [-w WORKERS]
+ * usage: table_counters [-n NODES] [-w WORKERS] [-s SECONDS]
+ *   -s  workers wait this long after their work (to watch them: cowguard top)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -104,11 +105,13 @@ static size_t copied_of(const uintptr_t *pages, size_t np)
 int main(int argc, char **argv)
 {
     int workers = 3;
+    unsigned hold = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) n = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) hold = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc) workers = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [-n NODES] [-w WORKERS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n NODES] [-w WORKERS] [-s SECONDS]\n", argv[0]);
             return 2;
         }
     }
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
             close(pipefd[0]);
             size_t ok = serve() + serve() + serve();
             dprintf(pipefd[1], "%d %zu %zu %d\n", w + 1, copied_of(table, total), copied_of(node_pages, np), ok == 3 * n);
+            if (hold) sleep(hold);
             _exit(ok == 3 * n ? 0 : 1);
         }
     }

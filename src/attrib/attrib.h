@@ -68,7 +68,7 @@ typedef struct cg_slot_s {
     _Atomic int32_t reaped;        /* 1: its parent collected its status: it is gone, its memory too */
     int64_t private_dirty_kb;
     int64_t pss_kb;
-    int64_t own_kb;                /* Private_Dirty but for the copies of frozen pages it holds */
+    int64_t own_kb;                /* Private_Dirty but for the copies it holds (of frozen pages, and of the rest) */
     int64_t own_peak_kb;           /* resident set's high-water mark above its size at the fork */
     int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
     int64_t file_at_fork_kb;       /* of it, file-backed */
@@ -106,7 +106,7 @@ typedef struct cg_neighbour_s {
  * where the slots are and where their fields lie. */
 typedef struct cg_layout_s {
     char magic[16];         /* "cowguard board" */
-    uint32_t version, slot_size, slots_offset, nslots_offset;
+    uint32_t version, slot_size, slots_offset, nslots_offset, root_pid_offset;
     uint32_t pid, ppid, faults, copies, watch_faults, watch_copies, frozen_pages, exit_how, reaped, outside_pages,
         private_dirty_kb, measured;
 } cg_layout_t;

@@ -74,6 +74,7 @@ static void describe(cg_layout_t *l)
     l->slot_size = sizeof(cg_slot_t);
     l->slots_offset = offsetof(cg_board_t, slots);
     l->nslots_offset = offsetof(cg_board_t, nslots);
+    l->root_pid_offset = offsetof(cg_board_t, root_pid);
     l->pid = offsetof(cg_slot_t, pid);
     l->ppid = offsetof(cg_slot_t, ppid);
     l->faults = offsetof(cg_slot_t, faults);

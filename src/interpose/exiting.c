@@ -7,6 +7,7 @@
  * the tree, writes the report for the whole tree; any other process writes
  * one of its own when COWGUARD_REPORT is a file template with %p. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "interpose.h"
@@ -24,11 +25,16 @@ void cg_exit_begin(void)
 typedef struct {
     cg_exit_how_t how;
     int code, sig;
+    bool over_budget; /* the root: the tree copied more than COWGUARD_MAX_COPIED */
 } leaving_t;
+
+/* The exit status of a run over its budget (COWGUARD_MAX_COPIED), when
+ * the program's own was 0. */
+#define OVER_BUDGET 3
 
 static void leave(void *arg)
 {
-    const leaving_t *l = arg;
+    leaving_t *l = arg;
     pid_t me = getpid();
     cg_exit_begin();
     bool report = cg_report_wanted();
@@ -43,6 +49,10 @@ static void leave(void *arg)
         }
         else if (cg_dest_per_process()) cg_report_write((int32_t)me, lines);
     }
+    if (cg_opt.max_copied && cg_board_is_root()) {
+        if (!report) cg_measure_self(cg_self);
+        l->over_budget = cg_report_over_budget();
+    }
 }
 
 /* This process is leaving through exit (how = CG_EXIT_EXIT), _exit, or a
@@ -53,13 +63,13 @@ static void leave(void *arg)
  * cut the report short or change how it ends. After _exit they stay blocked
  * (the process is leaving); after exit the program's mask comes back for
  * what exit still does. */
-static void process_exit(cg_exit_how_t how, int code, int sig)
+static bool process_exit(cg_exit_how_t how, int code, int sig)
 {
     static pid_t done; /* once per process; a forked child starts over */
     pid_t me = getpid();
     /* A vfork or posix_spawn child shares its parent's memory, slot included,
      * and ran no atfork handler: it is not a worker, and must not touch them. */
-    if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return;
+    if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return false;
     done = me;
     int saved = errno;
     /* Every signal but the synchronous ones: a fault during the report (a
@@ -72,11 +82,12 @@ static void process_exit(cg_exit_how_t how, int code, int sig)
      * locks are only tried, as in the fault handler; and the handler may
      * run on a small alternate stack. */
     cg_tls.no_wait++;
-    leaving_t l = { how, code, sig };
+    leaving_t l = { how, code, sig, false };
     cg_run_on_big_stack(leave, &l);
     cg_tls.no_wait--;
     if (how == CG_EXIT_EXIT) cg_next.pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
+    return l.over_budget;
 }
 
 /* Killed by sig, a terminating signal the program left at its default
@@ -90,7 +101,13 @@ static void killed(int sig)
  * destructor or an atexit handler would not see. */
 static void on_exit_handler(int status, void *arg)
 {
-    process_exit(CG_EXIT_EXIT, status, 0);
+    if (process_exit(CG_EXIT_EXIT, status, 0) && status == 0) {
+        /* over budget: the status becomes non-zero; what the program wrote
+         * to its streams is flushed first, as exit would */
+        fflush(NULL);
+        if (cg_next._exit) cg_next._exit(OVER_BUDGET);
+        cg_sys_exit_group(OVER_BUDGET);
+    }
 }
 
 /* At the end of start-up. on_exit is registered first, so it runs after
@@ -133,7 +150,7 @@ void cg_exit_if_aborted(void)
 /* Record and measure this process's exit, then leave as _exit does. */
 void cg_exit_now(int code)
 {
-    process_exit(CG_EXIT_UNDERSCORE, code, 0);
+    if (process_exit(CG_EXIT_UNDERSCORE, code, 0) && code == 0) code = OVER_BUDGET;
     if (cg_next._exit) cg_next._exit(code);
     cg_sys_exit_group(code);
 }

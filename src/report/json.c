@@ -130,7 +130,42 @@ static void process(const cg_proc_t *p, void *arg)
     num_or_null(out, "own_kb", p->own_kb, p->own_kb >= 0);
     cg_sink_printf(out, ", ");
     num_or_null(out, "own_peak_kb", p->own_peak_kb, p->own_peak_kb >= 0);
+    cg_sink_printf(out, ",\n     ");
+    num_or_null(out, "outside_copied_pages", p->outside_pages, p->outside_pages >= 0);
+    cg_sink_printf(out, ", \"watched_writes\": %llu, \"watched_copied_pages\": %llu",
+                   (unsigned long long)p->watch_faults, (unsigned long long)p->watch_copied);
     cg_sink_printf(out, ", \"measured\": %s}", p->measured ? "true" : "false");
+}
+
+/* What the children copied outside marked data, and what marking would
+ * keep shared. */
+static void outside(const cg_report_t *r, cg_sink_t *out)
+{
+    char mode[16];
+    cg_option_word(CG_OPTION_ROW(watch), cg_opt.watch, mode, sizeof mode);
+    cg_sink_printf(out, " \"outside\": {\"measured_children\": %u, \"copied_pages\": %llu, \"copied_bytes\": %llu, "
+                        "\"watch\": \"%s\", \"watched_writes\": %llu, \"watched_copied_pages\": %llu,\n  \"mappings\": [",
+                   r->outside_measured, (unsigned long long)r->outside_pages,
+                   (unsigned long long)(r->outside_pages * CG_PAGE), mode, (unsigned long long)r->watch_faults,
+                   (unsigned long long)r->watch_copied);
+    for (size_t i = 0; i < r->nspace; i++) {
+        cg_sink_printf(out, "%s{\"kind\": \"%s\", \"object\": ", i ? ", " : "", cg_space_kind_name(r->space[i].kind));
+        if (r->space[i].kind == CG_SPACE_DATA) str(out, r->space[i].name);
+        else cg_sink_printf(out, "null");
+        cg_sink_printf(out, ", \"pages\": %llu, \"processes\": %u}", (unsigned long long)r->space[i].pages,
+                       r->space[i].processes);
+    }
+    uint32_t workers = r->watch_children ? r->watch_children : 1;
+    cg_sink_printf(out, "],\n  \"advice\": [");
+    for (size_t i = 0; i < r->nadvice; i++) {
+        const cg_advice_t *a = &r->advice[i];
+        cg_sink_printf(out, "%s\n   {\"bytes\": %llu, \"pages_per_worker\": %llu, \"allocated\": ", i ? "," : "",
+                       (unsigned long long)a->bytes,
+                       (unsigned long long)((a->bytes / CG_PAGE + workers / 2) / workers));
+        frames(out, a->site, r->lines);
+        cg_sink_printf(out, "}");
+    }
+    cg_sink_printf(out, "%s]},\n", r->nadvice ? "\n  " : "");
 }
 
 void cg_report_json(const cg_report_t *r, cg_sink_t *out)
@@ -147,12 +182,15 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     uint64_t unattributed = r->copied_pages > r->row_pages ? r->copied_pages - r->row_pages : 0;
     cg_sink_printf(out, " \"totals\": {\"processes\": %u, \"frozen_bytes\": %llu, \"shared_bytes\": %llu, "
                         "\"copied_bytes\": %llu, \"copied_pages\": %llu, \"faults\": %llu, "
-                        "\"marked_bytes\": %llu, \"forks\": %llu,\n            ",
+                        "\"marked_bytes\": %llu, \"forks\": %llu, \"outside_copied_pages\": %llu, "
+                        "\"all_copied_pages\": %llu, \"all_copied_bytes\": %llu,\n            ",
                    r->processes, (unsigned long long)(r->frozen_pages * CG_PAGE),
                    (unsigned long long)(r->shared_pages * CG_PAGE),
                    (unsigned long long)(r->copied_pages * CG_PAGE), (unsigned long long)r->copied_pages,
                    (unsigned long long)r->faults, (unsigned long long)r->marked_bytes,
-                   (unsigned long long)r->forks);
+                   (unsigned long long)r->forks, (unsigned long long)r->outside_pages,
+                   (unsigned long long)(r->copied_pages + r->outside_pages),
+                   (unsigned long long)((r->copied_pages + r->outside_pages) * CG_PAGE));
     cg_sink_printf(out, "\"shared_measured_children\": %u, \"children\": %u, \"own_bytes\": %lld, "
                         "\"own_peak_bytes\": %lld, "
                         "\"copied_lower_bound\": %s, \"copied_unattributed_pages\": %llu, "
@@ -177,6 +215,7 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     if (pyv) cg_sink_printf(out, "{\"version\": \"%s\", \"frames\": %s},\n", pyv, pyframes ? "true" : "false");
     else cg_sink_printf(out, "null,\n");
 
+    outside(r, out);
     cg_sink_printf(out, " \"processes\": [\n");
     each_t e = { out, true };
     cg_report_each(r, process, &e);
@@ -184,12 +223,21 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
     for (size_t i = 0; i < r->nrows; i++) {
         const cg_row_t *row = &r->rows[i];
         cg_sink_printf(out, "%s\n  {\"pages\": %llu, \"writes\": %llu, \"processes\": %u, \"phase\": \"%s\", "
-                            "\"cause\": \"%s\",\n   \"writer\": ",
+                            "\"cause\": \"%s\", \"watched\": %s,\n   \"writer\": ",
                        i ? "," : "", (unsigned long long)row->pages, (unsigned long long)row->writes,
-                       row->processes, row->late ? "exit" : "work", cg_cause_name(row->cause));
+                       row->processes, row->late ? "exit" : "work", cg_cause_name(row->cause),
+                       row->watched ? "true" : "false");
         frames(out, row->writer, r->lines);
         cg_sink_printf(out, ",\n   \"allocated\": ");
         frames(out, row->alloc, r->lines);
+        cg_site_id_t by;
+        uint64_t blocks, pages = row->watched ? cg_report_beside(r, row->alloc, &by, &blocks) : 0;
+        if (pages) {
+            cg_sink_printf(out, ",\n   \"beside\": {\"blocks\": %llu, \"pages\": %llu, \"allocated\": ",
+                           (unsigned long long)blocks, (unsigned long long)pages);
+            frames(out, by, r->lines);
+            cg_sink_printf(out, "}");
+        }
         cg_sink_printf(out, "}");
     }
     cg_sink_printf(out, "%s],\n \"lost\": {\"processes\": %u, \"stacks\": %u, \"writes\": %u, \"pages\": %llu}\n}\n",

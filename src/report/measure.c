@@ -99,7 +99,9 @@ void cg_measure_self(cg_slot_t *s)
     s->private_dirty_kb = pd;
     s->pss_kb = pss;
     s->shared_pages = (int64_t)shared;
-    s->own_kb = pd < 0 ? -1 : pd > (int64_t)(held * (CG_PAGE / 1024)) ? pd - (int64_t)(held * (CG_PAGE / 1024)) : 0;
+    /* own: Private_Dirty but the copies it holds, of marked data and of the rest */
+    int64_t copies_kb = (int64_t)(held * (CG_PAGE / 1024)) + (sp.total > 0 ? sp.total * (int64_t)(CG_PAGE / 1024) : 0);
+    s->own_kb = pd < 0 ? -1 : pd > copies_kb ? pd - copies_kb : 0;
     int64_t now, peak, file;
     rss(&now, &peak, &file);
     if (peak < 0 || s->rss_at_fork_kb < 0 || file < 0 || s->file_at_fork_kb < 0) {

@@ -20,7 +20,8 @@ static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
 }
 
 /* Is there a report to write? Not with COWGUARD_REPORT=off, and not for a
- * tree in which nothing was ever frozen. */
+ * tree in which nothing was ever frozen, unless every child was measured
+ * (COWGUARD_MEASURE=all) and there were children. */
 bool cg_report_wanted(void)
 {
     /* Nothing marked: a report only when every child was measured, and
@@ -33,9 +34,10 @@ bool cg_report_wanted(void)
 
 /* Write the report of the whole tree (pid 0) or of process pid. lines:
  * file:line may be looked up (libdw allocates: not from a signal handler). */
+static cg_report_t r; /* static: exit paths get no large stack frames */
+
 void cg_report_write(int32_t pid, bool lines)
 {
-    static cg_report_t r; /* static: exit paths get no large stack frames */
     static cg_sink_t out;
     static cg_dest_t d;
     if (!cg_board || !cg_dest_open(&d, pid == 0)) return;
@@ -43,4 +45,54 @@ void cg_report_write(int32_t pid, bool lines)
     r.lines = lines;
     emit(&r, &out, d.fd);
     if (!cg_dest_close(&d, out.failed) && pid == 0) emit(&r, &out, cg_dest_stderr());
+}
+
+typedef struct {
+    int32_t pid;
+    uint64_t pages;
+} worst_t;
+
+static void worst_process(const cg_proc_t *p, void *arg)
+{
+    worst_t *w = arg;
+    uint64_t pages = p->copied_pages + (p->outside_pages > 0 ? (uint64_t)p->outside_pages : 0);
+    if (pages > w->pages) *w = (worst_t){ p->pid, pages };
+}
+
+/* COWGUARD_MAX_COPIED, in the root at its end: did the tree copy more
+ * than that, marked data and the rest? Then one line says so, naming the
+ * process that copied most and the write site with most pages. */
+bool cg_report_over_budget(void)
+{
+    if (!cg_opt.max_copied || !cg_board || !cg_board_is_root()) return false;
+    cg_report_build(&r, 0);
+    uint64_t pages = r.copied_pages + r.outside_pages, bytes = pages * CG_PAGE;
+    if (bytes <= cg_opt.max_copied) return false;
+    worst_t w = { 0, 0 };
+    cg_report_each(&r, worst_process, &w);
+    char total[32], max[32], most[32], where[256] = "";
+    cg_bytes_text(bytes, total, sizeof total);
+    cg_bytes_text(cg_opt.max_copied, max, sizeof max);
+    cg_bytes_text(w.pages * CG_PAGE, most, sizeof most);
+    if (r.nrows_work) {
+        const cg_site_t *s = cg_site_get(r.rows[0].writer);
+        for (uint32_t i = 0; s && i < s->nframes; i++) {
+            if (!cg_site_shown(s, i)) continue;
+            cg_frame_t f;
+            cg_symbolize(s->frames[i], &f);
+            if (f.python) cg_fmt(where, sizeof where, "; most pages written at %s:%d in %s", f.object, f.line,
+                                 f.function ? f.function : "??");
+            else cg_fmt(where, sizeof where, "; most pages written in %s (%s+0x%lx)", f.function ? f.function : "??",
+                        f.object, (unsigned long)f.offset);
+            break;
+        }
+    }
+    if (!where[0] && r.nspace) {
+        const cg_space_line_t *l = &r.space[0];
+        if (l->kind == CG_SPACE_DATA) cg_fmt(where, sizeof where, "; most pages in the data of %s", l->name);
+        else cg_fmt(where, sizeof where, "; most pages in %s memory", cg_space_kind_name(l->kind));
+    }
+    cg_message("the tree copied %s, more than COWGUARD_MAX_COPIED=%s: process %d copied most (%s)%s", total, max,
+               (int)w.pid, most, where);
+    return true;
 }

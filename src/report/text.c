@@ -238,8 +238,9 @@ static void outside(const cg_report_t *r, cg_sink_t *out, int me)
     char total[32];
     cg_bytes_text(r->outside_pages * CG_PAGE, total, sizeof total);
     cg_sink_printf(out, "==%d==\n==%d== copied outside marked data: %s (%llu page%s) in the %u child%s that measured "
-                   "themselves (pagemap, at their end)\n", me, me, total, (unsigned long long)r->outside_pages,
-                   r->outside_pages == 1 ? "" : "s", r->outside_measured, r->outside_measured == 1 ? "" : "ren");
+                   "%s (pagemap, at %s end)\n", me, me, total, (unsigned long long)r->outside_pages,
+                   r->outside_pages == 1 ? "" : "s", r->outside_measured, r->outside_measured == 1 ? "" : "ren",
+                   r->outside_measured == 1 ? "itself" : "themselves", r->outside_measured == 1 ? "its" : "their");
     for (size_t i = 0; i < r->nspace; i++) {
         const cg_space_line_t *l = &r->space[i];
         char bytes[32], what[96];

@@ -1,0 +1,46 @@
+# What a child copied outside marked data, by kind of mapping: cowguard's
+# rows against the kernel's count, which the child reads itself (pagemap
+# bit 56) for the heap, an anonymous mapping and a library's data. Nothing
+# is marked: the report appears all the same (COWGUARD_MEASURE=all).
+. "$SRC/tests/integration/lib.sh"
+prog="$PROGS/space_probe"
+
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/r.json" "$prog" -h 10 -a 20 -l 30
+expect_rc 0 "the probe"
+heap=$(field heap "$TMP/out") anon=$(field anon "$TMP/out") lib=$(field lib "$TMP/out")
+[ "$heap" = 10 ] && [ "$anon" = 20 ] && [ "$lib" = 30 ] ||
+    fail "the kernel's count in the child: heap=$heap anon=$anon lib=$lib, expected 10, 20, 30"
+rows=$(python3 - "$TMP/r.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = {(m["kind"], m["object"]): m["pages"] for m in d["outside"]["mappings"]}
+child = [p for p in d["processes"] if p["role"] == "child"][0]
+print(rows.get(("heap", None), 0), rows.get(("anonymous", None), 0), rows.get(("data", "libspace_lib.so"), 0),
+      child["outside_copied_pages"], d["totals"]["all_copied_pages"], d["totals"]["outside_copied_pages"])
+PY
+) || fail "the JSON report: $(head -c 300 "$TMP/r.json")"
+set -- $rows
+[ "$1" = "$heap" ] || fail "heap: cowguard says $1 pages, the kernel $heap"
+[ "$3" = "$lib" ] || fail "libspace_lib.so's data: cowguard says $3 pages, the kernel $lib"
+# Other anonymous memory (the loader's, the C library's) may add a few pages.
+[ "$2" -ge "$anon" ] && [ "$2" -le $((anon + 8)) ] || fail "anonymous: cowguard says $2 pages, the kernel $anon (+8 at most)"
+[ "$4" -ge $((heap + anon + lib)) ] && [ "$5" = "$6" ] ||
+    fail "totals: the child's $4 pages, all $5, outside $6"
+pass "heap $1 = $heap, anonymous $2 ~ $anon, library data $3 = $lib pages; totals include them ($5 pages)"
+
+# The text form, and the same without a single write: one line.
+run COWGUARD_MEASURE=all "$prog" -h 10 -a 20 -l 30
+expect_err "copied outside marked data: .* in the 1 child that measured itself" "text"
+expect_err "data of libspace_lib.so  *120.0 KiB (30 pages) in 1 process" "text"
+pass "the text report has the section, nothing marked"
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/none.json" "$prog" -h 0 -a 0 -l 0
+expect_rc 0 "no writes"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["totals"]["outside_copied_pages"] < 16 else 1)' \
+    "$TMP/none.json" || fail "a child that writes nothing copied $(grep -o '"outside_copied_pages": [0-9]*' "$TMP/none.json" | head -1)"
+pass "a child that writes nothing copies next to nothing"
+
+# Without COWGUARD_MEASURE=all, a program that marks nothing stays silent.
+run "$prog" -h 10 -a 20 -l 30
+expect_rc 0 "plain preload"
+[ ! -s "$TMP/err" ] || fail "nothing marked, no COWGUARD_MEASURE: stderr is not empty"
+pass "without COWGUARD_MEASURE=all nothing is printed"
