@@ -77,13 +77,21 @@ static void give(void)
     atomic_flag_clear_explicit(&lock, memory_order_release);
 }
 
-static void put(entry_t *t, size_t n, uintptr_t a, uint64_t val)
+/* Record a at val; a block recorded twice (CPython's allocator, routed,
+ * hands out what it had from malloc) keeps the later, innermost site. */
+static bool put(entry_t *t, size_t n, uintptr_t a, uint64_t val)
 {
+    entry_t *free_slot = NULL;
     for (size_t i = mix(a);; i++) {
         entry_t *e = &t[i & (n - 1)];
-        if (e->start <= TOMB) {
-            *e = (entry_t){ a, val };
-            return;
+        if (e->start == a) {
+            e->val = val;
+            return false;
+        }
+        if (e->start == TOMB && !free_slot) free_slot = e;
+        if (e->start == 0) {
+            *(free_slot ? free_slot : e) = (entry_t){ a, val };
+            return true;
         }
     }
 }
@@ -125,8 +133,7 @@ void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot)
         atomic_fetch_add(&lost, 1);
         return;
     }
-    put(table, slots, (uintptr_t)p, val ? val : 1);
-    used++;
+    used += put(table, slots, (uintptr_t)p, val ? val : 1);
     give();
 }
 

@@ -30,6 +30,7 @@
  * path is async-signal-safe. */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -119,9 +120,38 @@ static void add_region(uintptr_t lo, uintptr_t hi, cg_space_kind_t kind, uint16_
     *r = (region_t){ .lo = lo, .hi = hi, .name = name, .kind = (uint8_t)kind, .prot = (uint8_t)prot };
 }
 
+/* The objects' writable segments (data and bss, by their program
+ * headers): a nameless mapping after an object's data is its bss only as
+ * far as the segment goes; past it, memory mapped there later (an
+ * allocator's arena) is anonymous. */
+#define MAX_SEGS 1024
+static cg_range_t segs[MAX_SEGS];
+static uint32_t nsegs;
+
+static int collect_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    for (int i = 0; i < info->dlpi_phnum && nsegs < MAX_SEGS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        segs[nsegs++] = (cg_range_t){ cg_page_down(lo), cg_page_up(lo + ph->p_memsz) };
+    }
+    return 0;
+}
+
+/* The end of the writable segment holding addr, or 0. */
+static uintptr_t segment_end(uintptr_t addr)
+{
+    for (uint32_t i = 0; i < nsegs; i++)
+        if (addr >= segs[i].lo && addr < segs[i].hi) return segs[i].hi;
+    return 0;
+}
+
 /* The private writable mappings, from /proc/self/maps, classified. */
 static void list_regions(void)
 {
+    nsegs = 0;
+    dl_iterate_phdr(collect_segment, NULL);
     int fd = cg_sys_open("/proc/self/maps", O_RDONLY);
     size_t len = 0;
     if (fd < 0) return;
@@ -161,8 +191,11 @@ static void list_regions(void)
             else if ((plen >= 7 && memcmp(path, "[stack]", 7) == 0) || (sp_now >= lo && sp_now < hi))
                 add_region(lo, hi, CG_SPACE_STACK, 0, prot);
             else if (file) add_region(lo, hi, CG_SPACE_DATA, intern(path, plen), prot);
-            else if (plen == 0 && prev_hi == lo && prev_file_rw) /* an object's bss, after its data */
-                add_region(lo, hi, CG_SPACE_DATA, intern(prev_path, prev_len), prot);
+            else if (plen == 0 && prev_hi == lo && prev_file_rw && segment_end(lo)) { /* an object's bss */
+                uintptr_t bss_end = segment_end(lo) < hi ? segment_end(lo) : hi;
+                add_region(lo, bss_end, CG_SPACE_DATA, intern(prev_path, prev_len), prot);
+                if (bss_end < hi) add_region(bss_end, hi, CG_SPACE_ANON, 0, prot);
+            }
             else if (plen == 0 && prev_hi == lo && prev_guard) /* a thread's stack, above its guard page */
                 add_region(lo, hi, CG_SPACE_STACK, 0, prot);
             else if (plen == 0 || (plen > 6 && memcmp(path, "[anon:", 6) == 0))

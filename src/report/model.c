@@ -302,7 +302,10 @@ void cg_report_build(cg_report_t *r, int32_t pid)
     r->nrows = k;
     for (size_t i = 0; i < k && !rows[i].late; i++) {
         r->nrows_work++;
-        if (rows[i].watched) continue;
+        if (rows[i].watched) {
+            r->watch_cause_pages[rows[i].cause] += rows[i].pages;
+            continue;
+        }
         r->nrows_marked++;
         r->row_pages += rows[i].pages;
         r->cause_pages[rows[i].cause] += rows[i].pages;
@@ -318,7 +321,7 @@ void cg_report_build(cg_report_t *r, int32_t pid)
 
 /* Per cause, the pages it copied and what to do about it, in one line. */
 static const char *const remedies[CG_CAUSES] = {
-    [CG_CAUSE_DATA] = "writes into the data itself: the program writes what it marked; see the sites below",
+    [CG_CAUSE_DATA] = "writes into the data itself (the program writes it): see the sites below",
     [CG_CAUSE_REFCOUNT] = "reference-count writes (Python objects read by workers): keep the data in a buffer "
                           "(NumPy, array, bytes), or see cowguard.freeze() (Python 3.12 and later)",
     [CG_CAUSE_GC] = "the garbage collector: call gc.freeze() before forking (cowguard.prepare_fork() does)",

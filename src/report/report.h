@@ -80,6 +80,7 @@ typedef struct cg_report_s {
     size_t nspace;
     uint64_t watch_faults, watch_copied; /* first writes to watched pages, and those that copied */
     uint32_t watch_children;             /* children with a watched copy */
+    uint64_t watch_cause_pages[CG_CAUSES]; /* the watched rows' pages, by cause */
     size_t nrows_marked;     /* of the working rows, those into marked data (first) */
     cg_advice_t advice[CG_ADVICE_MAX];
     size_t nadvice;

@@ -52,10 +52,10 @@ static void stack(cg_sink_t *out, int me, const char *title, cg_site_id_t id, bo
                        me, folded, folded == 1 ? "" : "s");
 }
 
-static void causes(const cg_report_t *r, cg_sink_t *out, int me)
+static void causes(const uint64_t *pages, cg_sink_t *out, int me)
 {
     uint64_t left[CG_CAUSES];
-    memcpy(left, r->cause_pages, sizeof left);
+    memcpy(left, pages, sizeof left);
     for (;;) { /* most pages first */
         int best = -1;
         for (int c = 0; c < CG_CAUSES; c++)
@@ -181,7 +181,8 @@ static bool site_name(cg_site_id_t id, char *buf, size_t size, bool *python)
         cg_frame_t f;
         cg_symbolize(s->frames[i], &f);
         *python = f.python;
-        if (f.python) cg_fmt(buf, size, "%s:%d", f.object, f.line);
+        if (f.python && f.line == 0) cg_fmt(buf, size, "%s (importing)", f.object);
+        else if (f.python) cg_fmt(buf, size, "%s:%d", f.object, f.line);
         else if (f.function) cg_fmt(buf, size, "%s", f.function);
         else continue;
         if (!f.python) { /* a compiler's clone (build.constprop.0) is marked by its name */
@@ -215,12 +216,14 @@ static void watched_site(const cg_report_t *r, cg_sink_t *out, int me, size_t i,
 static void advice(const cg_report_t *r, cg_sink_t *out, int me)
 {
     uint32_t workers = r->watch_children ? r->watch_children : 1;
+    /* Advice worth the change: 8 pages a worker, and a twentieth of what it copied. */
+    uint64_t floor = r->watch_copied / workers / 20 > 8 ? r->watch_copied / workers / 20 : 8;
     for (size_t i = 0; i < r->nadvice && i < 3; i++) {
         const cg_advice_t *a = &r->advice[i];
         uint64_t each = (a->bytes / CG_PAGE + workers / 2) / workers;
         char name[160];
         bool py;
-        if (!each || !site_name(a->site, name, sizeof name, &py)) continue;
+        if (each < floor || !site_name(a->site, name, sizeof name, &py)) continue;
         if (py)
             cg_sink_printf(out, "==%d== to keep it shared: allocate what %s allocates inside `with "
                            "cowguard.readonly():`, and %llu page%s per worker stay shared\n", me, name,
@@ -257,6 +260,7 @@ static void outside(const cg_report_t *r, cg_sink_t *out, int me)
         cg_sink_printf(out, "==%d==\n==%d== writes to memory watched in place (COWGUARD_WATCH=%s): %llu first "
                        "writes, %llu of them to shared pages\n", me, me, mode, (unsigned long long)r->watch_faults,
                        (unsigned long long)r->watch_copied);
+        causes(r->watch_cause_pages, out, me);
         for (size_t i = r->nrows_marked; i < r->nrows_work && i < r->nrows_marked + TOP_SITES; i++)
             watched_site(r, out, me, i, i - r->nrows_marked + 1);
         if (r->nrows_work - r->nrows_marked > TOP_SITES)
@@ -316,7 +320,7 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
     if (r->children && r->frozen_pages)
         cg_sink_printf(out, "==%d== stayed shared: %s, resident in the %u of %u children that measured "
                        "themselves\n", me, shared, r->shared_measured, r->children);
-    causes(r, out, me);
+    causes(r->cause_pages, out, me);
     python_note(out, me);
     if (r->exit_copied || r->exit_faults)
         cg_sink_printf(out, "==%d== during exit: %s (%llu pages) copied by %llu trapped writes, not counted "
