@@ -69,9 +69,12 @@ static struct {
     _Atomic bool watching;
 } sp;
 
+/* Is this process watching? A child forked without the fork handlers (a
+ * raw clone) inherits the protection and these tables with it: its faults
+ * are handled the same way, from its own copy. */
 bool cg_space_watching(void)
 {
-    return atomic_load_explicit(&sp.watching, memory_order_relaxed) && sp.pid == cg_sys_getpid();
+    return atomic_load_explicit(&sp.watching, memory_order_relaxed);
 }
 
 /* ---- the mappings --------------------------------------------------------- */
@@ -490,7 +493,7 @@ void cg_space_child(int mode)
  * once, on the exit path. */
 bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg)
 {
-    static uint64_t e[512];
+    static uint64_t e[8192]; /* 64 KiB a read: the reads, not the entries, cost */
     if (!sp.regions || sp.pid != cg_sys_getpid()) return false;
     for (uint32_t i = 0; i < sp.nregions; i++) {
         const region_t *r = &sp.regions[i];
@@ -498,7 +501,7 @@ bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_
         for (uint32_t k = r->first; k < r->first + r->count; k++)
             for (uintptr_t a = sp.present[k].lo; a < sp.present[k].hi; a += sizeof e / 8 * CG_PAGE) {
                 size_t n = (sp.present[k].hi - a) >> CG_PAGE_SHIFT;
-                if (n > 512) n = 512;
+                if (n > sizeof e / 8) n = sizeof e / 8;
                 if (cg_pagemap_read(a, n, e) != 0) break;
                 for (size_t j = 0; j < n; j++)
                     copied += (e[j] & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE_OR_SHARED)) == (PM_PRESENT | PM_EXCLUSIVE);
