@@ -9,6 +9,8 @@
 #ifndef CG_FREEZE_H
 #define CG_FREEZE_H
 
+#include <sys/ioctl.h>
+
 #include "alloc.h"
 
 #pragma GCC visibility push(hidden) /* as in base.h */
@@ -73,6 +75,21 @@ void cg_settle_all(bool final);
 void cg_freeze_residency(uint64_t *shared, uint64_t *copies_held);
 void cg_note_program_protect(uintptr_t addr, size_t len, int prot);
 void cg_freeze_child(void);
+
+/* The PAGEMAP_SCAN ioctl of /proc/self/pagemap (Linux 6.7), declared here
+ * for building against older headers: a query, and the ranges it fills. */
+typedef struct {
+    uint64_t start, end, categories;
+} cg_scan_range_t;
+typedef struct {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+} cg_scan_arg_t;
+#define CG_PAGEMAP_SCAN _IOWR('f', 16, cg_scan_arg_t)
+#define CG_PAGE_IS_WRITTEN (1ULL << 1)
+#define CG_PAGE_IS_FILE (1ULL << 2)
+#define CG_PAGE_IS_PRESENT (1ULL << 3)
+#define CG_PAGE_IS_PFNZERO (1ULL << 5)
 
 /* ---- "track.c": the kernel's record of writes -------------------------------- */
 bool cg_track_arm(uintptr_t lo, uintptr_t hi);

@@ -218,17 +218,6 @@ static void list_regions(void)
 
 /* ---- the pages shared at the fork ---------------------------------------- */
 
-#define PAGE_IS_FILE (1ULL << 2)
-#define PAGE_IS_PRESENT (1ULL << 3)
-#define PAGE_IS_PFNZERO (1ULL << 5)
-typedef struct {
-    uint64_t start, end, categories;
-} scan_region_t;
-typedef struct {
-    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-} scan_arg_t;
-#define PAGEMAP_SCAN_IOCTL _IOWR('f', 16, scan_arg_t)
 #define PM_PRESENT (1ULL << 63)
 #define PM_FILE_OR_SHARED (1ULL << 61)
 #define PM_EXCLUSIVE (1ULL << 56)
@@ -246,13 +235,14 @@ static void add_present(uintptr_t lo, uintptr_t hi)
  * -1 when the kernel has no such ioctl. */
 static int scan_present(int pm, uintptr_t lo, uintptr_t hi)
 {
-    scan_region_t out[64];
+    cg_scan_range_t out[64];
     for (uintptr_t at = lo; at < hi;) {
-        scan_arg_t q = { .size = sizeof q, .start = at, .end = hi, .vec = (uintptr_t)out,
+        cg_scan_arg_t q = { .size = sizeof q, .start = at, .end = hi, .vec = (uintptr_t)out,
                          .vec_len = sizeof out / sizeof out[0],
-                         .category_mask = PAGE_IS_PRESENT | PAGE_IS_FILE | PAGE_IS_PFNZERO,
-                         .category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO, .return_mask = PAGE_IS_PRESENT };
-        int n = ioctl(pm, PAGEMAP_SCAN_IOCTL, &q);
+                         .category_mask = CG_PAGE_IS_PRESENT | CG_PAGE_IS_FILE | CG_PAGE_IS_PFNZERO,
+                         .category_inverted = CG_PAGE_IS_FILE | CG_PAGE_IS_PFNZERO,
+                         .return_mask = CG_PAGE_IS_PRESENT };
+        int n = ioctl(pm, CG_PAGEMAP_SCAN, &q);
         if (n < 0) return -1;
         for (int i = 0; i < n; i++) add_present(out[i].start, out[i].end);
         if (n < (int)(sizeof out / sizeof out[0]) || q.walk_end <= at) break;

@@ -34,15 +34,6 @@
 #endif
 #define FEATURE_WP_ASYNC (1ULL << 15)
 #define FEATURE_WP_UNPOPULATED (1ULL << 13)
-typedef struct {
-    uint64_t start, end, categories;
-} region_t;
-typedef struct {
-    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-} scan_arg_t;
-#define PAGEMAP_SCAN_IOCTL _IOWR('f', 16, scan_arg_t)
-#define PAGE_IS_WRITTEN (1ULL << 1)
 
 static _Atomic int uffd = -1;
 static _Atomic uint64_t uffd_ino;
@@ -121,12 +112,12 @@ int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *a
     int pm = cg_pagemap_fd();
     if (pm < 0) return -1;
     int saved = errno;
-    region_t regions[32];
+    cg_scan_range_t regions[32];
     for (uintptr_t at = lo; at < hi;) {
-        scan_arg_t q = { .size = sizeof q, .start = at, .end = hi, .vec = (uintptr_t)regions,
-                         .vec_len = sizeof regions / sizeof regions[0], .category_mask = PAGE_IS_WRITTEN,
-                         .return_mask = PAGE_IS_WRITTEN };
-        int n = ioctl(pm, PAGEMAP_SCAN_IOCTL, &q);
+        cg_scan_arg_t q = { .size = sizeof q, .start = at, .end = hi, .vec = (uintptr_t)regions,
+                         .vec_len = sizeof regions / sizeof regions[0], .category_mask = CG_PAGE_IS_WRITTEN,
+                         .return_mask = CG_PAGE_IS_WRITTEN };
+        int n = ioctl(pm, CG_PAGEMAP_SCAN, &q);
         if (n < 0) {
             errno = saved;
             return -1;

@@ -160,13 +160,14 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
                        "%u writes went unattributed\n", me, r->lost_sites, r->lost_writes + r->lost_rows);
 }
 
+/* A write site; a watched one's writes are first writes to each page. */
 static void site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
 {
     const cg_row_t *row = &r->rows[i];
-    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied (%s), by %llu trapped write%s in %u process%s\n", me,
+    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied (%s), by %llu %s write%s in %u process%s\n", me,
                    number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s", cg_cause_name(row->cause),
-                   (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
-                   row->processes == 1 ? "" : "es");
+                   (unsigned long long)row->writes, row->watched ? "first" : "trapped", row->writes == 1 ? "" : "s",
+                   row->processes, row->processes == 1 ? "" : "es");
     stack(out, me, "written by", row->writer, r->lines);
     stack(out, me, "into memory allocated by", row->alloc, r->lines);
 }
@@ -194,15 +195,11 @@ static bool site_name(cg_site_id_t id, char *buf, size_t size, bool *python)
     return false;
 }
 
+/* A watched site, and the site with most blocks beside it. */
 static void watched_site(const cg_report_t *r, cg_sink_t *out, int me, size_t i, size_t number)
 {
     const cg_row_t *row = &r->rows[i];
-    cg_sink_printf(out, "==%d==   site %zu: %llu page%s copied (%s), by %llu first write%s in %u process%s\n", me,
-                   number, (unsigned long long)row->pages, row->pages == 1 ? "" : "s", cg_cause_name(row->cause),
-                   (unsigned long long)row->writes, row->writes == 1 ? "" : "s", row->processes,
-                   row->processes == 1 ? "" : "es");
-    stack(out, me, "written by", row->writer, r->lines);
-    stack(out, me, "into memory allocated by", row->alloc, r->lines);
+    site(r, out, me, i, number);
     cg_site_id_t by;
     uint64_t blocks, pages = cg_report_beside(r, row->alloc, &by, &blocks);
     char name[160];
