@@ -298,7 +298,6 @@ void cg_heap_free(void *p);
 void cg_heap_child(void);
 bool cg_heap_block(uintptr_t addr, cg_heap_block_t *b);
 void cg_heap_page(uintptr_t page, uintptr_t skip, void (*fn)(cg_site_id_t site, uint64_t bytes, void *arg), void *arg);
-uint64_t cg_heap_lost(void);
 
 /* ---- "sitecache.c": a thread's allocation stacks, remembered ------------- */
 typedef enum {

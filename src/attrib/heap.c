@@ -37,12 +37,18 @@ static entry_t *table;
 static size_t slots, used;
 static atomic_flag lock = ATOMIC_FLAG_INIT;
 static _Atomic bool recording;
-static _Atomic uint64_t lost;
 static sorted_t *sorted;
 static size_t nsorted;
 static _Atomic int sort_state; /* 0 not yet, 1 being made, 2 ready, -1 impossible */
 
 bool cg_heap_recording_on;
+
+/* A block left unrecorded (no memory for the table, or allocated by a
+ * signal handler inside it): the report says how many. */
+static void note_lost(void)
+{
+    if (cg_board) atomic_fetch_add_explicit(&cg_board->heap_lost, 1, memory_order_relaxed);
+}
 
 static inline uint64_t mix(uintptr_t a)
 {
@@ -67,13 +73,22 @@ void cg_heap_setup(void)
     cg_heap_recording_on = true;
 }
 
-static void take(void)
+static __thread bool holding CG_TLS; /* this thread has the lock */
+
+/* The lock, unless this thread holds it already: a signal handler that
+ * allocates, interrupting this thread inside the table, would wait for
+ * itself forever; its block goes unrecorded instead. */
+static bool take(void)
 {
+    if (holding) return false;
     while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) {}
+    holding = true;
+    return true;
 }
 
 static void give(void)
 {
+    holding = false;
     atomic_flag_clear_explicit(&lock, memory_order_release);
 }
 
@@ -127,10 +142,13 @@ void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot)
     }
     cg_site_id_t site = cg_tls.busy ? 0 : cg_site_here(slot);
     uint64_t val = (uint64_t)size << CG_SITE_BITS | site;
-    take();
+    if (!take()) {
+        note_lost();
+        return;
+    }
     if (2 * (used + 1) > slots && !grow()) {
         give();
-        atomic_fetch_add(&lost, 1);
+        note_lost();
         return;
     }
     used += put(table, slots, (uintptr_t)p, val ? val : 1);
@@ -142,7 +160,7 @@ void cg_heap_free(void *p)
 {
     if (!p || !atomic_load_explicit(&recording, memory_order_relaxed)) return;
     uintptr_t a = (uintptr_t)p;
-    take();
+    if (!take()) return;
     for (size_t i = mix(a);; i++) {
         entry_t *e = &table[i & (slots - 1)];
         if (e->start == 0) break;
@@ -261,10 +279,4 @@ void cg_heap_page(uintptr_t page, uintptr_t skip, void (*fn)(cg_site_id_t site, 
         uintptr_t a = lo > page ? lo : page, z = hi < end ? hi : end;
         fn((cg_site_id_t)(sorted[i].val & CG_SITE_MASK), z - a, arg);
     }
-}
-
-/* Blocks that found no room in the table. */
-uint64_t cg_heap_lost(void)
-{
-    return atomic_load(&lost);
 }

@@ -168,7 +168,7 @@ static void list_regions(void)
     uintptr_t prev_hi = 0;
     bool prev_guard = false, prev_file_rw = false, prev_own = false;
     for (const char *p = sp.maps; *p;) {
-        const char *line = p, *end = strchr(p, '\n');
+        const char *end = strchr(p, '\n');
         if (!end) end = p + strlen(p);
         uintptr_t lo = hex(&p);
         p++;
@@ -180,7 +180,6 @@ static void list_regions(void)
         }
         const char *path = p;
         size_t plen = (size_t)(end - p);
-        (void)line;
         bool file = plen && path[0] == '/';
         if (file && own_code >= lo && own_code < hi) {
             own_path = path;
@@ -219,6 +218,7 @@ static void list_regions(void)
 /* ---- the pages shared at the fork ---------------------------------------- */
 
 #define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
 #define PM_FILE_OR_SHARED (1ULL << 61)
 #define PM_EXCLUSIVE (1ULL << 56)
 
@@ -387,15 +387,15 @@ static void unwatch(region_t *r)
 }
 
 /* A fault (SEGV_ACCERR) at addr: a write to a page watched here? The
- * page is present (a guard page never is); another thread may have thawed
- * it a moment ago, and the write, retried, goes through. */
+ * page is present or swapped out (a guard page is neither); another thread
+ * may have thawed it a moment ago, and the write, retried, goes through. */
 bool cg_space_fault(uintptr_t addr)
 {
     if (!cg_space_watching()) return false;
     region_t *r = watched_region(addr);
     if (!r) return false;
     uint64_t e;
-    return cg_pagemap_read(cg_page_down(addr), 1, &e) == 0 && (e & PM_PRESENT);
+    return cg_pagemap_read(cg_page_down(addr), 1, &e) == 0 && (e & (PM_PRESENT | PM_SWAPPED));
 }
 
 /* Make the watched page at addr writable. *was: this call thawed it (not

@@ -317,6 +317,7 @@ void cg_report_build(cg_report_t *r, int32_t pid)
     r->lost_sites = atomic_load(&b->lost_sites);
     r->lost_writes = atomic_load(&b->lost_writes);
     r->lost_pages += atomic_load(&b->lost_pages);
+    r->heap_lost = atomic_load(&b->heap_lost);
 }
 
 /* Per cause, the pages it copied and what to do about it, in one line. */

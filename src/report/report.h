@@ -84,6 +84,7 @@ typedef struct cg_report_s {
     size_t nrows_marked;     /* of the working rows, those into marked data (first) */
     cg_advice_t advice[CG_ADVICE_MAX];
     size_t nadvice;
+    uint64_t heap_lost;      /* heap blocks the watch left unrecorded */
 } cg_report_t;
 
 /* ---- "measure.c": this process, as the kernel has it ---------------------- */

@@ -155,6 +155,9 @@ static void warnings(const cg_report_t *r, cg_sink_t *out, int me)
     if (r->lost)
         cg_sink_printf(out, "==%d== warning: %u processes found no slot on the board and are not counted\n",
                        me, r->lost);
+    if (r->heap_lost)
+        cg_sink_printf(out, "==%d== warning: %llu heap blocks were not recorded for the watch (no memory for its "
+                       "table): writes into them name no allocation\n", me, (unsigned long long)r->heap_lost);
     if (r->lost_sites || r->lost_writes || r->lost_rows)
         cg_sink_printf(out, "==%d== warning: the site tables were full: %u stacks went to \"other stacks\" and "
                        "%u writes went unattributed\n", me, r->lost_sites, r->lost_writes + r->lost_rows);
