@@ -129,6 +129,8 @@ static void unmeasured(const cg_proc_t *p, void *arg)
 {
     const line_t *l = arg;
     if (p->measured) return;
+    /* a child that ran another program had nothing frozen to copy after */
+    if (p->how == CG_EXIT_REAPED && !p->frozen_pages) return;
     char pending[48] = "";
     if (p->pending)
         cg_fmt(pending, sizeof pending, " (%llu more pages may have been copied)", (unsigned long long)p->pending);
