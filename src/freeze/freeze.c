@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "freeze.h"
@@ -511,7 +512,8 @@ static bool move_pages(uintptr_t from, uintptr_t to, size_t len)
 {
     if (has_state(from, from + len) || has_state(to, to + len)) return false;
     int saved = errno;
-    bool moved = mremap((void *)from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | DONTUNMAP, (void *)to) != MAP_FAILED;
+    /* the system call: mremap is one of cowguard's exported wrappers */
+    bool moved = syscall(SYS_mremap, from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | DONTUNMAP, to) != -1;
     errno = saved;
     if (!moved) return false;
     cg_track_remapped(to, to + len);

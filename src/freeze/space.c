@@ -222,9 +222,14 @@ static void list_regions(void)
 #define PM_FILE_OR_SHARED (1ULL << 61)
 #define PM_EXCLUSIVE (1ULL << 56)
 
+static uint32_t region_first; /* the first present range of the region being scanned */
+
+/* A present range of the region being scanned, joined to the one before
+ * only within the region: a region's ranges are its own, and its bits
+ * cover its pages only. */
 static void add_present(uintptr_t lo, uintptr_t hi)
 {
-    if (sp.npresent && sp.present[sp.npresent - 1].hi == lo) {
+    if (sp.npresent > region_first && sp.present[sp.npresent - 1].hi == lo) {
         sp.present[sp.npresent - 1].hi = hi;
         return;
     }
@@ -466,7 +471,7 @@ void cg_space_child(int mode)
     bool scan = pm >= 0;
     for (uint32_t i = 0; i < sp.nregions; i++) {
         region_t *r = &sp.regions[i];
-        r->first = sp.npresent;
+        r->first = region_first = sp.npresent;
         if (scan && scan_present(pm, r->lo, r->hi) != 0) {
             scan = false;
             sp.npresent = r->first;

@@ -27,6 +27,23 @@ static inline bool cg_kernel_writes_matter(void)
     return cg_arena_ready() || cg_space_watching();
 }
 
+/* The next definition of name, looked up at its first use. */
+#define NEXT_LAZY(name)                                                      \
+    static __typeof__(&name) next_;                                          \
+    if (cg_unlikely(!next_)) {                                               \
+        cg_init();                                                           \
+        __atomic_store_n(&next_, (__typeof__(&name))dlsym(RTLD_NEXT, #name), __ATOMIC_RELAXED); \
+    }
+
+/* A call into one destination buffer: kept writable while it runs. */
+#define INTO(buf, n, call)                                                   \
+    do {                                                                     \
+        int slot_ = cg_keep_call_begin((uintptr_t)(buf), (n));               \
+        __typeof__(call) r_ = (call);                                        \
+        cg_keep_call_end(slot_);                                             \
+        return r_;                                                           \
+    } while (0)
+
 /* ---- "atfork.c": what a fork does ---------------------------------------------- */
 void cg_atfork_setup(void);
 void cg_fork_done(pid_t pid);

@@ -69,15 +69,6 @@ static void keep_msg(cg_keeps_t *k, const struct msghdr *msg)
     keep_iov(k, m.msg_iov, (int)m.msg_iovlen);
 }
 
-/* A call into one destination buffer: kept writable while it runs. */
-#define INTO(buf, n, call)                                                   \
-    do {                                                                     \
-        int slot_ = cg_keep_call_begin((uintptr_t)(buf), (n));               \
-        __typeof__(call) r_ = (call);                                        \
-        cg_keep_call_end(slot_);                                             \
-        return r_;                                                           \
-    } while (0)
-
 CG_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     INTO(buf, n, CG_NEXT(read) ? cg_next.read(fd, buf, n) : syscall(SYS_read, fd, buf, n));

@@ -196,6 +196,10 @@ static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_
     if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) {
         size_t old = cg_next.malloc_usable_size ? cg_next.malloc_usable_size(ptr) : 0;
         cg_heap_free(ptr);
+        /* A block watched in place may move with mremap (a large one does,
+         * in glibc), its pages read-only where nothing knows them: they
+         * are made writable first. */
+        if (cg_space_watching()) cg_space_thaw_range((uintptr_t)ptr, (uintptr_t)ptr + old);
         void *q = cg_next.realloc(ptr, size);
         watched(q ? q : size ? ptr : NULL, q ? size : old, slot);
         return q;

@@ -26,14 +26,6 @@
 #undef getwc
 #undef getwchar
 
-/* The next definition of name, looked up at its first use. */
-#define NEXT_LAZY(name)                                                      \
-    static __typeof__(&name) next_;                                          \
-    if (cg_unlikely(!next_)) {                                               \
-        cg_init();                                                           \
-        __atomic_store_n(&next_, (__typeof__(&name))dlsym(RTLD_NEXT, #name), __ATOMIC_RELAXED); \
-    }
-
 /* The stream's buffer (for an unbuffered stream, the one byte inside the
  * FILE); a buffer not made yet is made now, after any freeze. */
 static void keep_stream(cg_keeps_t *k, FILE *fp)
