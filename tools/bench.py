@@ -315,12 +315,16 @@ def whole_tree(b, npairs):
     forkp = prog(b, "fork")
     mb = "64" if b.quick else "256"
     with tempfile.TemporaryDirectory() as tmp:
-        report = {"COWGUARD_REPORT": os.path.join(tmp, "r.%p.txt")}
+        n_reports = [0]
+
+        def report():  # the root's report, to a file of its own each run
+            n_reports[0] += 1
+            return {"COWGUARD_REPORT": os.path.join(tmp, f"r{n_reports[0]}.txt")}
 
         def fork_run(extra):
             out = b.run([forkp, mb, "10"], extra is not None, extra)
             return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", out)}
-        runs = b.rounds(npairs, [lambda: fork_run(None), lambda: fork_run(dict(report, COWGUARD_MEASURE="all"))],
+        runs = b.rounds(npairs, [lambda: fork_run(None), lambda: fork_run(dict(report(), COWGUARD_MEASURE="all"))],
                         raw=True)
         plain, measured = [{k: statistics.median(d[k] for d in r) for k in r[0]} for r in runs]
         rows.append(row_of(f"measured forks, {mb} MiB", "a child's fork and end, nothing marked, "
@@ -335,7 +339,7 @@ def whole_tree(b, npairs):
             start = time.monotonic()
             b.run([table, "-n", n, "-w", "3"], extra is not None, extra)
             return (time.monotonic() - start) * 1000
-        a, c = b.pairs(npairs, lambda: timed(None), lambda: timed(dict(report, COWGUARD_WATCH="heap")))
+        a, c = b.pairs(npairs, lambda: timed(None), lambda: timed(dict(report(), COWGUARD_WATCH="heap")))
         pages = 3 * int(n) * 128 // 4096
         rows.append(row_of(f"watched in place, {int(n):,}-node table", "table_counters, 3 workers, nothing marked: "
                            "the whole run, report included", "plain", "COWGUARD_WATCH=heap", a, c, "ms", "<= 2x",
