@@ -30,6 +30,7 @@
  * path is async-signal-safe. */
 #include <errno.h>
 #include <fcntl.h>
+#include <elf.h>
 #include <link.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -123,38 +124,35 @@ static void add_region(uintptr_t lo, uintptr_t hi, cg_space_kind_t kind, uint16_
     *r = (region_t){ .lo = lo, .hi = hi, .name = name, .kind = (uint8_t)kind, .prot = (uint8_t)prot };
 }
 
-/* The objects' writable segments (data and bss, by their program
- * headers): a nameless mapping after an object's data is its bss only as
- * far as the segment goes; past it, memory mapped there later (an
- * allocator's arena) is anonymous. */
-#define MAX_SEGS 1024
-static cg_range_t segs[MAX_SEGS];
-static uint32_t nsegs;
-
-static int collect_segment(struct dl_phdr_info *info, size_t size, void *arg)
+/* Where the writable segment holding addr ends (page-aligned), by the
+ * program headers of the object mapped at base (its mapping of offset 0,
+ * which holds them), or 0: a nameless mapping after an object's data is
+ * its bss only as far as the segment goes; past it, memory mapped there
+ * later (an allocator's arena) is anonymous. The headers are read where
+ * the loader mapped them: the loader's own list would need its lock, which
+ * a thread that no longer exists in this child may have held. */
+static uintptr_t segment_end(uintptr_t base, uintptr_t addr)
 {
-    for (int i = 0; i < info->dlpi_phnum && nsegs < MAX_SEGS; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        segs[nsegs++] = (cg_range_t){ cg_page_down(lo), cg_page_up(lo + ph->p_memsz) };
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)base;
+    if (!base || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+        eh->e_phoff + (size_t)eh->e_phnum * sizeof(ElfW(Phdr)) > CG_PAGE)
+        return 0;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + eh->e_phoff);
+    uintptr_t bias = 0;
+    bool first = true;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD) continue;
+        if (first) bias = base - cg_page_down(ph[i].p_vaddr); /* the first load segment is at base */
+        first = false;
+        uintptr_t lo = bias + ph[i].p_vaddr, hi = cg_page_up(lo + ph[i].p_memsz);
+        if ((ph[i].p_flags & PF_W) && addr >= cg_page_down(lo) && addr < hi) return hi;
     }
-    return 0;
-}
-
-/* The end of the writable segment holding addr, or 0. */
-static uintptr_t segment_end(uintptr_t addr)
-{
-    for (uint32_t i = 0; i < nsegs; i++)
-        if (addr >= segs[i].lo && addr < segs[i].hi) return segs[i].hi;
     return 0;
 }
 
 /* The private writable mappings, from /proc/self/maps, classified. */
 static void list_regions(void)
 {
-    nsegs = 0;
-    dl_iterate_phdr(collect_segment, NULL);
     int fd = cg_sys_open("/proc/self/maps", O_RDONLY);
     size_t len = 0;
     if (fd < 0) return;
@@ -165,7 +163,7 @@ static void list_regions(void)
     uintptr_t own_code = (uintptr_t)cg_space_child, sp_now = (uintptr_t)__builtin_frame_address(0);
     const char *own_path = NULL, *prev_path = NULL;
     size_t own_len = 0, prev_len = 0;
-    uintptr_t prev_hi = 0;
+    uintptr_t prev_hi = 0, prev_base = 0; /* the last object's mapping of offset 0 */
     bool prev_guard = false, prev_file_rw = false, prev_own = false;
     for (const char *p = sp.maps; *p;) {
         const char *end = strchr(p, '\n');
@@ -174,9 +172,11 @@ static void list_regions(void)
         p++;
         uintptr_t hi = hex(&p);
         const char *perms = ++p;
+        uintptr_t offset = 0;
         for (int field = 0; field < 4 && p < end; field++) { /* perms, offset, dev, inode */
             while (p < end && *p != ' ') p++;
             while (p < end && *p == ' ') p++;
+            if (field == 0) offset = hex(&p);
         }
         const char *path = p;
         size_t plen = (size_t)(end - p);
@@ -193,8 +193,8 @@ static void list_regions(void)
             else if ((plen >= 7 && memcmp(path, "[stack]", 7) == 0) || (sp_now >= lo && sp_now < hi))
                 add_region(lo, hi, CG_SPACE_STACK, 0, prot);
             else if (file) add_region(lo, hi, CG_SPACE_DATA, intern(path, plen), prot);
-            else if (plen == 0 && prev_hi == lo && prev_file_rw && segment_end(lo)) { /* an object's bss */
-                uintptr_t bss_end = segment_end(lo) < hi ? segment_end(lo) : hi;
+            else if (plen == 0 && prev_hi == lo && prev_file_rw && segment_end(prev_base, lo)) { /* its bss */
+                uintptr_t seg_end = segment_end(prev_base, lo), bss_end = seg_end < hi ? seg_end : hi;
                 add_region(lo, bss_end, CG_SPACE_DATA, intern(prev_path, prev_len), prot);
                 if (bss_end < hi) add_region(bss_end, hi, CG_SPACE_ANON, 0, prot);
             }
@@ -208,6 +208,9 @@ static void list_regions(void)
         prev_file_rw = file && rw_private && !is_own;
         prev_own = is_own;
         if (file) {
+            bool same = prev_path && plen == prev_len && memcmp(path, prev_path, plen) == 0;
+            if (!same) prev_base = 0;
+            if (offset == 0 && perms[0] == 'r' && (!same || !prev_base)) prev_base = lo;
             prev_path = path;
             prev_len = plen;
         }

@@ -51,6 +51,9 @@ static void prepare(void)
      * the board is made at the first one when nothing was marked before. */
     if (!cg_board && cg_outside_wanted() && !cg_board_setup())
         cg_message("cannot map the process-tree board; no report will cover the children");
+    /* With the handler come the stand-ins for SIGTERM, SIGINT and SIGHUP
+     * (freeze/signals.c): a worker a Pool terminates measures itself. */
+    if (cg_board && cg_outside_wanted()) cg_fault_install();
     /* A slot reserved for a fork that failed is still empty: use it again. */
     if (!fork_slot.unused) fork_slot.slot = cg_board ? cg_board_reserve() : UINT32_MAX;
     fork_slot.unused = false;
@@ -86,7 +89,6 @@ static void child(void)
     cg_heap_child();
     /* Last: what it shares with its parent, and the watch over it. */
     if (cg_board && cg_self && cg_outside_wanted()) {
-        if (cg_opt.watch != CG_WATCH_MARKED) cg_fault_install();
         cg_space_child((int)cg_opt.watch);
     }
 }

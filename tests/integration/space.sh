@@ -39,6 +39,18 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["to
     "$TMP/none.json" || fail "a child that writes nothing copied $(grep -o '"outside_copied_pages": [0-9]*' "$TMP/none.json" | head -1)"
 pass "a child that writes nothing copies next to nothing"
 
+# A child ended by SIGTERM (as a Pool ends its workers) measures itself too.
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/term.json" "$prog" -h 10 -a 20 -l 30 -t
+expect_rc 0 "SIGTERM"
+python3 - "$TMP/term.json" <<'PY' || fail "a child ended by SIGTERM: $(head -c 400 "$TMP/term.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [p for p in d["processes"] if p["role"] == "child"][0]
+assert c["exit"]["how"] == "signal" and c["exit"]["signal"] == 15, c["exit"]
+assert c["measured"] and (c["outside_copied_pages"] or 0) >= 60, c
+PY
+pass "a child ended by SIGTERM measured what it copied"
+
 # Without COWGUARD_MEASURE=all, a program that marks nothing stays silent.
 run "$prog" -h 10 -a 20 -l 30
 expect_rc 0 "plain preload"

@@ -7,9 +7,11 @@
  * and /proc/self/pagemap (bit 56: mapped by this process alone), the
  * pages of each that it holds alone, prints
  *   RESULT heap=H anon=A lib=L
- * with write(2) (nothing allocated after the fork) and leaves with _exit.
- * The parent waits and exits with the child's status. */
+ * with write(2) (nothing allocated after the fork) and leaves with _exit,
+ * or, with -t last, is ended by SIGTERM. The parent waits and exits with
+ * the child's status (0 for the SIGTERM with -t). */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +76,8 @@ static size_t named(const char *suffix)
 int main(int argc, char **argv)
 {
     size_t h = 10, an = 20, l = 30;
+    int term = argc > 1 && strcmp(argv[argc - 1], "-t") == 0; /* the child ends by SIGTERM, as a Pool's do */
+    argc -= term;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "-h") == 0) h = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "-a") == 0) an = strtoul(argv[i + 1], NULL, 10);
@@ -100,9 +104,11 @@ int main(int argc, char **argv)
         int len = snprintf(out, sizeof out, "RESULT heap=%zu anon=%zu lib=%zu\n", named("[heap]"),
                            exclusive((uintptr_t)anon, (uintptr_t)anon + ANON_PAGES * PAGE), named("libspace_lib.so"));
         if (write(1, out, (size_t)len) != len) _exit(1);
+        if (term) kill(getpid(), SIGTERM);
         _exit(0);
     }
     int status;
     if (waitpid(pid, &status, 0) != pid) return 2;
+    if (term) return WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM ? 0 : 1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
