@@ -62,6 +62,19 @@ static inline int cg_sys_mprotect(void *addr, size_t len, int prot)
     return (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
+/* ioctl and uname are cowguard's exported wrappers too (interpose/fill.c):
+ * its own calls go to the kernel. */
+static inline int cg_sys_ioctl(int fd, unsigned long request, void *arg)
+{
+    return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+struct utsname;
+static inline int cg_sys_uname(struct utsname *u)
+{
+    return (int)syscall(SYS_uname, u);
+}
+
 static inline pid_t cg_sys_getpid(void)
 {
     return (pid_t)syscall(SYS_getpid);

@@ -250,7 +250,7 @@ static int scan_present(int pm, uintptr_t lo, uintptr_t hi)
                          .category_mask = CG_PAGE_IS_PRESENT | CG_PAGE_IS_FILE | CG_PAGE_IS_PFNZERO,
                          .category_inverted = CG_PAGE_IS_FILE | CG_PAGE_IS_PFNZERO,
                          .return_mask = CG_PAGE_IS_PRESENT };
-        int n = ioctl(pm, CG_PAGEMAP_SCAN, &q);
+        int n = cg_sys_ioctl(pm, CG_PAGEMAP_SCAN, &q);
         if (n < 0) return -1;
         for (int i = 0; i < n; i++) add_present(out[i].start, out[i].end);
         if (n < (int)(sizeof out / sizeof out[0]) || q.walk_end <= at) break;

@@ -61,8 +61,8 @@ static int tracker(void)
     struct uffdio_register reg = { .range = { cg_arena.base, cg_arena.end - cg_arena.base },
                                    .mode = UFFDIO_REGISTER_MODE_WP };
     struct stat st;
-    if (raw < 0 || ioctl(raw, UFFDIO_API, &api) != 0 || !(api.features & FEATURE_WP_ASYNC)
-        || ioctl(raw, UFFDIO_REGISTER, &reg) != 0 || cg_sys_fstat(raw, &st) != 0) {
+    if (raw < 0 || cg_sys_ioctl(raw, UFFDIO_API, &api) != 0 || !(api.features & FEATURE_WP_ASYNC)
+        || cg_sys_ioctl(raw, UFFDIO_REGISTER, &reg) != 0 || cg_sys_fstat(raw, &st) != 0) {
         if (raw >= 0) cg_sys_close(raw);
         atomic_store(&state, -1);
         errno = saved;
@@ -91,7 +91,7 @@ bool cg_track_arm(uintptr_t lo, uintptr_t hi)
     if (fd < 0) return false;
     int saved = errno;
     struct uffdio_writeprotect wp = { .range = { lo, hi - lo }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
-    bool ok = ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0;
+    bool ok = cg_sys_ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0;
     if (!ok) atomic_store(&state, -1); /* a page unarmed would read as written: trust none */
     errno = saved;
     return ok;
@@ -117,7 +117,7 @@ int cg_track_scan(uintptr_t lo, uintptr_t hi, void (*fn)(uintptr_t page, void *a
         cg_scan_arg_t q = { .size = sizeof q, .start = at, .end = hi, .vec = (uintptr_t)regions,
                          .vec_len = sizeof regions / sizeof regions[0], .category_mask = CG_PAGE_IS_WRITTEN,
                          .return_mask = CG_PAGE_IS_WRITTEN };
-        int n = ioctl(pm, CG_PAGEMAP_SCAN, &q);
+        int n = cg_sys_ioctl(pm, CG_PAGEMAP_SCAN, &q);
         if (n < 0) {
             errno = saved;
             return -1;
@@ -140,7 +140,7 @@ void cg_track_remapped(uintptr_t lo, uintptr_t hi)
     if (fd < 0 || atomic_load(&state) <= 0 || !is_ours(fd) || lo >= hi) return;
     int saved = errno;
     struct uffdio_register reg = { .range = { lo, hi - lo }, .mode = UFFDIO_REGISTER_MODE_WP };
-    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) atomic_store(&state, -1); /* pages unregistered: trust none */
+    if (cg_sys_ioctl(fd, UFFDIO_REGISTER, &reg) != 0) atomic_store(&state, -1); /* pages unregistered: trust none */
     errno = saved;
 }
 

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "report.h"
+#include "sys.h"
 
 /* The length of the valid UTF-8 sequence at p (shortest form, no
  * surrogates, at most U+10FFFF), or 0. */
@@ -172,7 +173,7 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
 {
     char policy[16];
     struct utsname u;
-    if (uname(&u) != 0) u.nodename[0] = '\0';
+    if (cg_sys_uname(&u) != 0) u.nodename[0] = '\0';
     cg_sink_printf(out, "{\"cowguard\": \"%s\", \"root_pid\": %d, \"policy\": \"%s\",\n", PACKAGE_VERSION,
                    (int)r->root_pid, cg_option_word(CG_OPTION_ROW(policy), cg_opt.policy, policy, sizeof policy));
     cg_sink_printf(out, " \"scope\": \"%s\", \"pid\": %d, \"host\": ", r->pid ? "process" : "tree",
