@@ -109,7 +109,11 @@ typedef enum {
 #define CG_SPACE_NAME 64 /* an object's name, truncated */
 void cg_space_child(int mode);
 bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg);
-bool cg_space_watching(void);
+extern _Atomic bool cg_space_on;
+static inline bool cg_space_watching(void)
+{
+    return atomic_load_explicit(&cg_space_on, memory_order_relaxed);
+}
 bool cg_space_fault(uintptr_t addr);
 int cg_space_thaw(uintptr_t addr, bool *was, bool *copied);
 void cg_space_thaw_range(uintptr_t lo, uintptr_t hi);
@@ -161,6 +165,8 @@ const sigset_t *cg_mask_without_segv(const sigset_t *set, sigset_t *copy);
 void cg_signal_chain(int sig, siginfo_t *si, void *uc);
 void cg_signal_default(int sig);
 void cg_async_signals(sigset_t *set);
+bool cg_signals_open_segv(void);
+void cg_signals_close_segv(bool opened);
 
 /* ---- "handler_stack.c": a stack of cowguard's own for the fault handler ------ */
 void cg_stack_setup(void);

@@ -404,3 +404,22 @@ void cg_signal_chain(int sig, siginfo_t *si, void *uc)
     view_of.chain_sp = outer;
     view_of.chain_blocked = outer_blocked;
 }
+
+/* Is SIGSEGV blocked in this thread, by the kernel's account (glibc blocks
+ * every signal with the raw system call around parts of a thread's exit,
+ * which no wrapper sees)? Then unblock it for a moment: a write to memory
+ * watched in place (space.c) must trap, and the kernel kills a process
+ * whose write faults with SIGSEGV blocked. Only the synchronous SIGSEGV
+ * is let through. true: it was blocked; cg_signals_close_segv puts it back. */
+bool cg_signals_open_segv(void)
+{
+    uint64_t cur = 0, segv = 1ULL << (SIGSEGV - 1);
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, sizeof cur) != 0 || !(cur & segv)) return false;
+    return syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &segv, NULL, sizeof segv) == 0;
+}
+
+void cg_signals_close_segv(bool opened)
+{
+    uint64_t segv = 1ULL << (SIGSEGV - 1);
+    if (opened) syscall(SYS_rt_sigprocmask, SIG_BLOCK, &segv, NULL, sizeof segv);
+}

@@ -67,16 +67,12 @@ static struct {
     pid_t pid;               /* the process the tables describe */
     size_t allowance;        /* thaws times two may reach this */
     _Atomic size_t thaws;
-    _Atomic bool watching;
 } sp;
 
-/* Is this process watching? A child forked without the fork handlers (a
- * raw clone) inherits the protection and these tables with it: its faults
- * are handled the same way, from its own copy. */
-bool cg_space_watching(void)
-{
-    return atomic_load_explicit(&sp.watching, memory_order_relaxed);
-}
+/* Is this process watching (cg_space_watching)? A child forked without
+ * the fork handlers (a raw clone) inherits the protection and these tables
+ * with it: its faults are handled the same way, from its own copy. */
+_Atomic bool cg_space_on;
 
 /* ---- the mappings --------------------------------------------------------- */
 
@@ -369,7 +365,7 @@ static void watch_regions(int mode)
         for (uint32_t k = r->first; k < r->first + r->count; k++)
             protect_run(r, sp.present[k].lo, sp.present[k].hi, &h, &budget);
     }
-    atomic_store(&sp.watching, true);
+    atomic_store(&cg_space_on, true);
 }
 
 /* The watched region holding addr, or NULL. */
@@ -463,7 +459,7 @@ void cg_space_forget(uintptr_t addr, size_t len)
  * parent was itself watched) is taken off first. */
 void cg_space_child(int mode)
 {
-    if (atomic_exchange(&sp.watching, false))
+    if (atomic_exchange(&cg_space_on, false))
         for (uint32_t i = 0; i < sp.nregions; i++) unwatch(&sp.regions[i]);
     sp.pid = 0;
     if (!tables()) return;

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
 #include <sys/sysinfo.h>
 #include <sys/times.h>
 #include <sys/utsname.h>
@@ -142,6 +143,16 @@ CG_EXPORT int getentropy(void *buf, size_t n)
 CG_EXPORT clock_t times(struct tms *t)
 {
     FILLS(times, (clock_t)-1, t, t ? sizeof *t : 0, t);
+}
+
+CG_EXPORT int getitimer(__itimer_which_t which, struct itimerval *value)
+{
+    FILLS(getitimer, -1, value, sizeof *value, which, value);
+}
+
+CG_EXPORT int setitimer(__itimer_which_t which, const struct itimerval *set, struct itimerval *old)
+{
+    FILLS(setitimer, -1, old, old ? sizeof *old : 0, which, set, old);
 }
 
 /* ioctl: the request encodes the size of what it fills when it is one of

@@ -9,6 +9,7 @@
  * in docs/limitations.md. A missing next definition (an older C library)
  * falls back to the system call. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -266,6 +267,47 @@ CG_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
     INTO(st, sizeof *st,
          CG_NEXT(fstatat) ? cg_next.fstatat(dirfd, path, st, flags)
                           : (int)syscall(SYS_newfstatat, dirfd, path, st, flags));
+}
+
+/* The 64-bit names, which programs built with _FILE_OFFSET_BITS=64 call
+ * (Python, git, nginx, redis): the same structure on 64-bit machines,
+ * separate symbols from glibc 2.33 on. */
+#define STAT64(name, decl, args, fallback)                                   \
+    CG_EXPORT int name decl                                                  \
+    {                                                                        \
+        NEXT_LAZY(name);                                                     \
+        INTO(st, sizeof *st, next_ ? next_ args : (int)(fallback));          \
+    }
+STAT64(stat64, (const char *path, struct stat64 *st), (path, st), syscall(SYS_newfstatat, AT_FDCWD, path, st, 0))
+STAT64(fstat64, (int fd, struct stat64 *st), (fd, st), syscall(SYS_fstat, fd, st))
+STAT64(lstat64, (const char *path, struct stat64 *st), (path, st),
+       syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW))
+STAT64(fstatat64, (int dirfd, const char *path, struct stat64 *st, int flags), (dirfd, path, st, flags),
+       syscall(SYS_newfstatat, dirfd, path, st, flags))
+
+/* Fortified reads (_FORTIFY_SOURCE): the same calls, with the buffer's size. */
+CG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    NEXT_LAZY(__read_chk);
+    INTO(buf, n, next_ ? next_(fd, buf, n, buflen) : syscall(SYS_read, fd, buf, n));
+}
+
+CG_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+    NEXT_LAZY(__pread_chk);
+    INTO(buf, n, next_ ? next_(fd, buf, n, off, buflen) : syscall(SYS_pread64, fd, buf, n, off));
+}
+
+CG_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+    NEXT_LAZY(__pread64_chk);
+    INTO(buf, n, next_ ? next_(fd, buf, n, off, buflen) : syscall(SYS_pread64, fd, buf, n, off));
+}
+
+CG_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+    NEXT_LAZY(readlinkat);
+    INTO(buf, n, next_ ? next_(dirfd, path, buf, n) : syscall(SYS_readlinkat, dirfd, path, buf, n));
 }
 
 /* glibc's versioned entry points behind stat() in programs built against

@@ -68,6 +68,25 @@ void cg_free_marked(void *p, const char *fn)
     if (why) bad_pointer(fn, p, why);
 }
 
+/* In a child watching its heap in place, the next allocator writes its
+ * own headers and free lists on watched pages: those writes trap, and
+ * must not do so with SIGSEGV blocked (glibc frees a thread's leftovers
+ * with every signal blocked), so the call runs with SIGSEGV open. */
+#define WATCHED_CALL(call)                                                   \
+    __extension__({                                                          \
+        bool opened_ = cg_signals_open_segv();                               \
+        __typeof__(call) r_ = (call);                                        \
+        cg_signals_close_segv(opened_);                                      \
+        r_;                                                                  \
+    })
+
+static __attribute__((noinline)) void watched_free(void *ptr)
+{
+    bool opened = cg_signals_open_segv();
+    cg_next.free(ptr);
+    cg_signals_close_segv(opened);
+}
+
 /* Under COWGUARD_WATCH, a block of the next allocator's is recorded
  * (attrib/heap.c); the floor is 0 then, so every request comes by here. */
 static inline void *watched(void *p, size_t size, const uintptr_t *slot)
@@ -79,6 +98,7 @@ static inline void *watched(void *p, size_t size, const uintptr_t *slot)
 static void *do_malloc(size_t size, uintptr_t caller, const uintptr_t *slot)
 {
     void *p = marked(size, 16, false, caller, slot);
+    if (cg_likely(!p) && cg_unlikely(cg_space_watching())) return watched(WATCHED_CALL(cg_next.malloc(size)), size, slot);
     return cg_likely(!p) ? watched(cg_next.malloc(size), size, slot) : p;
 }
 
@@ -112,7 +132,10 @@ static __attribute__((noinline)) void free_slow(void *ptr)
 CG_EXPORT void free(void *ptr)
 {
     if (cg_unlikely(cg_heap_recording_on)) cg_heap_free(ptr);
-    if (cg_likely(!maybe_marked(ptr))) cg_next.free(ptr);
+    if (cg_likely(!maybe_marked(ptr))) {
+        if (cg_unlikely(cg_space_watching())) watched_free(ptr);
+        else cg_next.free(ptr);
+    }
     else free_slow(ptr);
 }
 
@@ -126,6 +149,8 @@ static __attribute__((noinline)) void *calloc_slow(size_t nmemb, size_t size, ui
     }
     if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
     void *p = marked(total, 16, true, caller, SLOT);
+    if (cg_likely(!p) && cg_unlikely(cg_space_watching()))
+        return watched(WATCHED_CALL(cg_next.calloc(nmemb, size)), total, SLOT);
     return cg_likely(!p) ? watched(cg_next.calloc(nmemb, size), total, SLOT) : p;
 }
 
@@ -199,8 +224,9 @@ static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_
         /* A block watched in place may move with mremap (a large one does,
          * in glibc), its pages read-only where nothing knows them: they
          * are made writable first. */
-        if (cg_space_watching()) cg_space_thaw_range((uintptr_t)ptr, (uintptr_t)ptr + old);
-        void *q = cg_next.realloc(ptr, size);
+        bool watching = cg_space_watching();
+        if (watching) cg_space_thaw_range((uintptr_t)ptr, (uintptr_t)ptr + old);
+        void *q = watching ? WATCHED_CALL(cg_next.realloc(ptr, size)) : cg_next.realloc(ptr, size);
         watched(q ? q : size ? ptr : NULL, q ? size : old, slot);
         return q;
     }

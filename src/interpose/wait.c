@@ -56,11 +56,22 @@ CG_EXPORT pid_t wait(int *status)
     return r;
 }
 
+/* What the kernel fills for the caller (a wait's rusage or siginfo) is
+ * kept writable while the call runs: a status reaped into an EFAULT would
+ * be lost for good. */
+#define KEEPING(dst, call)                                                   \
+    __extension__({                                                          \
+        int slot_ = cg_keep_call_begin((uintptr_t)(dst), (dst) ? sizeof *(dst) : 0); \
+        __typeof__(call) r_ = (call);                                        \
+        cg_keep_call_end(slot_);                                             \
+        r_;                                                                  \
+    })
+
 CG_EXPORT pid_t wait3(int *status, int options, struct rusage *usage)
 {
     cg_init();
     int st = 0;
-    pid_t r = cg_next.wait3(&st, options, usage);
+    pid_t r = KEEPING(usage, cg_next.wait3(&st, options, usage));
     if (r > 0 && status) *status = st;
     note(r, st);
     return r;
@@ -70,7 +81,7 @@ CG_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
 {
     cg_init();
     int st = 0;
-    pid_t r = cg_next.wait4(pid, &st, options, usage);
+    pid_t r = KEEPING(usage, cg_next.wait4(pid, &st, options, usage));
     if (r > 0 && status) *status = st;
     note(r, st);
     return r;
@@ -79,7 +90,7 @@ CG_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
 CG_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
     cg_init();
-    int r = cg_next.waitid(idtype, id, info, options);
+    int r = KEEPING(info, cg_next.waitid(idtype, id, info, options));
     if (r == 0 && info && info->si_pid > 0 && !(options & WNOWAIT)) {
         if (info->si_code == CLD_EXITED) note(info->si_pid, (info->si_status & 0xff) << 8);
         else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) note(info->si_pid, info->si_status & 0x7f);
