@@ -19,10 +19,9 @@
 #include "sys.h"
 
 #define FIRST_SLOTS ((size_t)1 << 16)
-#define TOMB 1
 
 typedef struct {
-    uintptr_t start; /* 0 empty, TOMB freed */
+    uintptr_t start; /* 0 empty */
     uint64_t val;    /* size << CG_SITE_BITS | site */
 } entry_t;
 
@@ -96,29 +95,27 @@ static void give(void)
  * hands out what it had from malloc) keeps the later, innermost site. */
 static bool put(entry_t *t, size_t n, uintptr_t a, uint64_t val)
 {
-    entry_t *free_slot = NULL;
     for (size_t i = mix(a);; i++) {
         entry_t *e = &t[i & (n - 1)];
         if (e->start == a) {
             e->val = val;
             return false;
         }
-        if (e->start == TOMB && !free_slot) free_slot = e;
         if (e->start == 0) {
-            *(free_slot ? free_slot : e) = (entry_t){ a, val };
+            *e = (entry_t){ a, val };
             return true;
         }
     }
 }
 
-/* Lock held: twice the slots, tombstones dropped. false: no memory. */
+/* Lock held: twice the slots. false: no memory. */
 static bool grow(void)
 {
     entry_t *bigger = cg_map_anon(2 * slots * sizeof *bigger);
     if (!bigger) return false;
     size_t live = 0;
     for (size_t i = 0; i < slots; i++)
-        if (table[i].start > TOMB) {
+        if (table[i].start) {
             put(bigger, 2 * slots, table[i].start, table[i].val);
             live++;
         }
@@ -161,13 +158,22 @@ void cg_heap_free(void *p)
     if (!p || !atomic_load_explicit(&recording, memory_order_relaxed)) return;
     uintptr_t a = (uintptr_t)p;
     if (!take()) return;
-    for (size_t i = mix(a);; i++) {
-        entry_t *e = &table[i & (slots - 1)];
-        if (e->start == 0) break;
-        if (e->start == a) {
-            e->start = TOMB; /* counted in used until the next doubling drops it */
-            break;
+    size_t mask = slots - 1, i = mix(a) & mask;
+    while (table[i].start && table[i].start != a) i = (i + 1) & mask;
+    if (table[i].start == a) {
+        /* Linear probing without tombstones: the entries after the hole
+         * that belong at or before it move back into it, so that chains
+         * stay as short as the live blocks make them (a Python program
+         * frees millions). */
+        used--;
+        for (size_t j = (i + 1) & mask; table[j].start; j = (j + 1) & mask) {
+            size_t home = mix(table[j].start) & mask;
+            bool moves = i <= j ? home <= i || home > j : home <= i && home > j;
+            if (!moves) continue;
+            table[i] = table[j];
+            i = j;
         }
+        table[i] = (entry_t){ 0, 0 };
     }
     give();
 }
@@ -221,7 +227,7 @@ static bool ready(void)
     /* The fork may have come while another thread held the lock: an entry
      * half written has a start and no size, and is left out. */
     size_t n = 0;
-    for (size_t i = 0; i < slots; i++) n += table[i].start > TOMB;
+    for (size_t i = 0; i < slots; i++) n += table[i].start != 0;
     sorted_t *out = n ? cg_map_anon(n * sizeof *out) : NULL, *tmp = out ? cg_map_anon(n * sizeof *tmp) : NULL;
     if (!out || !tmp) {
         if (out) cg_unmap_anon(out, n * sizeof *out);
@@ -230,7 +236,7 @@ static bool ready(void)
     }
     size_t k = 0;
     for (size_t i = 0; i < slots && k < n; i++)
-        if (table[i].start > TOMB && table[i].val >> CG_SITE_BITS) out[k++] = (sorted_t){ table[i].start, table[i].val };
+        if (table[i].start && table[i].val >> CG_SITE_BITS) out[k++] = (sorted_t){ table[i].start, table[i].val };
     sorted_t *in_order = radix_sort(out, tmp, k);
     cg_unmap_anon(in_order == out ? tmp : out, n * sizeof *out);
     sorted = in_order;
