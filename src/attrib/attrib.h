@@ -291,7 +291,6 @@ typedef struct {
     size_t size;
     cg_site_id_t site;
 } cg_heap_block_t;
-extern bool cg_heap_recording_on; /* free's fast path: forget the block first */
 void cg_heap_setup(void);
 void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot);
 void cg_heap_free(void *p);

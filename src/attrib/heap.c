@@ -40,7 +40,6 @@ static sorted_t *sorted;
 static size_t nsorted;
 static _Atomic int sort_state; /* 0 not yet, 1 being made, 2 ready, -1 impossible */
 
-bool cg_heap_recording_on;
 
 /* A block left unrecorded (no memory for the table, or allocated by a
  * signal handler inside it): the report says how many. */
@@ -69,7 +68,7 @@ void cg_heap_setup(void)
     }
     slots = FIRST_SLOTS;
     atomic_store(&recording, true);
-    cg_heap_recording_on = true;
+    atomic_fetch_or(&cg_free_hooks, CG_FREE_RECORD);
 }
 
 static __thread bool holding CG_TLS; /* this thread has the lock */
@@ -182,7 +181,7 @@ void cg_heap_free(void *p)
 void cg_heap_child(void)
 {
     atomic_store(&recording, false);
-    cg_heap_recording_on = false;
+    atomic_fetch_and(&cg_free_hooks, (uint8_t)~CG_FREE_RECORD);
     atomic_store(&sort_state, 0);
 }
 

@@ -170,6 +170,13 @@ enum {
 #define CG_OPTION_ROW(field) (&cg_option_table[CG_ROW_##field])
 
 extern cg_options_t cg_opt;
+/* free's fast path looks at one byte: nonzero while the watch records
+ * heap blocks (attrib/heap.c, bit 1) or watches them in place
+ * (freeze/space.c, bit 2), and every free then takes the slow path. */
+extern _Atomic uint8_t cg_free_hooks;
+#define CG_FREE_RECORD 1
+#define CG_FREE_WATCH 2
+
 /* Is every forked child's copying measured, marked data or not
  * (COWGUARD_MEASURE=all, or a watch in place)? */
 static inline bool cg_outside_wanted(void)

@@ -288,3 +288,5 @@ void cg_options_load(char **envp)
     }
     cg_debug_enable(cg_opt.verbose >= 2);
 }
+
+_Atomic uint8_t cg_free_hooks;

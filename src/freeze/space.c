@@ -366,6 +366,7 @@ static void watch_regions(int mode)
             protect_run(r, sp.present[k].lo, sp.present[k].hi, &h, &budget);
     }
     atomic_store(&cg_space_on, true);
+    atomic_fetch_or(&cg_free_hooks, CG_FREE_WATCH);
 }
 
 /* The watched region holding addr, or NULL. */
@@ -459,6 +460,7 @@ void cg_space_forget(uintptr_t addr, size_t len)
  * parent was itself watched) is taken off first. */
 void cg_space_child(int mode)
 {
+    atomic_fetch_and(&cg_free_hooks, (uint8_t)~CG_FREE_WATCH);
     if (atomic_exchange(&cg_space_on, false))
         for (uint32_t i = 0; i < sp.nregions; i++) unwatch(&sp.regions[i]);
     sp.pid = 0;

@@ -124,18 +124,21 @@ static inline bool maybe_marked(const void *p)
 
 static __attribute__((noinline)) void free_slow(void *ptr)
 {
-    if (cg_arena_owns(ptr)) cg_free_marked(ptr, "free");
+    if (cg_arena_owns(ptr)) {
+        cg_free_marked(ptr, "free");
+        return;
+    }
+    uint8_t hooks = atomic_load_explicit(&cg_free_hooks, memory_order_relaxed);
+    if (hooks & CG_FREE_RECORD) cg_heap_free(ptr);
+    if (hooks & CG_FREE_WATCH) watched_free(ptr);
     else cg_next.free(ptr);
 }
 
 /* NULL goes to the next free too (cg_next.free ignores it before start-up). */
 CG_EXPORT void free(void *ptr)
 {
-    if (cg_unlikely(cg_heap_recording_on)) cg_heap_free(ptr);
-    if (cg_likely(!maybe_marked(ptr))) {
-        if (cg_unlikely(cg_space_watching())) watched_free(ptr);
-        else cg_next.free(ptr);
-    }
+    if (cg_likely(!maybe_marked(ptr) && !atomic_load_explicit(&cg_free_hooks, memory_order_relaxed)))
+        cg_next.free(ptr);
     else free_slow(ptr);
 }
 
