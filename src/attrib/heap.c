@@ -40,7 +40,6 @@ static sorted_t *sorted;
 static size_t nsorted;
 static _Atomic int sort_state; /* 0 not yet, 1 being made, 2 ready, -1 impossible */
 
-
 /* A block left unrecorded (no memory for the table, or allocated by a
  * signal handler inside it): the report says how many. */
 static void note_lost(void)

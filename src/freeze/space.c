@@ -32,7 +32,9 @@
 #include <fcntl.h>
 #include <elf.h>
 #include <link.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -53,6 +55,7 @@ typedef struct {
     uint16_t name;         /* the object, for data; 0: none */
     uint8_t kind;          /* cg_space_kind_t */
     uint8_t prot;
+    bool system;           /* the C library's or the loader's data: measured, never watched */
     _Atomic bool watched;
 } region_t;
 
@@ -103,6 +106,8 @@ static uint16_t intern(const char *name, size_t len)
     return (uint16_t)sp.nnames++;
 }
 
+static bool adding_system; /* the region being added is the C library's or the loader's */
+
 static void add_region(uintptr_t lo, uintptr_t hi, cg_space_kind_t kind, uint16_t name, int prot)
 {
     /* cowguard's own tables and the arena's reservation are not the program's */
@@ -117,7 +122,8 @@ static void add_region(uintptr_t lo, uintptr_t hi, cg_space_kind_t kind, uint16_
     }
     if (lo >= hi || sp.nregions >= MAX_REGIONS) return;
     region_t *r = &sp.regions[sp.nregions++];
-    *r = (region_t){ .lo = lo, .hi = hi, .name = name, .kind = (uint8_t)kind, .prot = (uint8_t)prot };
+    *r = (region_t){ .lo = lo, .hi = hi, .name = name, .kind = (uint8_t)kind, .prot = (uint8_t)prot,
+                     .system = adding_system };
 }
 
 /* Where the writable segment holding addr ends (page-aligned), by the
@@ -157,8 +163,12 @@ static void list_regions(void)
     cg_sys_close(fd);
     sp.maps[len] = 0;
     uintptr_t own_code = (uintptr_t)cg_space_child, sp_now = (uintptr_t)__builtin_frame_address(0);
-    const char *own_path = NULL, *prev_path = NULL;
-    size_t own_len = 0, prev_len = 0;
+    /* The C library and the loader write their own data with every signal
+     * blocked (glibc 2.41's fork does, in the child): a watched page there
+     * would kill the process. Their code and their first mapping tell them. */
+    uintptr_t libc_code = (uintptr_t)&fopen, loader_base = getauxval(AT_BASE);
+    const char *own_path = NULL, *prev_path = NULL, *sys_path[2] = { NULL, NULL };
+    size_t own_len = 0, prev_len = 0, sys_len[2] = { 0, 0 };
     uintptr_t prev_hi = 0, prev_base = 0; /* the last object's mapping of offset 0 */
     bool prev_guard = false, prev_file_rw = false, prev_own = false;
     for (const char *p = sp.maps; *p;) {
@@ -182,6 +192,16 @@ static void list_regions(void)
             own_len = plen;
         }
         bool is_own = file && own_path && plen == own_len && memcmp(path, own_path, plen) == 0;
+        if (file && ((libc_code >= lo && libc_code < hi) || lo == loader_base)) {
+            int k = lo == loader_base;
+            sys_path[k] = path;
+            sys_len[k] = plen;
+        }
+        const char *named = file ? path : plen == 0 && prev_path ? prev_path : NULL;
+        size_t named_len = file ? plen : prev_len;
+        adding_system = false;
+        for (int k = 0; k < 2 && named; k++)
+            adding_system |= sys_path[k] && named_len == sys_len[k] && memcmp(named, sys_path[k], named_len) == 0;
         bool rw_private = perms[1] == 'w' && perms[3] == 'p';
         int prot = PROT_READ | PROT_WRITE | (perms[2] == 'x' ? PROT_EXEC : 0);
         if (rw_private && !is_own && !(plen == 0 && prev_own && prev_hi == lo)) {
@@ -325,7 +345,8 @@ static void watch_regions(int mode)
     size_t pages = 0;
     for (uint32_t i = 0; i < sp.nregions; i++) {
         region_t *r = &sp.regions[i];
-        bool want = r->kind == CG_SPACE_HEAP || r->kind == CG_SPACE_ANON || (mode == CG_WATCH_ALL && r->kind == CG_SPACE_DATA);
+        bool want = r->kind == CG_SPACE_HEAP || r->kind == CG_SPACE_ANON ||
+                    (mode == CG_WATCH_ALL && r->kind == CG_SPACE_DATA && !r->system);
         atomic_store(&r->watched, want && r->count);
         r->bit = pages;
         if (want && r->count) pages += (r->hi - r->lo) >> CG_PAGE_SHIFT;

@@ -44,6 +44,15 @@ static inline bool cg_kernel_writes_matter(void)
         return r_;                                                           \
     } while (0)
 
+/* Under COWGUARD_WATCH, a block the next allocator (or CPython's, routed)
+ * handed out is recorded with its site (attrib/heap.c); the floor is 0
+ * then, so every request comes by a slow path that calls this. */
+static inline void *cg_watched_block(void *p, size_t size, const uintptr_t *slot)
+{
+    if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) cg_heap_alloc(p, size, slot);
+    return p;
+}
+
 /* ---- "atfork.c": what a fork does ---------------------------------------------- */
 void cg_atfork_setup(void);
 void cg_fork_done(pid_t pid);

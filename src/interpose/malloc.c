@@ -80,6 +80,7 @@ void cg_free_marked(void *p, const char *fn)
         r_;                                                                  \
     })
 
+/* free in such a child (every free, under the watch, comes by here). */
 static __attribute__((noinline)) void watched_free(void *ptr)
 {
     bool opened = cg_signals_open_segv();
@@ -87,19 +88,12 @@ static __attribute__((noinline)) void watched_free(void *ptr)
     cg_signals_close_segv(opened);
 }
 
-/* Under COWGUARD_WATCH, a block of the next allocator's is recorded
- * (attrib/heap.c); the floor is 0 then, so every request comes by here. */
-static inline void *watched(void *p, size_t size, const uintptr_t *slot)
-{
-    if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) cg_heap_alloc(p, size, slot);
-    return p;
-}
-
 static void *do_malloc(size_t size, uintptr_t caller, const uintptr_t *slot)
 {
     void *p = marked(size, 16, false, caller, slot);
-    if (cg_likely(!p) && cg_unlikely(cg_space_watching())) return watched(WATCHED_CALL(cg_next.malloc(size)), size, slot);
-    return cg_likely(!p) ? watched(cg_next.malloc(size), size, slot) : p;
+    if (cg_likely(!p) && cg_unlikely(cg_space_watching()))
+        return cg_watched_block(WATCHED_CALL(cg_next.malloc(size)), size, slot);
+    return cg_likely(!p) ? cg_watched_block(cg_next.malloc(size), size, slot) : p;
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size, uintptr_t caller)
@@ -153,8 +147,8 @@ static __attribute__((noinline)) void *calloc_slow(size_t nmemb, size_t size, ui
     if (BOOTSTRAPPING()) return cg_boot_alloc(total, 16);
     void *p = marked(total, 16, true, caller, SLOT);
     if (cg_likely(!p) && cg_unlikely(cg_space_watching()))
-        return watched(WATCHED_CALL(cg_next.calloc(nmemb, size)), total, SLOT);
-    return cg_likely(!p) ? watched(cg_next.calloc(nmemb, size), total, SLOT) : p;
+        return cg_watched_block(WATCHED_CALL(cg_next.calloc(nmemb, size)), total, SLOT);
+    return cg_likely(!p) ? cg_watched_block(cg_next.calloc(nmemb, size), total, SLOT) : p;
 }
 
 CG_EXPORT void *calloc(size_t nmemb, size_t size)
@@ -230,7 +224,7 @@ static void *do_realloc(void *ptr, size_t size, uintptr_t caller, const uintptr_
         bool watching = cg_space_watching();
         if (watching) cg_space_thaw_range((uintptr_t)ptr, (uintptr_t)ptr + old);
         void *q = watching ? WATCHED_CALL(cg_next.realloc(ptr, size)) : cg_next.realloc(ptr, size);
-        watched(q ? q : size ? ptr : NULL, q ? size : old, slot);
+        cg_watched_block(q ? q : size ? ptr : NULL, q ? size : old, slot);
         return q;
     }
     return cg_next.realloc(ptr, size);
@@ -304,7 +298,7 @@ CG_EXPORT int posix_memalign(void **out, size_t align, size_t size)
     if (cg_likely(!p)) {
         if (!cg_next.posix_memalign) return ENOMEM;
         int e = cg_next.posix_memalign(out, align, size);
-        if (e == 0) watched(*out, size, NULL);
+        if (e == 0) cg_watched_block(*out, size, NULL);
         return e;
     }
     *out = p;
@@ -320,7 +314,8 @@ CG_EXPORT void *aligned_alloc(size_t align, size_t size)
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
-    return watched(cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size), size, NULL);
+    return cg_watched_block(cg_next.aligned_alloc ? cg_next.aligned_alloc(align, size) : aligned_next(align, size), size,
+                            NULL);
 }
 
 CG_EXPORT void *memalign(size_t align, size_t size)
@@ -328,7 +323,8 @@ CG_EXPORT void *memalign(size_t align, size_t size)
     if (BOOTSTRAPPING()) return power_of_two(align) ? cg_boot_alloc(size, align) : NULL;
     void *p = power_of_two(align) ? marked(size, align, false, CALLER, NULL) : NULL;
     if (p) return p;
-    return watched(cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size), size, NULL);
+    return cg_watched_block(cg_next.memalign ? cg_next.memalign(align, size) : aligned_next(align, size), size,
+                            NULL);
 }
 
 CG_EXPORT void *valloc(size_t size)

@@ -36,19 +36,11 @@ static bool routed;
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 #define SLOT ((const uintptr_t *)__builtin_frame_address(0) + 1) /* as in malloc.c */
 
-/* Under COWGUARD_WATCH, the other allocator's blocks are recorded with
- * their Python site (attrib/heap.c), as malloc's are. */
-static inline void *watched(void *p, size_t size, const uintptr_t *slot)
-{
-    if (cg_unlikely(cg_opt.watch != CG_WATCH_MARKED)) cg_heap_alloc(p, size, slot);
-    return p;
-}
-
 static __attribute__((noinline)) void *route_malloc(void *ctx, size_t size)
 {
     pyalloc_t *b = ctx;
     void *p = cg_marked_request(size ? size : 1, false, CALLER, SLOT); /* 0 bytes: a unique pointer */
-    return p ? p : watched(b->malloc(b->ctx, size), size, SLOT);
+    return p ? p : cg_watched_block(b->malloc(b->ctx, size), size, SLOT);
 }
 
 static __attribute__((noinline)) void *route_calloc(void *ctx, size_t nelem, size_t elsize)
@@ -57,7 +49,7 @@ static __attribute__((noinline)) void *route_calloc(void *ctx, size_t nelem, siz
     size_t total;
     if (__builtin_mul_overflow(nelem, elsize, &total)) return b->calloc(b->ctx, nelem, elsize);
     void *p = cg_marked_request(total ? total : 1, true, CALLER, SLOT);
-    return p ? p : watched(b->calloc(b->ctx, nelem, elsize), total, SLOT);
+    return p ? p : cg_watched_block(b->calloc(b->ctx, nelem, elsize), total, SLOT);
 }
 
 /* Is ptr cowguard's (a block of the arena, from its start), not the
@@ -73,12 +65,12 @@ static __attribute__((noinline)) void *route_realloc(void *ctx, void *ptr, size_
     pyalloc_t *b = ctx;
     if (!ptr) {
         void *p = cg_marked_request(size ? size : 1, false, CALLER, SLOT);
-        return p ? p : watched(b->realloc(b->ctx, NULL, size), size, SLOT);
+        return p ? p : cg_watched_block(b->realloc(b->ctx, NULL, size), size, SLOT);
     }
     if (routed_block(ptr)) return cg_marked_resize(ptr, size ? size : 1, SLOT);
     if (cg_unlikely(atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_RECORD)) cg_heap_free(ptr);
     void *q = b->realloc(b->ctx, ptr, size); /* the other allocator's block stays its own: its size is its own */
-    return q || !size ? watched(q, size, SLOT) : q;
+    return q || !size ? cg_watched_block(q, size, SLOT) : q;
 }
 
 static void route_free(void *ctx, void *ptr)

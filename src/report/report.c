@@ -24,8 +24,6 @@ static void emit(const cg_report_t *r, cg_sink_t *out, int fd)
  * (COWGUARD_MEASURE=all) and there were children. */
 bool cg_report_wanted(void)
 {
-    /* Nothing marked: a report only when every child was measured, and
-     * there were children. */
     return cg_board &&
            (atomic_load(&cg_board->max_frozen_pages) != 0 ||
             (cg_outside_wanted() && atomic_load(&cg_board->nslots) > 1)) &&
