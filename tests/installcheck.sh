@@ -127,10 +127,12 @@ fi
 
 # 6. The Python helper, from its installed place, through the launcher.
 if "$PYTHON" -c 'import ctypes' 2>/dev/null; then
+    # Standard output only: a report of what a child copied (the python3
+    # on PATH may be a shell script that forks) goes to standard error.
     out=$(cowguard --python -- "$PYTHON" -c '
 import cowguard, sys
 print(cowguard.__file__)
-sys.exit(0 if cowguard.active() else 1)' 2>&1) || fail "import cowguard under the launcher: $out"
+sys.exit(0 if cowguard.active() else 1)' 2>py.err) || fail "import cowguard under the launcher: $out $(cat py.err)"
     case $out in
     "$pythondir/cowguard.py"*) pass "cowguard --python imports the installed helper, active" ;;
     *) fail "imported cowguard from '$out', not $pythondir" ;;
@@ -143,11 +145,11 @@ if [ -n "${exec_prefix:-}" ] && [ "$bindir" = "$exec_prefix/bin" ]; then
     rel=${pkglibdir#"$exec_prefix"/}
     mkdir -p moved/bin "moved/$rel"
     cp "$bindir/cowguard" moved/bin/ && cp "$pkglibdir/libcowguard.so" "moved/$rel/"
-    out=$(moved/bin/cowguard -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
+    out=$(moved/bin/cowguard -- sh -c 'echo "$LD_PRELOAD"' 2>moved.err)
     if [ "$out" = "$tmp/moved/$rel/libcowguard.so" ]; then
         pass "a moved prefix: the launcher preloads the library next to it"
     else
-        fail "moved launcher preloads '$out'"
+        fail "moved launcher preloads '$out' $(cat moved.err)"
     fi
 fi
 
