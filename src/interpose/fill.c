@@ -75,45 +75,21 @@ CG_EXPORT int sysinfo(struct sysinfo *info)
     FILLS(sysinfo, -1, info, sizeof *info, info);
 }
 
-CG_EXPORT int statfs(const char *path, struct statfs *st)
-{
-    FILLS(statfs, -1, st, sizeof *st, path, st);
-}
-
-CG_EXPORT int fstatfs(int fd, struct statfs *st)
-{
-    FILLS(fstatfs, -1, st, sizeof *st, fd, st);
-}
-
-CG_EXPORT int statfs64(const char *path, struct statfs64 *st)
-{
-    FILLS(statfs64, -1, st, sizeof *st, path, st);
-}
-
-CG_EXPORT int fstatfs64(int fd, struct statfs64 *st)
-{
-    FILLS(fstatfs64, -1, st, sizeof *st, fd, st);
-}
-
-CG_EXPORT int statvfs(const char *path, struct statvfs *st)
-{
-    FILLS(statvfs, -1, st, sizeof *st, path, st);
-}
-
-CG_EXPORT int fstatvfs(int fd, struct statvfs *st)
-{
-    FILLS(fstatvfs, -1, st, sizeof *st, fd, st);
-}
-
-CG_EXPORT int statvfs64(const char *path, struct statvfs64 *st)
-{
-    FILLS(statvfs64, -1, st, sizeof *st, path, st);
-}
-
-CG_EXPORT int fstatvfs64(int fd, struct statvfs64 *st)
-{
-    FILLS(fstatvfs64, -1, st, sizeof *st, fd, st);
-}
+/* The file system statistics, under each of their names. */
+#define FS_STATS(name, decl, args)                                           \
+    CG_EXPORT int name decl                                                  \
+    {                                                                        \
+        FILLS(name, -1, st, sizeof *st, args);                               \
+    }
+#define ARGS(...) __VA_ARGS__
+FS_STATS(statfs, (const char *path, struct statfs *st), ARGS(path, st))
+FS_STATS(fstatfs, (int fd, struct statfs *st), ARGS(fd, st))
+FS_STATS(statfs64, (const char *path, struct statfs64 *st), ARGS(path, st))
+FS_STATS(fstatfs64, (int fd, struct statfs64 *st), ARGS(fd, st))
+FS_STATS(statvfs, (const char *path, struct statvfs *st), ARGS(path, st))
+FS_STATS(fstatvfs, (int fd, struct statvfs *st), ARGS(fd, st))
+FS_STATS(statvfs64, (const char *path, struct statvfs64 *st), ARGS(path, st))
+FS_STATS(fstatvfs64, (int fd, struct statvfs64 *st), ARGS(fd, st))
 
 CG_EXPORT int sigpending(sigset_t *set)
 {
