@@ -35,10 +35,15 @@ typedef struct {
 static entry_t *table;
 static size_t slots, used;
 static atomic_flag lock = ATOMIC_FLAG_INIT;
-static _Atomic bool recording;
 static sorted_t *sorted;
 static size_t nsorted;
 static _Atomic int sort_state; /* 0 not yet, 1 being made, 2 ready, -1 impossible */
+
+/* Is this process recording blocks (free's fast path reads the same bit)? */
+static inline bool recording(void)
+{
+    return atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_RECORD;
+}
 
 /* A block left unrecorded (no memory for the table, or allocated by a
  * signal handler inside it): the report says how many. */
@@ -66,7 +71,6 @@ void cg_heap_setup(void)
         return;
     }
     slots = FIRST_SLOTS;
-    atomic_store(&recording, true);
     atomic_fetch_or(&cg_free_hooks, CG_FREE_RECORD);
 }
 
@@ -128,7 +132,7 @@ static bool grow(void)
 void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot)
 {
     if (!p) return;
-    if (!atomic_load_explicit(&recording, memory_order_relaxed)) {
+    if (!recording()) {
         /* a block of this child's own, in a page shared at the fork: its
          * writes are the child's, and the C library fills some (a stream's
          * buffer) with its internal read, which no trap may stop */
@@ -153,7 +157,7 @@ void cg_heap_alloc(void *p, size_t size, const uintptr_t *slot)
 /* p is being freed (before the next allocator can hand it out again). */
 void cg_heap_free(void *p)
 {
-    if (!p || !atomic_load_explicit(&recording, memory_order_relaxed)) return;
+    if (!p || !recording()) return;
     uintptr_t a = (uintptr_t)p;
     if (!take()) return;
     size_t mask = slots - 1, i = mix(a) & mask;
@@ -179,7 +183,6 @@ void cg_heap_free(void *p)
 /* In a forked child: the table is the heap at the fork, from now on. */
 void cg_heap_child(void)
 {
-    atomic_store(&recording, false);
     atomic_fetch_and(&cg_free_hooks, (uint8_t)~CG_FREE_RECORD);
     atomic_store(&sort_state, 0);
 }

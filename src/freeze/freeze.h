@@ -109,10 +109,12 @@ typedef enum {
 #define CG_SPACE_NAME 64 /* an object's name, truncated */
 void cg_space_child(int mode);
 bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg);
-extern _Atomic bool cg_space_on;
+/* Is this process watching in place? One bit of free's hooks (base.h). A
+ * child forked without the fork handlers (a raw clone) inherits the
+ * protection and the tables with it, and handles its faults the same way. */
 static inline bool cg_space_watching(void)
 {
-    return atomic_load_explicit(&cg_space_on, memory_order_relaxed);
+    return atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_WATCH;
 }
 bool cg_space_fault(uintptr_t addr);
 int cg_space_thaw(uintptr_t addr, bool *was, bool *copied);

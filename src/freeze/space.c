@@ -72,10 +72,7 @@ static struct {
     _Atomic size_t thaws;
 } sp;
 
-/* Is this process watching (cg_space_watching)? A child forked without
- * the fork handlers (a raw clone) inherits the protection and these tables
- * with it: its faults are handled the same way, from its own copy. */
-_Atomic bool cg_space_on;
+
 
 /* ---- the mappings --------------------------------------------------------- */
 
@@ -386,7 +383,6 @@ static void watch_regions(int mode)
         for (uint32_t k = r->first; k < r->first + r->count; k++)
             protect_run(r, sp.present[k].lo, sp.present[k].hi, &h, &budget);
     }
-    atomic_store(&cg_space_on, true);
     atomic_fetch_or(&cg_free_hooks, CG_FREE_WATCH);
 }
 
@@ -420,13 +416,15 @@ bool cg_space_fault(uintptr_t addr)
     if (!cg_space_watching()) return false;
     region_t *r = watched_region(addr);
     if (!r) return false;
+    /* Its bit set: cowguard protected it, and the thaw reads pagemap. */
+    if (bit_get(r->bit + ((cg_page_down(addr) - r->lo) >> CG_PAGE_SHIFT))) return true;
     uint64_t e;
     return cg_pagemap_read(cg_page_down(addr), 1, &e) == 0 && (e & (PM_PRESENT | PM_SWAPPED));
 }
 
 /* Make the watched page at addr writable. *was: this call thawed it (not
- * another thread); *present, *copied: it was there, and shared with
- * another process, before the write. */
+ * another thread); *copied: it was there, and shared with another
+ * process, before the write. */
 int cg_space_thaw(uintptr_t addr, bool *was, bool *copied)
 {
     uintptr_t page = cg_page_down(addr);
@@ -481,8 +479,7 @@ void cg_space_forget(uintptr_t addr, size_t len)
  * parent was itself watched) is taken off first. */
 void cg_space_child(int mode)
 {
-    atomic_fetch_and(&cg_free_hooks, (uint8_t)~CG_FREE_WATCH);
-    if (atomic_exchange(&cg_space_on, false))
+    if (atomic_fetch_and(&cg_free_hooks, (uint8_t)~CG_FREE_WATCH) & CG_FREE_WATCH)
         for (uint32_t i = 0; i < sp.nregions; i++) unwatch(&sp.regions[i]);
     sp.pid = 0;
     if (!tables()) return;

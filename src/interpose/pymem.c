@@ -68,7 +68,7 @@ static __attribute__((noinline)) void *route_realloc(void *ctx, void *ptr, size_
         return p ? p : cg_watched_block(b->realloc(b->ctx, NULL, size), size, SLOT);
     }
     if (routed_block(ptr)) return cg_marked_resize(ptr, size ? size : 1, SLOT);
-    if (cg_unlikely(atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_RECORD)) cg_heap_free(ptr);
+    cg_heap_free(ptr); /* recorded under the watch: forgotten */
     void *q = b->realloc(b->ctx, ptr, size); /* the other allocator's block stays its own: its size is its own */
     return q || !size ? cg_watched_block(q, size, SLOT) : q;
 }
@@ -80,7 +80,7 @@ static void route_free(void *ctx, void *ptr)
         cg_free_marked(ptr, "PyObject_Free");
         return;
     }
-    if (cg_unlikely(atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_RECORD)) cg_heap_free(ptr);
+    cg_heap_free(ptr); /* recorded under the watch: forgotten */
     b->free(b->ctx, ptr);
 }
 
