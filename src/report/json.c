@@ -202,6 +202,14 @@ void cg_report_json(const cg_report_t *r, cg_sink_t *out)
                    (unsigned long long)unattributed, (unsigned long long)r->copied_nostack,
                    (unsigned long long)r->copied_estimated, (unsigned long long)r->exit_faults,
                    (unsigned long long)r->exit_copied);
+    static char lines[3][CG_SUMMARY_LINE]; /* static: exit paths get no large stack frames */
+    cg_report_summary(r, lines);
+    cg_sink_printf(out, " \"summary\": [");
+    for (int i = 0; i < 3; i++) {
+        if (i) cg_sink_printf(out, ", ");
+        str(out, lines[i]);
+    }
+    cg_sink_printf(out, "],\n");
     cg_sink_printf(out, " \"causes\": {");
     for (int c = 0, n = 0; c < CG_CAUSES; c++) {
         if (!r->cause_pages[c] && !r->cause_writes[c]) continue;

@@ -115,6 +115,8 @@ const char *cg_signal_name(int sig);
 /* ---- "text.c", "json.c": the two forms --------------------------------------- */
 void cg_report_text(const cg_report_t *r, cg_sink_t *out);
 void cg_report_json(const cg_report_t *r, cg_sink_t *out);
+#define CG_SUMMARY_LINE 640
+void cg_report_summary(const cg_report_t *r, char lines[3][CG_SUMMARY_LINE]);
 
 /* ---- "report.c": a report, written --------------------------------------------- */
 bool cg_report_wanted(void);

@@ -215,25 +215,32 @@ static void watched_site(const cg_report_t *r, cg_sink_t *out, int me, size_t i,
                        (blocks + pages / 2) / pages == 1 ? "" : "s", name);
 }
 
-static void advice(const cg_report_t *r, cg_sink_t *out, int me)
+/* Advice i in words ("mark build_table (COWGUARD_SITES=build_table), and
+ * 1172 pages per worker stay shared"), when it is worth the change: 8
+ * pages a worker, and a twentieth of what a worker copied. */
+static bool advice_text(const cg_report_t *r, size_t i, char *buf, size_t size)
 {
     uint32_t workers = r->watch_children ? r->watch_children : 1;
-    /* Advice worth the change: 8 pages a worker, and a twentieth of what it copied. */
     uint64_t floor = r->watch_copied / workers / 20 > 8 ? r->watch_copied / workers / 20 : 8;
-    for (size_t i = 0; i < r->nadvice && i < 3; i++) {
-        const cg_advice_t *a = &r->advice[i];
-        uint64_t each = (a->bytes / CG_PAGE + workers / 2) / workers;
-        char name[160];
-        bool py;
-        if (each < floor || !site_name(a->site, name, sizeof name, &py)) continue;
-        if (py)
-            cg_sink_printf(out, "==%d== to keep it shared: allocate what %s allocates inside `with "
-                           "cowguard.readonly():`, and %llu page%s per worker stay shared\n", me, name,
-                           (unsigned long long)each, each == 1 ? "" : "s");
-        else
-            cg_sink_printf(out, "==%d== to keep it shared: mark %s (COWGUARD_SITES=%s), and %llu page%s per worker "
-                           "stay shared\n", me, name, name, (unsigned long long)each, each == 1 ? "" : "s");
-    }
+    const cg_advice_t *a = &r->advice[i];
+    uint64_t each = (a->bytes / CG_PAGE + workers / 2) / workers;
+    char name[160];
+    bool py;
+    if (each < floor || !site_name(a->site, name, sizeof name, &py)) return false;
+    if (py)
+        cg_fmt(buf, size, "allocate what %s allocates inside `with cowguard.readonly():`, and %llu page%s per worker "
+               "stay shared", name, (unsigned long long)each, each == 1 ? "" : "s");
+    else
+        cg_fmt(buf, size, "mark %s (COWGUARD_SITES=%s), and %llu page%s per worker stay shared", name, name,
+               (unsigned long long)each, each == 1 ? "" : "s");
+    return true;
+}
+
+static void advice(const cg_report_t *r, cg_sink_t *out, int me)
+{
+    char text[400];
+    for (size_t i = 0; i < r->nadvice && i < 3; i++)
+        if (advice_text(r, i, text, sizeof text)) cg_sink_printf(out, "==%d== to keep it shared: %s\n", me, text);
 }
 
 /* What the children copied outside marked data, by kind of mapping. */
@@ -283,6 +290,156 @@ static void unattributed(const cg_report_t *r, cg_sink_t *out, int me)
                    r->copied_nostack ? ": thawed in bulk when mappings ran short, then written" : "");
 }
 
+/* A write site in a few words: "serve at table_counters.c:69", "func at
+ * prog.py:22", or "serve (lookup_table+0x17b8)" without line tables. */
+static void site_words(const cg_report_t *r, cg_site_id_t id, char *buf, size_t size)
+{
+    const cg_site_t *s = cg_site_get(id);
+    for (uint32_t i = 0; s && i < s->nframes; i++) {
+        if (!cg_site_shown(s, i)) continue;
+        cg_frame_t f;
+        cg_symbolize(s->frames[i], &f);
+        const char *fn = f.function ? f.function : "??", *file, *base = strrchr(f.object, '/');
+        int line;
+        if (f.python && f.line == 0) cg_fmt(buf, size, "%s (importing)", f.object);
+        else if (f.python) cg_fmt(buf, size, "%s at %s:%d", fn, f.object, f.line);
+        else if (r->lines && cg_srcline(s->frames[i], &file, &line)) cg_fmt(buf, size, "%s at %s:%d", fn, file, line);
+        else cg_fmt(buf, size, "%s (%s+0x%lx)", fn, base ? base + 1 : f.object, (unsigned long)f.offset);
+        return;
+    }
+    cg_fmt(buf, size, "an unrecorded stack");
+}
+
+/* What a cause is, as the subject of "copied by". */
+static const char *cause_words(cg_cause_t c)
+{
+    static const char *const words[CG_CAUSES] = {
+        [CG_CAUSE_DATA] = "writes into the data",          [CG_CAUSE_REFCOUNT] = "reference counts",
+        [CG_CAUSE_GC] = "the garbage collector",           [CG_CAUSE_HASH] = "cached hashes",
+        [CG_CAUSE_FIELD] = "writes to objects' fields",    [CG_CAUSE_ALLOCATOR] = "cowguard's allocator",
+        [CG_CAUSE_KERNEL] = "the kernel (system calls)",
+    };
+    return c < CG_CAUSES ? words[c] : words[CG_CAUSE_DATA];
+}
+
+static int top_cause(const uint64_t *pages)
+{
+    int best = 0;
+    for (int c = 1; c < CG_CAUSES; c++)
+        if (pages[c] > pages[best]) best = c;
+    return best;
+}
+
+/* Where most pages outside marked data were copied: "the heap (36.6 MiB)". */
+static void space_words(const cg_report_t *r, char *buf, size_t size)
+{
+    const cg_space_line_t *l = &r->space[0];
+    char bytes[32];
+    cg_bytes_text(l->pages * CG_PAGE, bytes, sizeof bytes);
+    if (l->kind == CG_SPACE_DATA) cg_fmt(buf, size, "the data of %s (%s)", l->name, bytes);
+    else if (l->kind == CG_SPACE_ANON) cg_fmt(buf, size, "anonymous memory (%s)", bytes);
+    else cg_fmt(buf, size, "the %s (%s)", cg_space_kind_name(l->kind), bytes);
+}
+
+/* The one step most worth taking next: fix what copied most. */
+static void next_step(const cg_report_t *r, char *buf, size_t size)
+{
+    char who[256], what[256];
+    uint64_t outside = r->outside_pages;
+    if (!r->copied_pages && !outside) {
+        if (r->frozen_pages) cg_fmt(buf, size, "nothing to do: the marked data stayed shared");
+        else cg_fmt(buf, size, "mark what the workers only read (--min-size SIZE, --sites FUNCTION, --prefork; "
+                               "in Python `with cowguard.readonly():`)");
+        return;
+    }
+    if (r->copied_pages >= outside) {
+        int c = top_cause(r->cause_pages);
+        if (c != CG_CAUSE_DATA || !r->nrows_marked) {
+            cg_fmt(buf, size, "%s", cg_cause_remedy((cg_cause_t)c));
+            return;
+        }
+        site_words(r, r->rows[0].writer, who, sizeof who);
+        site_words(r, r->rows[0].alloc, what, sizeof what);
+        cg_fmt(buf, size, "%s writes what %s allocated (site 1): leave that allocation unmarked, or stop the write",
+               who, what);
+        return;
+    }
+    for (size_t i = 0; i < r->nadvice && i < 3; i++)
+        if (advice_text(r, i, buf, size)) return;
+    if (r->nrows_work > r->nrows_marked) {
+        int c = top_cause(r->watch_cause_pages);
+        if (c != CG_CAUSE_DATA) {
+            cg_fmt(buf, size, "%s", cg_cause_remedy((cg_cause_t)c));
+            return;
+        }
+        site_words(r, r->rows[r->nrows_marked].writer, who, sizeof who);
+        cg_fmt(buf, size, "%s writes the copied pages (the first watched site): keep what it writes apart from "
+                          "what the workers only read", who);
+        return;
+    }
+    if (r->nspace && r->space[0].kind == CG_SPACE_STACK) cg_fmt(buf, size, "nothing to do: stacks are each worker's own");
+    else if (r->nspace && r->space[0].kind == CG_SPACE_DATA)
+        cg_fmt(buf, size, "run again with --watch all: it names who writes the copied pages");
+    else cg_fmt(buf, size, "run again with --watch heap: it names who writes the copied pages");
+}
+
+/* The answer first: what was frozen, what was copied and by which cause,
+ * and the next step, one line each (also the JSON report's "summary"). */
+void cg_report_summary(const cg_report_t *r, char lines[3][CG_SUMMARY_LINE])
+{
+    char frozen[32], copied[32], part[2][320], where[256], who[256];
+    if (r->frozen_pages) {
+        cg_bytes_text(r->frozen_pages * CG_PAGE, frozen, sizeof frozen);
+        cg_fmt(lines[0], CG_SUMMARY_LINE, "frozen %s of marked data at %llu fork%s, shared by %u child%s", frozen,
+               (unsigned long long)r->forks, r->forks == 1 ? "" : "s", r->children, r->children == 1 ? "" : "ren");
+    } else if (cg_opt.policy == CG_POLICY_OFF) {
+        cg_fmt(lines[0], CG_SUMMARY_LINE, "frozen nothing: COWGUARD_POLICY=off");
+    } else {
+        cg_fmt(lines[0], CG_SUMMARY_LINE, "frozen nothing: no data was marked");
+    }
+
+    /* "1.2 MiB of marked data, most by serve at lookup_table.c:83" and "36.8 MiB
+     * outside it, most in the heap (36.6 MiB), written first by ...": the
+     * sizes are left out when only one of the two copied. */
+    uint64_t total = r->copied_pages + r->outside_pages;
+    bool both = r->copied_pages && r->outside_pages;
+    char size[2][32] = { "", "" }, by[2][300] = { "", "" };
+    part[0][0] = part[1][0] = 0;
+    if (r->copied_pages) {
+        int c = top_cause(r->cause_pages);
+        if (both) cg_bytes_text(r->copied_pages * CG_PAGE, size[0], sizeof size[0]);
+        if (r->nrows_marked) site_words(r, r->rows[0].writer, who, sizeof who);
+        else cg_fmt(who, sizeof who, "writes without a stack");
+        if (c == CG_CAUSE_DATA) cg_fmt(by[0], sizeof by[0], "%s", who);
+        else cg_fmt(by[0], sizeof by[0], "%s (%s)", who, cause_words((cg_cause_t)c));
+        cg_fmt(part[0], sizeof part[0], "%s%sof marked data, most by %s", size[0], both ? " " : "", by[0]);
+    }
+    if (r->outside_pages) {
+        int c = top_cause(r->watch_cause_pages);
+        if (both) cg_bytes_text(r->outside_pages * CG_PAGE, size[1], sizeof size[1]);
+        if (r->nspace) space_words(r, where, sizeof where);
+        else cg_fmt(where, sizeof where, "memory not named");
+        if (r->nrows_work > r->nrows_marked) {
+            site_words(r, r->rows[r->nrows_marked].writer, who, sizeof who);
+            if (c == CG_CAUSE_DATA) cg_fmt(by[1], sizeof by[1], ", written first by %s", who);
+            else cg_fmt(by[1], sizeof by[1], ", written first by %s (%s)", who, cause_words((cg_cause_t)c));
+        }
+        cg_fmt(part[1], sizeof part[1], "%s%s, most in %s%s", both ? size[1] : "all",
+               both ? " outside it" : " outside marked data", where, by[1]);
+    }
+    if (!total) {
+        cg_fmt(lines[1], CG_SUMMARY_LINE, "copied nothing%s", r->outside_measured ? ", marked data or other" : "");
+    } else {
+        cg_bytes_text(total * CG_PAGE, copied, sizeof copied);
+        cg_fmt(lines[1], CG_SUMMARY_LINE, "copied %s%s (%llu page%s)%s%s%s%s", r->lower_bounds ? "at least " : "",
+               copied, (unsigned long long)total, total == 1 ? "" : "s", both ? ": " : r->copied_pages ? " " : ", ",
+               part[0], both ? "; " : "", part[1]);
+    }
+    char step[CG_SUMMARY_LINE - 8];
+    next_step(r, step, sizeof step);
+    cg_fmt(lines[2], CG_SUMMARY_LINE, "next: %s", step);
+}
+
 void cg_report_text(const cg_report_t *r, cg_sink_t *out)
 {
     int me = (int)getpid();
@@ -306,6 +463,10 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
     else
         cg_sink_printf(out, "==%d== cowguard %s: copy-on-write report for process tree %d (policy %s)\n", me,
                        PACKAGE_VERSION, (int)r->root_pid, policy);
+    static char lines[3][CG_SUMMARY_LINE]; /* static: exit paths get no large stack frames */
+    cg_report_summary(r, lines);
+    for (int i = 0; i < 3; i++) cg_sink_printf(out, "==%d== summary: %s\n", me, lines[i]);
+    cg_sink_printf(out, "==%d==\n", me);
     if (r->frozen_pages)
         cg_sink_printf(out, "==%d== frozen: %s (%llu pages) of marked data, %s of it in live blocks, at %llu fork%s\n",
                        me, frozen, (unsigned long long)r->frozen_pages, marked, (unsigned long long)r->forks,
