@@ -238,7 +238,7 @@ void cg_board_note_write(bool copied, bool late);
 void cg_board_note_copy(bool nostack, bool estimated, bool late);
 void cg_board_note_pending(int delta);
 void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig);
-void cg_board_note_reaped(pid_t pid, int status);
+bool cg_board_note_reaped(pid_t pid, int status);
 bool cg_board_others_alive(void);
 void cg_board_note_abort(void);
 pid_t cg_board_aborted(void);

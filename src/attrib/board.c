@@ -244,7 +244,7 @@ void cg_board_note_exit(cg_slot_t *s, cg_exit_how_t how, int code, int sig)
 
 /* A reaper learnt how a child ended (wait and friends). A child that ran
  * its own exit path already said how it left; a signal death it could not. */
-void cg_board_note_reaped(pid_t pid, int status)
+bool cg_board_note_reaped(pid_t pid, int status)
 {
     cg_slot_t *s = NULL;
     uint32_t n = cg_board ? atomic_load(&cg_board->nslots) : 0;
@@ -253,11 +253,12 @@ void cg_board_note_reaped(pid_t pid, int status)
             s = &cg_board->slots[i];
             break;
         }
-    if (!s) return;
+    if (!s) return false;
     atomic_store(&s->reaped, 1);
-    if (atomic_load(&s->exit_how) != CG_EXIT_RUNNING) return; /* it said how it left */
+    if (atomic_load(&s->exit_how) != CG_EXIT_RUNNING) return true; /* it said how it left */
     if (WIFSIGNALED(status)) cg_board_note_exit(s, CG_EXIT_SIGNAL, 0, WTERMSIG(status));
     else if (WIFEXITED(status)) cg_board_note_exit(s, CG_EXIT_REAPED, WEXITSTATUS(status), 0);
+    return true;
 }
 
 /* Is any other process of the tree not yet reaped? Until it is, it may

@@ -22,6 +22,75 @@ void cg_exit_begin(void)
     cg_ledger_exiting();
 }
 
+/* ---- never silent ----------------------------------------------------------
+ * The process the launcher started (COWGUARD_LAUNCHED), or with
+ * COWGUARD_VERBOSE any process not forked under cowguard, says at its end
+ * in one line why there is no report: nothing was marked, nothing was
+ * forked, or its children were started by exec and share nothing. */
+static pid_t me_at_start;        /* 0 until cg_exit_setup; a forked child's own pid */
+static bool forked_child;        /* this process was forked under cowguard */
+static uint32_t forks_made;      /* forks this process made through cowguard */
+static uint32_t foreign_reaped;  /* children it reaped that it did not fork (vfork, posix_spawn, clone) */
+
+void cg_exit_note_fork(void)
+{
+    forks_made++;
+}
+
+void cg_exit_note_foreign(void)
+{
+    foreign_reaped++;
+}
+
+/* Its children still alive, by the kernel's list (Linux 3.5; 0 if absent). */
+static uint32_t live_children(void)
+{
+    char path[64], buf[4096];
+    cg_fmt(path, sizeof path, "/proc/self/task/%d/children", (int)me_at_start);
+    size_t n = cg_proc_read(path, buf, sizeof buf);
+    uint32_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == ' ') count++;
+    return count;
+}
+
+static bool says_why(void)
+{
+    pid_t me = getpid();
+    if (me != me_at_start || cg_dest_off()) return false; /* a vfork child shares our memory: not us */
+    return (cg_opt.launched && (pid_t)cg_opt.launched == me) || (cg_opt.verbose && !forked_child);
+}
+
+static void say_why(void)
+{
+    const char *prog = program_invocation_short_name;
+    bool frames, python = cg_py_version(&frames) != NULL;
+    const char *how = python ? "allocate it inside `with cowguard.readonly():` (under cowguard --python), or --prefork"
+                             : "--min-size SIZE, --sites FUNCTION or --prefork";
+    char marked[64] = "";
+    if (cg_arena.ready && cg_arena.top > cg_arena.base) {
+        char size[32];
+        cg_bytes_text(cg_arena.live_bytes, size, sizeof size);
+        cg_fmt(marked, sizeof marked, "%s of data was marked", size);
+    }
+    uint32_t spawned = foreign_reaped + live_children();
+    if (forks_made) /* forked, yet no report: nothing frozen and the children not measured */
+        cg_message("no report: nothing was frozen in %s and its %u forked child%s measured only marked data "
+                   "(COWGUARD_MEASURE=marked); mark read-only data (%s) or measure all", prog, forks_made,
+                   forks_made == 1 ? "" : "ren", how);
+    else if (spawned)
+        cg_message("no report: %s%s%s never forked; the %u process%s it started run%s a program of %s own (exec: "
+                   "subprocess, posix_spawn, multiprocessing's spawn or forkserver) and share%s no memory with it; "
+                   "workers meant to share its data must be forked (multiprocessing.get_context(\"fork\"))", marked,
+                   marked[0] ? ", but " : "", prog, spawned, spawned == 1 ? "" : "es", spawned == 1 ? "s" : "",
+                   spawned == 1 ? "its" : "their", spawned == 1 ? "s" : "");
+    else if (marked[0])
+        cg_message("no report: %s, but %s never forked: nothing was frozen or shared", marked, prog);
+    else
+        cg_message("no report: nothing was marked and %s never forked; to mark what forked workers will only "
+                   "read: %s", prog, how);
+}
+
 typedef struct {
     cg_exit_how_t how;
     int code, sig;
@@ -49,6 +118,7 @@ static void leave(void *arg)
         }
         else if (cg_dest_per_process()) cg_report_write((int32_t)me, lines);
     }
+    else if (cg_board_is_root() && says_why()) say_why(); /* a board the watch made, and no fork */
     if (cg_opt.max_copied && cg_board_is_root()) {
         if (!report) cg_measure_self(cg_self);
         l->over_budget = cg_report_over_budget();
@@ -69,7 +139,14 @@ static bool process_exit(cg_exit_how_t how, int code, int sig)
     pid_t me = getpid();
     /* A vfork or posix_spawn child shares its parent's memory, slot included,
      * and ran no atfork handler: it is not a worker, and must not touch them. */
-    if (done == me || !cg_board || !cg_self || atomic_load(&cg_self->pid) != me) return false;
+    if (done == me) return false;
+    if (!cg_board || !cg_self || atomic_load(&cg_self->pid) != me) {
+        if (me == me_at_start && says_why()) {
+            done = me;
+            say_why();
+        }
+        return false;
+    }
     done = me;
     int saved = errno;
     /* Every signal but the synchronous ones: a fault during the report (a
@@ -114,6 +191,7 @@ static void on_exit_handler(int status, void *arg)
  * the program's own atexit handlers. */
 void cg_exit_setup(void)
 {
+    me_at_start = getpid();
     cg_signals_on_terminate(killed);
     on_exit(on_exit_handler, NULL);
 }
@@ -135,6 +213,9 @@ void cg_exit_note_reaped(pid_t pid)
 void cg_exit_forked(void)
 {
     reaped_aborted = 0;
+    me_at_start = getpid();
+    forked_child = true;
+    forks_made = foreign_reaped = 0;
 }
 
 void cg_exit_if_aborted(void)

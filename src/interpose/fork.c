@@ -21,6 +21,7 @@ static pid_t do_fork(void)
     pid_t pid = cg_next.fork();
     int saved = errno;
     if (pid == 0) cg_exit_forked();
+    else if (pid > 0) cg_exit_note_fork();
     cg_fork_done(pid);
     errno = saved;
     return pid;

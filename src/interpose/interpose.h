@@ -66,6 +66,8 @@ void cg_exit_now(int code) __attribute__((noreturn));
 void cg_exit_if_aborted(void);
 void cg_exit_note_reaped(pid_t pid);
 void cg_exit_forked(void);
+void cg_exit_note_fork(void);
+void cg_exit_note_foreign(void);
 
 /* ---- "malloc.c", "deepbind.c" ---------------------------------------------------- */
 void cg_free_marked(void *p, const char *fn);

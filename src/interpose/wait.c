@@ -27,9 +27,10 @@ static void thaw_if_alone(void)
 
 static void note(pid_t pid, int status)
 {
+    if (pid > 0 && !cg_board) cg_exit_note_foreign();
     if (pid > 0 && cg_board) {
         int saved = errno;
-        cg_board_note_reaped(pid, status);
+        if (!cg_board_note_reaped(pid, status)) cg_exit_note_foreign();
         cg_exit_note_reaped(pid);
         thaw_if_alone();
         errno = saved;

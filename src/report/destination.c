@@ -118,6 +118,7 @@ bool cg_dest_open(cg_dest_t *d, bool root)
     const char *where = destination();
     d->root = root;
     d->how = CG_DEST_FD;
+    d->named = false;
     d->path[0] = '\0';
     if (strcmp(where, "off") == 0) return false;
     d->fd = stderr_fd;
@@ -136,6 +137,7 @@ bool cg_dest_open(cg_dest_t *d, bool root)
         size_t n = strlen(d->path);
         cg_fmt(d->path + n, sizeof d->path - n, "/cowguard.%d.%s", (int)getpid(),
                cg_opt.report_format == CG_FORMAT_JSON ? "json" : "txt");
+        d->named = true;
     }
     fd = open_special(d->path);
     if (fd >= 0) {
@@ -201,6 +203,7 @@ bool cg_dest_close(cg_dest_t *d, bool failed)
         unlink(partial);
     }
     if (!ok && d->root) warn_once("cannot write the report to %s (%s); writing it to stderr", d->path, err);
+    if (ok && d->root && d->named) cg_message("the report is in %s", d->path); /* a name the user did not give */
     return ok;
 }
 

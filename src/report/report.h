@@ -96,6 +96,7 @@ typedef struct cg_dest_s {
     int fd;
     enum { CG_DEST_FD, CG_DEST_TMPFILE, CG_DEST_PARTIAL } how; /* FD: written in place (stderr, a device, a FIFO) */
     bool root;
+    bool named;                                                 /* cowguard chose the file's name (in a directory) */
     char path[4096];                                            /* the file to publish */
 } cg_dest_t;
 bool cg_dest_open(cg_dest_t *d, bool root);
