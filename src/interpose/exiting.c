@@ -71,7 +71,8 @@ static void say_why(void)
     if (cg_arena.ready && cg_arena.top > cg_arena.base) {
         char size[32];
         cg_bytes_text(cg_arena.live_bytes, size, sizeof size);
-        cg_fmt(marked, sizeof marked, "%s of data was marked", size);
+        if (cg_arena.live_bytes) cg_fmt(marked, sizeof marked, "%s of data was marked", size);
+        else cg_fmt(marked, sizeof marked, "data was marked (and freed)");
     }
     uint32_t spawned = foreign_reaped + live_children();
     if (forks_made) /* forked, yet no report: nothing frozen and the children not measured */

@@ -9,7 +9,14 @@ expect_out "worker 1 was killed by signal 6" "lookup_table --write-node"
 expect_err "ERROR: cowguard: write to frozen memory at 0x[0-9a-f]* in child" "diagnostic"
 expect_err "bytes inside a 48-byte live marked block at 0x" "diagnostic"
 expect_err "ABORTING" "diagnostic"
-pass "the writing worker got SIGABRT and the diagnostic; three workers copied nothing"
+# The lines of both stacks, where the report later gives them too.
+wline=$(grep -n "if (write_node) {" "$SRC/examples/lookup_table.c" | cut -d: -f1)
+aline=$(grep -n "nodes\[i\] = malloc(sizeof(node_t));" "$SRC/examples/lookup_table.c" | cut -d: -f1)
+sed -n '/written by/,/allocated by/p' "$TMP/err" | grep -q "in [a-z_]* .*lookup_table.c:$((wline + 1)) (" ||
+    fail "diagnostic: the writer's file:line (lookup_table.c:$((wline + 1))) is missing"
+sed -n '/allocated by/,/ABORTING/p' "$TMP/err" | grep -q "in main .*lookup_table.c:$aline (" ||
+    fail "diagnostic: the allocation's file:line (lookup_table.c:$aline) is missing"
+pass "the writing worker got SIGABRT and the diagnostic, with file:line for both stacks; three workers copied nothing"
 
 run COWGUARD_POLICY=abort "$PROGS/table_write" api child
 expect_rc 3 "table_write api child"
