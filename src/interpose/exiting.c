@@ -75,7 +75,10 @@ static void say_why(void)
         else cg_fmt(marked, sizeof marked, "data was marked (and freed)");
     }
     uint32_t spawned = foreign_reaped + live_children();
-    if (forks_made) /* forked, yet no report: nothing frozen and the children not measured */
+    if (cg_opt.policy == CG_POLICY_OFF && forks_made && !cg_outside_wanted())
+        cg_message("no report: COWGUARD_POLICY=off froze nothing, and the %u forked child%s measured only "
+                   "marked data (COWGUARD_MEASURE=marked)", forks_made, forks_made == 1 ? "" : "ren");
+    else if (forks_made) /* forked, yet no report: nothing frozen and the children not measured */
         cg_message("no report: nothing was frozen in %s and its %u forked child%s measured only marked data "
                    "(COWGUARD_MEASURE=marked); mark read-only data (%s) or measure all", prog, forks_made,
                    forks_made == 1 ? "" : "ren", how);
