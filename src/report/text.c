@@ -341,6 +341,8 @@ static void space_words(const cg_report_t *r, char *buf, size_t size)
     else cg_fmt(buf, size, "the %s (%s)", cg_space_kind_name(l->kind), bytes);
 }
 
+#define SMALL_COPY 32 /* pages a child: 128 KiB */
+
 /* The one step most worth taking next: fix what copied most. */
 static void next_step(const cg_report_t *r, char *buf, size_t size)
 {
@@ -366,6 +368,14 @@ static void next_step(const cg_report_t *r, char *buf, size_t size)
     }
     for (size_t i = 0; i < r->nadvice && i < 3; i++)
         if (advice_text(r, i, buf, size)) return;
+    /* A few dozen pages a child are what any fork costs: its stack, the C
+     * library's and the loader's data. */
+    uint64_t each = r->outside_measured ? outside / r->outside_measured : outside;
+    if (!r->copied_pages && each < SMALL_COPY) {
+        cg_fmt(buf, size, "nothing to do: %llu page%s a child is what any fork costs (stacks, the C library's data)",
+               (unsigned long long)each, each == 1 ? "" : "s");
+        return;
+    }
     if (r->nrows_work > r->nrows_marked) {
         int c = top_cause(r->watch_cause_pages);
         if (c != CG_CAUSE_DATA) {
@@ -453,8 +463,15 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
 
     if (!r->pid && !r->frozen_pages && !r->outside_pages && !r->watch_faults && !r->faults) {
         /* Nothing marked, and the workers copied nothing: one line. */
-        cg_sink_printf(out, "==%d== cowguard %s: process tree %d (%u processes): nothing marked, and the children "
-                       "copied nothing outside marked data\n", me, PACKAGE_VERSION, (int)r->root_pid, r->processes);
+        uint32_t ran = r->children > r->outside_measured ? r->children - r->outside_measured : 0;
+        if (ran == r->children) /* every child ran another program: nothing was shared to copy */
+            cg_sink_printf(out, "==%d== cowguard %s: process tree %d (%u processes): nothing marked, and every "
+                           "child ran another program (exec), which shares no memory with it\n", me, PACKAGE_VERSION,
+                           (int)r->root_pid, r->processes);
+        else
+            cg_sink_printf(out, "==%d== cowguard %s: process tree %d (%u processes): nothing marked, and the "
+                           "children copied nothing outside marked data%s\n", me, PACKAGE_VERSION, (int)r->root_pid,
+                           r->processes, ran ? " (some ran another program, which shares nothing)" : "");
         return;
     }
     if (r->pid)
