@@ -110,6 +110,9 @@ expect_rc 127 "missing program"
 launched nosuch-cowguard-program
 expect_rc 127 "missing program in PATH"
 expect_err "^cowguard: nosuch-cowguard-program: no such program (not found in PATH)$" "missing program in PATH"
+launched -- cd
+expect_rc 127 "a shell builtin"
+expect_err "^cowguard: cd: no such program (not found in PATH)$" "a shell builtin"
 launched -- "$TMP"
 expect_rc 126 "a directory"
 expect_err "^cowguard: $TMP: is a directory, not a program$" "a directory"
