@@ -398,7 +398,10 @@ static void next_step(const cg_report_t *r, char *buf, size_t size)
 void cg_report_summary(const cg_report_t *r, char lines[3][CG_SUMMARY_LINE])
 {
     char frozen[32], copied[32], part[2][320], where[256], who[256];
-    if (r->frozen_pages) {
+    if (r->frozen_pages && r->pid) {
+        cg_bytes_text(r->frozen_pages * CG_PAGE, frozen, sizeof frozen);
+        cg_fmt(lines[0], CG_SUMMARY_LINE, "frozen %s of marked data in process %d", frozen, (int)r->pid);
+    } else if (r->frozen_pages) {
         cg_bytes_text(r->frozen_pages * CG_PAGE, frozen, sizeof frozen);
         cg_fmt(lines[0], CG_SUMMARY_LINE, "frozen %s of marked data at %llu fork%s, shared by %u child%s", frozen,
                (unsigned long long)r->forks, r->forks == 1 ? "" : "s", r->children, r->children == 1 ? "" : "ren");
@@ -427,14 +430,17 @@ void cg_report_summary(const cg_report_t *r, char lines[3][CG_SUMMARY_LINE])
     if (r->outside_pages) {
         int c = top_cause(r->watch_cause_pages);
         if (both) cg_bytes_text(r->outside_pages * CG_PAGE, size[1], sizeof size[1]);
-        if (r->nspace) space_words(r, where, sizeof where);
-        else cg_fmt(where, sizeof where, "memory not named");
+        where[0] = 0;
+        if (r->nspace) {
+            cg_fmt(where, sizeof where, ", most in ");
+            space_words(r, where + strlen(where), sizeof where - strlen(where));
+        }
         if (r->nrows_work > r->nrows_marked) {
             site_words(r, r->rows[r->nrows_marked].writer, who, sizeof who);
             if (c == CG_CAUSE_DATA) cg_fmt(by[1], sizeof by[1], ", written first by %s", who);
             else cg_fmt(by[1], sizeof by[1], ", written first by %s (%s)", who, cause_words((cg_cause_t)c));
         }
-        cg_fmt(part[1], sizeof part[1], "%s%s, most in %s%s", both ? size[1] : "all",
+        cg_fmt(part[1], sizeof part[1], "%s%s%s%s", both ? size[1] : "all",
                both ? " outside it" : " outside marked data", where, by[1]);
     }
     if (!total) {
