@@ -1,0 +1,27 @@
+#!/bin/sh
+# uWSGI: a master and 4 workers (no lazy-apps: the master imports
+# wsgi_app.py, then forks), 40 requests with curl, then SIGINT to the master
+# (SIGTERM reloads uWSGI 2.0).  Run from the repository root:
+#   docs/examples/recipes/uwsgi.sh [LAUNCHER ARGS...]
+#   UWSGI_OPTS=--skip-atexit-teardown docs/examples/recipes/uwsgi.sh cowguard --python --
+# uWSGI's log goes to /tmp/recipe-uwsgi.log, and with it (--logto points
+# the processes' stderr there) cowguard's report, which is printed from it at
+# the end.  Before stopping, prints each worker's Private_Dirty as it serves.
+set -u
+port=${PORT:-8078}
+rm -f /tmp/recipe-uwsgi.log
+pidfile=$(mktemp -u /tmp/recipe-uwsgi.XXXXXX)
+"$@" uwsgi --plugin python3 --master --processes 4 --http-socket 127.0.0.1:$port \
+    --chdir docs/examples/recipes --module wsgi_app --pidfile "$pidfile" \
+    --disable-logging --logto /tmp/recipe-uwsgi.log ${UWSGI_OPTS:-} &
+server=$!
+for i in $(seq 1 100); do curl -sf "127.0.0.1:$port/sum?count=1" >/dev/null && break; sleep 0.1; done
+for i in $(seq 0 39); do curl -sf "127.0.0.1:$port/sum?start=$((i * 5000))&count=5000"; done |
+    awk '{ n++; s += $1; pids[$2] = 1 } END { printf "%d requests, sum %.2f, by %d workers\n", n, s, length(pids) }'
+for w in $(pgrep -P "$(cat "$pidfile")"); do
+    echo "worker $w serving: $(grep Private_Dirty /proc/$w/smaps_rollup | tr -s ' ')"
+done
+kill -INT "$(cat "$pidfile")"
+wait $server
+echo "uwsgi exit status $?"
+grep "^==" /tmp/recipe-uwsgi.log >&2 || true
