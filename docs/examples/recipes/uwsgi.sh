@@ -24,4 +24,5 @@ done
 kill -INT "$(cat "$pidfile")"
 wait $server
 echo "uwsgi exit status $?"
+rm -f "$pidfile"
 grep "^==" /tmp/recipe-uwsgi.log >&2 || true
