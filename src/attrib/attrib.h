@@ -71,7 +71,7 @@ typedef struct cg_slot_s {
     int64_t own_kb;                /* Private_Dirty but for the copies it holds (of frozen pages, and of the rest) */
     int64_t own_peak_kb;           /* resident set's high-water mark above its size at the fork */
     int64_t rss_at_fork_kb;        /* read in the child right after its fork; -1 unknown */
-    int64_t file_at_fork_kb;       /* of it, file-backed */
+    int64_t file_at_fork_kb;       /* of it, file-backed or shared memory */
     int64_t shared_pages;          /* frozen pages still resident and shared with another process */
     /* Outside marked data (freeze/space.c): */
     _Atomic uint64_t watch_faults; /* first writes to pages watched in place (COWGUARD_WATCH) */

@@ -93,6 +93,7 @@ extern __thread cg_tls_t cg_tls CG_TLS;
  * when it cannot be had. Async-signal-safe. */
 void cg_own_map_note(const void *p, size_t size, bool mine);
 bool cg_own_map_overlap(uintptr_t lo, uintptr_t hi, cg_range_t *first);
+void cg_own_map_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg);
 static inline void *cg_map_anon(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -100,6 +101,7 @@ static inline void *cg_map_anon(size_t size)
     cg_own_map_note(p, size, true); /* never measured or watched as the program's (freeze/space.c) */
     return p;
 }
+size_t cg_own_transient(bool reset);
 static inline void cg_unmap_anon(void *p, size_t size)
 {
     cg_own_map_note(p, size, false);

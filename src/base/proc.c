@@ -224,10 +224,23 @@ static struct {
     _Atomic uintptr_t lo, hi;
 } own_maps[OWN_MAPS];
 
+/* The largest of cowguard's mappings unmapped since the last reset (a
+ * scratch array, a table that doubled): memory the process held for a
+ * while, which its peak resident set counts, but which was not the
+ * program's. */
+static _Atomic size_t transient;
+
+size_t cg_own_transient(bool reset)
+{
+    return reset ? atomic_exchange(&transient, 0) : atomic_load(&transient);
+}
+
 /* [p, p + size) is cowguard's (mine), or is not any more. Async-signal-safe. */
 void cg_own_map_note(const void *p, size_t size, bool mine)
 {
     uintptr_t lo = (uintptr_t)p, hi = lo + size;
+    for (size_t t = atomic_load(&transient); !mine && size > t;)
+        if (atomic_compare_exchange_weak(&transient, &t, size)) break;
     for (int i = 0; i < OWN_MAPS; i++) {
         if (mine) {
             uintptr_t none = 0;
@@ -240,6 +253,15 @@ void cg_own_map_note(const void *p, size_t size, bool mine)
             atomic_store(&own_maps[i].lo, 0);
             return;
         }
+    }
+}
+
+/* fn for each of cowguard's mappings. Async-signal-safe. */
+void cg_own_map_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+    for (int i = 0; i < OWN_MAPS; i++) {
+        uintptr_t a = atomic_load(&own_maps[i].lo), b = atomic_load(&own_maps[i].hi);
+        if (a && b > a) fn(a, b, arg);
     }
 }
 

@@ -11,7 +11,8 @@
 #include "sys.h"
 
 /* From /proc/self/status: the resident set now, its high-water mark, and
- * its file-backed part. */
+ * its part that is not private anonymous memory: files, and shared memory
+ * (the tree's board, which the children write; a server's shared buffers). */
 static void rss(int64_t *now_kb, int64_t *peak_kb, int64_t *file_kb)
 {
     static char buf[4096];
@@ -19,14 +20,16 @@ static void rss(int64_t *now_kb, int64_t *peak_kb, int64_t *file_kb)
     if (!cg_proc_read("/proc/self/status", buf, sizeof buf)) return;
     *now_kb = cg_proc_field_kb(buf, "VmRSS");
     *peak_kb = cg_proc_field_kb(buf, "VmHWM");
-    *file_kb = cg_proc_field_kb(buf, "RssFile");
+    int64_t file = cg_proc_field_kb(buf, "RssFile"), shmem = cg_proc_field_kb(buf, "RssShmem");
+    *file_kb = file < 0 ? -1 : file + (shmem > 0 ? shmem : 0);
 }
 
 /* In a forked child: its resident set as it starts, so that what it adds
  * for itself can be told at its end. Copies of shared pages do not change
  * the resident set; new memory does, and so do the pages of files (the
  * program's code) a child faults in again, since a fork does not hand
- * those on: their growth is taken off at the end. */
+ * those on, and of shared memory it touches: their growth is taken off at
+ * the end, and so is cowguard's own memory. */
 void cg_measure_fork(cg_slot_t *s)
 {
     /* The high-water mark comes with the parent's memory description: start
@@ -36,6 +39,7 @@ void cg_measure_fork(cg_slot_t *s)
     if (fd >= 0) cg_sys_close(fd);
     int64_t now, peak, file;
     rss(&now, &peak, &file);
+    (void)cg_own_transient(true); /* the parent's scratch memory is not this child's */
     if (!s) return;
     s->rss_at_fork_kb = reset ? now : -1;
     s->file_at_fork_kb = file;
@@ -99,17 +103,21 @@ void cg_measure_self(cg_slot_t *s)
     s->private_dirty_kb = pd;
     s->pss_kb = pss;
     s->shared_pages = (int64_t)shared;
-    /* own: Private_Dirty but the copies it holds, of marked data and of the rest */
+    /* own: Private_Dirty but the copies it holds, of marked data and of
+     * the rest, and but cowguard's own tables */
+    int64_t mine_kb = (int64_t)(cg_space_own_pages() * (CG_PAGE / 1024));
     int64_t copies_kb = (int64_t)(held * (CG_PAGE / 1024)) + (sp.total > 0 ? sp.total * (int64_t)(CG_PAGE / 1024) : 0);
-    s->own_kb = pd < 0 ? -1 : pd > copies_kb ? pd - copies_kb : 0;
+    s->own_kb = pd < 0 ? -1 : pd > copies_kb + mine_kb ? pd - copies_kb - mine_kb : 0;
     int64_t now, peak, file;
     rss(&now, &peak, &file);
     if (peak < 0 || s->rss_at_fork_kb < 0 || file < 0 || s->file_at_fork_kb < 0) {
         s->own_peak_kb = -1;
     } else {
         int64_t refaulted = file > s->file_at_fork_kb ? file - s->file_at_fork_kb : 0;
-        int64_t grew = peak - s->rss_at_fork_kb - refaulted;
-        s->own_peak_kb = grew > 0 ? grew : 0;
+        int64_t transient_kb = (int64_t)(cg_own_transient(false) / 1024);
+        int64_t grew = peak - s->rss_at_fork_kb - refaulted - mine_kb - transient_kb;
+        int64_t floor = s->own_kb > 0 ? s->own_kb : 0; /* its peak is no less than its end */
+        s->own_peak_kb = grew > floor ? grew : floor;
     }
     atomic_store(&s->measured, 1);
 }

@@ -33,6 +33,24 @@ print(ours, kernel, w[0]["line"], adv[0]["pages_per_worker"])
 PY
 pass "per worker $(cat "$TMP/check")"
 
+# The watch's own tables (the block table a child sorts at its first trap,
+# its scratch array) are cowguard's, not the worker's: its own memory, from
+# the kernel's Private_Dirty and resident-set peak, is what it is unwatched.
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/plain.json" "$prog" -n 100000 -w 3
+expect_rc 0 "unwatched"
+python3 - "$TMP/plain.json" "$TMP/r.json" <<'PY' >"$TMP/check" || fail "own memory: $(cat "$TMP/check")"
+import json, sys
+def own(path):
+    d = json.load(open(path))
+    return [(p["own_kb"], p["own_peak_kb"]) for p in d["processes"] if p["role"] == "child"]
+plain, watched = own(sys.argv[1]), own(sys.argv[2])
+top = max(max(k, pk) for k, pk in plain)
+for k, pk in watched:
+    assert k <= top + 512 and pk <= top + 512, f"own memory watched {watched}, unwatched {plain} (kB)"
+print(f"watched {watched}, unwatched {plain} kB")
+PY
+pass "a watched worker's own memory leaves the watch's tables out: $(cat "$TMP/check")"
+
 run COWGUARD_WATCH=heap "$prog" -n 100000 -w 3
 expect_err "writes to memory watched in place (COWGUARD_WATCH=heap)" "text"
 expect_err "#0 .* in serve .*table_counters.c:[0-9]" "text: the writer's line"
