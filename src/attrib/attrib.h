@@ -77,6 +77,7 @@ typedef struct cg_slot_s {
     _Atomic uint64_t watch_faults; /* first writes to pages watched in place (COWGUARD_WATCH) */
     _Atomic uint64_t watch_copies; /* of them, to pages another process shared */
     _Atomic int64_t outside_pages; /* pages shared at its fork that it copied, measured at its end; -1 not measured */
+    _Atomic int64_t outside_exit_pages; /* of the rest, those it copied after it began to exit */
 } cg_slot_t;
 
 /* Pages copied outside marked data, by kind of mapping and object,

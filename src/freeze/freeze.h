@@ -108,7 +108,9 @@ typedef enum {
 } cg_space_kind_t;
 #define CG_SPACE_NAME 64 /* an object's name, truncated */
 void cg_space_child(int mode);
-bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg);
+bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg,
+                      uint64_t *late);
+void cg_space_exit_begins(void);
 /* Is this process watching in place? One bit of free's hooks (base.h). A
  * child forked without the fork handlers (a raw clone) inherits the
  * protection and the tables with it, and handles its faults the same way. */

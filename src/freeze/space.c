@@ -57,6 +57,7 @@ typedef struct {
     uint8_t prot;
     bool system;           /* the C library's or the loader's data: measured, never watched */
     _Atomic bool watched;
+    int64_t at_exit;       /* its copies when the process began to exit; -1: not taken */
 } region_t;
 
 static struct {
@@ -68,6 +69,7 @@ static struct {
     size_t bits_len;
     uint32_t nregions, npresent, nnames;
     pid_t pid;               /* the process the tables describe */
+    pid_t exit_taken;        /* the process whose copies at the start of its exit were taken */
     size_t allowance;        /* thaws times two may reach this */
     _Atomic size_t thaws;
 } sp;
@@ -120,7 +122,7 @@ static void add_region(uintptr_t lo, uintptr_t hi, cg_space_kind_t kind, uint16_
     if (lo >= hi || sp.nregions >= MAX_REGIONS) return;
     region_t *r = &sp.regions[sp.nregions++];
     *r = (region_t){ .lo = lo, .hi = hi, .name = name, .kind = (uint8_t)kind, .prot = (uint8_t)prot,
-                     .system = adding_system };
+                     .system = adding_system, .at_exit = -1 };
 }
 
 /* Where the writable segment holding addr ends (page-aligned), by the
@@ -544,25 +546,53 @@ uint64_t cg_space_own_pages(void)
     return pages;
 }
 
-/* At the end of a forked child: for each region, fn with the pages shared
- * at the fork that it now maps alone (copied). Static buffers: this runs
- * once, on the exit path. */
-bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg)
+/* The pages of region r shared at the fork that the process now maps
+ * alone (copied). */
+static uint64_t region_copied(const region_t *r)
 {
     static uint64_t e[8192]; /* 64 KiB a read: the reads, not the entries, cost */
+    uint64_t copied = 0;
+    for (uint32_t k = r->first; k < r->first + r->count; k++)
+        for (uintptr_t a = sp.present[k].lo; a < sp.present[k].hi; a += sizeof e / 8 * CG_PAGE) {
+            size_t n = (sp.present[k].hi - a) >> CG_PAGE_SHIFT;
+            if (n > sizeof e / 8) n = sizeof e / 8;
+            if (cg_pagemap_read(a, n, e) != 0) break;
+            for (size_t j = 0; j < n; j++)
+                copied += (e[j] & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE_OR_SHARED)) == (PM_PRESENT | PM_EXCLUSIVE);
+        }
+    return copied;
+}
+
+/* The process has begun to exit (exit(), or a Python interpreter's
+ * finalization): what each region copied so far was copied while it
+ * worked. A program's teardown writes (and frees) pages it never wrote
+ * while working; they are counted apart. Once per process. */
+void cg_space_exit_begins(void)
+{
+    pid_t me = cg_sys_getpid();
+    if (!sp.regions || sp.pid != me || sp.exit_taken == me) return;
+    sp.exit_taken = me;
+    for (uint32_t i = 0; i < sp.nregions; i++) sp.regions[i].at_exit = (int64_t)region_copied(&sp.regions[i]);
+}
+
+/* At the end of a forked child: for each region, fn with the pages shared
+ * at the fork that it copied while it worked (up to the start of its exit,
+ * when that was seen), and in *late the pages it copied after. Static
+ * buffers: this runs once, on the exit path. */
+bool cg_space_measure(void (*fn)(cg_space_kind_t kind, const char *name, uint64_t pages, void *arg), void *arg,
+                      uint64_t *late)
+{
+    *late = 0;
     if (!sp.regions || sp.pid != cg_sys_getpid()) return false;
+    bool taken = sp.exit_taken == sp.pid;
     for (uint32_t i = 0; i < sp.nregions; i++) {
         const region_t *r = &sp.regions[i];
-        uint64_t copied = 0;
-        for (uint32_t k = r->first; k < r->first + r->count; k++)
-            for (uintptr_t a = sp.present[k].lo; a < sp.present[k].hi; a += sizeof e / 8 * CG_PAGE) {
-                size_t n = (sp.present[k].hi - a) >> CG_PAGE_SHIFT;
-                if (n > sizeof e / 8) n = sizeof e / 8;
-                if (cg_pagemap_read(a, n, e) != 0) break;
-                for (size_t j = 0; j < n; j++)
-                    copied += (e[j] & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE_OR_SHARED)) == (PM_PRESENT | PM_EXCLUSIVE);
-            }
-        if (copied) fn((cg_space_kind_t)r->kind, r->name ? sp.names[r->name] : "", copied, arg);
+        uint64_t now = region_copied(r), work = now;
+        if (taken && r->at_exit >= 0) {
+            work = (uint64_t)r->at_exit; /* what teardown freed was still copied while it worked */
+            if (now > work) *late += now - work;
+        }
+        if (work) fn((cg_space_kind_t)r->kind, r->name ? sp.names[r->name] : "", work, arg);
     }
     return true;
 }

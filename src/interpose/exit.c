@@ -26,7 +26,7 @@ CG_EXPORT void exit(int status)
         cg_init();
         *(void **)&next = dlsym(RTLD_NEXT, "exit");
     }
-    if (cg_is_ready()) cg_exit_begin();
+    if (cg_is_ready()) cg_exit_starts();
     if (next) next(status);
     cg_exit_now(status); /* no exit to pass to: leave as _exit does */
 }

@@ -22,6 +22,22 @@ void cg_exit_begin(void)
     cg_ledger_exiting();
 }
 
+/* The program itself has begun to exit, before its own teardown: exit()
+ * (before the atexit handlers and destructors), or a Python interpreter's
+ * finalization (the helper's atexit callback, cowguard__exiting). What the
+ * rest of its memory copied so far is taken now too. */
+void cg_exit_starts(void)
+{
+    cg_exit_begin();
+    cg_space_exit_begins();
+}
+
+/* The Python helper's: its interpreter begins to finalize (atexit). */
+CG_EXPORT void cowguard__exiting(void)
+{
+    if (cg_is_ready()) cg_exit_starts();
+}
+
 /* ---- never silent ----------------------------------------------------------
  * The process the launcher started (COWGUARD_LAUNCHED), or with
  * COWGUARD_VERBOSE any process not forked under cowguard, says at its end

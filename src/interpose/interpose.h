@@ -62,6 +62,7 @@ bool cg_frozen_by_fork(void);
 /* ---- "exiting.c": how a process leaves ------------------------------------------- */
 void cg_exit_setup(void);
 void cg_exit_begin(void);
+void cg_exit_starts(void);
 void cg_exit_now(int code) __attribute__((noreturn));
 void cg_exit_if_aborted(void);
 void cg_exit_note_reaped(pid_t pid);

@@ -133,6 +133,8 @@ static void process(const cg_proc_t *p, void *arg)
     num_or_null(out, "own_peak_kb", p->own_peak_kb, p->own_peak_kb >= 0);
     cg_sink_printf(out, ",\n     ");
     num_or_null(out, "outside_copied_pages", p->outside_pages, p->outside_pages >= 0);
+    cg_sink_printf(out, ", ");
+    num_or_null(out, "outside_exit_copied_pages", p->outside_exit_pages, p->outside_exit_pages >= 0);
     cg_sink_printf(out, ", \"watched_writes\": %llu, \"watched_copied_pages\": %llu",
                    (unsigned long long)p->watch_faults, (unsigned long long)p->watch_copied);
     cg_sink_printf(out, ", \"measured\": %s}", p->measured ? "true" : "false");
@@ -145,9 +147,10 @@ static void outside(const cg_report_t *r, cg_sink_t *out)
     char mode[16];
     cg_option_word(CG_OPTION_ROW(watch), cg_opt.watch, mode, sizeof mode);
     cg_sink_printf(out, " \"outside\": {\"measured_children\": %u, \"copied_pages\": %llu, \"copied_bytes\": %llu, "
+                        "\"exit_copied_pages\": %llu, "
                         "\"watch\": \"%s\", \"watched_writes\": %llu, \"watched_copied_pages\": %llu,\n  \"mappings\": [",
                    r->outside_measured, (unsigned long long)r->outside_pages,
-                   (unsigned long long)(r->outside_pages * CG_PAGE), mode, (unsigned long long)r->watch_faults,
+                   (unsigned long long)(r->outside_pages * CG_PAGE), (unsigned long long)r->outside_exit_pages, mode, (unsigned long long)r->watch_faults,
                    (unsigned long long)r->watch_copied);
     for (size_t i = 0; i < r->nspace; i++) {
         cg_sink_printf(out, "%s{\"kind\": \"%s\", \"object\": ", i ? ", " : "", cg_space_kind_name(r->space[i].kind));

@@ -92,9 +92,11 @@ void cg_measure_self(cg_slot_t *s)
     static space_t sp; /* static: the exit path may run on a small signal stack */
     sp.n = 0;
     sp.total = 0;
-    if (cg_space_measure(space_row, &sp)) {
+    uint64_t late = 0;
+    if (cg_space_measure(space_row, &sp, &late)) {
         for (size_t i = 0; i < sp.n; i++) cg_board_note_space(sp.row[i].kind, sp.row[i].name, sp.row[i].pages);
         atomic_store(&s->outside_pages, sp.total);
+        atomic_store(&s->outside_exit_pages, (int64_t)late);
     }
     int64_t pd = -1, pss = -1;
     if (!rollup(&pd, &pss)) pd = pss = -1;
@@ -106,7 +108,8 @@ void cg_measure_self(cg_slot_t *s)
     /* own: Private_Dirty but the copies it holds, of marked data and of
      * the rest, and but cowguard's own tables */
     int64_t mine_kb = (int64_t)(cg_space_own_pages() * (CG_PAGE / 1024));
-    int64_t copies_kb = (int64_t)(held * (CG_PAGE / 1024)) + (sp.total > 0 ? sp.total * (int64_t)(CG_PAGE / 1024) : 0);
+    int64_t copies_kb = (int64_t)((held + late) * (CG_PAGE / 1024)) +
+                        (sp.total > 0 ? sp.total * (int64_t)(CG_PAGE / 1024) : 0);
     s->own_kb = pd < 0 ? -1 : pd > copies_kb + mine_kb ? pd - copies_kb - mine_kb : 0;
     int64_t now, peak, file;
     rss(&now, &peak, &file);

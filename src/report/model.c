@@ -124,6 +124,7 @@ static void proc_of(const cg_slot_t *s, cg_proc_t *p)
     p->own_peak_kb = p->measured ? s->own_peak_kb : -1;
     p->shared_pages = p->measured ? s->shared_pages : -1;
     p->outside_pages = p->measured ? atomic_load(&s->outside_pages) : -1;
+    p->outside_exit_pages = p->outside_pages >= 0 ? atomic_load(&s->outside_exit_pages) : -1;
     p->watch_faults = atomic_load(&s->watch_faults);
     p->watch_copied = atomic_load(&s->watch_copies);
 }
@@ -166,6 +167,7 @@ static void add_process(const cg_proc_t *p, void *arg)
     if (p->outside_pages >= 0) {
         r->outside_measured++;
         r->outside_pages += (uint64_t)p->outside_pages;
+        r->outside_exit_pages += p->outside_exit_pages > 0 ? (uint64_t)p->outside_exit_pages : 0;
     }
     if (!p->root) {
         r->children++;

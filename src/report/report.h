@@ -33,7 +33,8 @@ typedef struct cg_proc_s {
     uint64_t frozen_pages, faults, copied_pages;
     uint64_t copied_nostack, copied_estimated, exit_faults, exit_copied, pending;
     int64_t private_dirty_kb, pss_kb, own_kb, own_peak_kb, shared_pages; /* -1: not measured */
-    int64_t outside_pages;   /* copied outside marked data, as it ended; -1: not measured */
+    int64_t outside_pages;   /* copied outside marked data while it worked; -1: not measured */
+    int64_t outside_exit_pages; /* and after it began to exit */
     uint64_t watch_faults, watch_copied;
 } cg_proc_t;
 
@@ -74,7 +75,8 @@ typedef struct cg_report_s {
     uint64_t lost_pages;
     bool lines;              /* may look up file:line (allocates: not in signal context) */
     /* Outside marked data (freeze/space.c): */
-    uint64_t outside_pages;  /* copied, summed over the children that measured it */
+    uint64_t outside_pages;  /* copied while working, summed over the children that measured it */
+    uint64_t outside_exit_pages; /* copied after they began to exit (their teardown) */
     uint32_t outside_measured;
     cg_space_line_t space[CG_SPACE_ROWS];
     size_t nspace;

@@ -512,6 +512,13 @@ void cg_report_text(const cg_report_t *r, cg_sink_t *out)
         cg_sink_printf(out, "==%d== during exit: %s (%llu pages) copied by %llu trapped writes, not counted "
                        "above\n", me, late, (unsigned long long)r->exit_copied,
                        (unsigned long long)r->exit_faults);
+    if (r->outside_exit_pages) {
+        char teardown[32];
+        cg_bytes_text(r->outside_exit_pages * CG_PAGE, teardown, sizeof teardown);
+        cg_sink_printf(out, "==%d== during exit: %s (%llu pages) copied outside marked data by the program's own "
+                       "teardown (after exit() began, or its interpreter began to finalize), not counted below\n", me,
+                       teardown, (unsigned long long)r->outside_exit_pages);
+    }
     /* Memory a worker allocated for itself is not copy-on-write's doing:
      * said when it is large (16 MiB a worker, and a quarter of what was
      * frozen) and outweighs what was copied. */

@@ -38,3 +38,38 @@ expect_out "^False False False {} False$" "helper without the preload"
 [ "$(grep -c 'RuntimeWarning: cowguard: libcowguard.so is not preloaded' "$TMP/err")" -eq 1 ] ||
     fail "expected one warning without the preload"
 pass "without the preload: one warning, every call a no-op, the program runs"
+
+# A worker that leaves by sys.exit: the atexit callbacks and the
+# interpreter's finalization are its teardown, counted apart from what it
+# copied while it worked (1 MiB here; the callback writes 7 MiB more).
+cat >"$TMP/teardown.py" <<'PY'
+import atexit, os, sys
+import cowguard
+assert cowguard.active()
+MIB = 1 << 20
+buf = bytearray(b"\1" * (8 * MIB))
+atexit.register(lambda: buf.__setitem__(slice(MIB, 8 * MIB), b"\2" * (7 * MIB)))
+pid = os.fork()
+if pid == 0:
+    buf[0:MIB] = b"\3" * MIB
+    sys.exit(0)
+os.waitpid(pid, 0)
+print("done")
+PY
+# The interpreter by name: a python3 on PATH may be a shell script whose
+# own forks would write the report first.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/td.json" "$py" "$TMP/teardown.py"
+expect_rc 0 "teardown"
+expect_out "^done$" "teardown"
+python3 - "$TMP/td.json" <<'PY' >"$TMP/check" || fail "teardown: $(cat "$TMP/check")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+child = [p for p in d["processes"] if p["role"] == "child"][0]
+work, late = child["outside_copied_pages"], child["outside_exit_copied_pages"]
+assert 256 <= work < 700, f"while working: {work} pages, expected the 1 MiB written (256) and the interpreter's few"
+assert late >= 256, f"during exit: {late} pages, expected much of the 7 MiB the callback wrote (what finalization frees is not counted)"
+print(f"{work} pages while working, {late} during exit")
+PY
+pass "a worker's sys.exit teardown is counted apart: $(cat "$TMP/check")"

@@ -56,3 +56,21 @@ run "$prog" -h 10 -a 20 -l 30
 expect_rc 0 "plain preload"
 [ ! -s "$TMP/err" ] || fail "nothing marked, no COWGUARD_MEASURE: stderr is not empty"
 pass "without COWGUARD_MEASURE=all nothing is printed"
+
+# A program's teardown (what exit()'s atexit handlers write) is counted
+# apart from what the child copied while it worked: 1 MiB then 7 MiB, by
+# the kernel's bit 56 at each moment.
+run COWGUARD_MEASURE=all COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/td.json" "$PROGS/quiet" teardown
+expect_rc 0 "teardown"
+expect_out "quiet: teardown done" "teardown"
+python3 - "$TMP/td.json" <<'PY' >"$TMP/check" || fail "teardown: $(cat "$TMP/check")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+child = [p for p in d["processes"] if p["role"] == "child"][0]
+work, late = child["outside_copied_pages"], child["outside_exit_copied_pages"]
+assert 256 <= work <= 256 + 64, f"while working: {work} pages, expected 256 (1 MiB) and a few"
+assert 1792 <= late <= 1792 + 64, f"during exit: {late} pages, expected 1792 (7 MiB) and a few"
+assert d["outside"]["exit_copied_pages"] == late, d["outside"]
+print(f"{work} pages while working, {late} during exit")
+PY
+pass "teardown counted apart: $(cat "$TMP/check")"

@@ -3,7 +3,10 @@
  *   none         allocates, never forks
  *   marked       allocates 1 MiB (marked under COWGUARD_MIN_SIZE), never forks
  *   spawn        starts /bin/true twice with posix_spawn and reaps them
- *   fork         forks one child, which exits at once */
+ *   fork         forks one child, which exits at once
+ *   teardown     allocates 8 MiB and writes it, forks one child, which
+ *                writes 1 MiB of it, then exits through exit(), whose
+ *                atexit handler writes 7 MiB more (a program's teardown) */
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,14 @@
 #include <unistd.h>
 
 extern char **environ;
+
+#define MIB (1 << 20)
+static char *big;
+
+static void teardown(void)
+{
+    memset(big + MIB, 2, 7 * MIB);
+}
 
 int main(int argc, char **argv)
 {
@@ -34,6 +45,18 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "fork") == 0) {
         pid_t pid = fork();
         if (pid == 0) _exit(0);
+        int st;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid) return 1;
+    } else if (strcmp(mode, "teardown") == 0) {
+        big = malloc(8 * MIB);
+        if (!big) return 1;
+        memset(big, 1, 8 * MIB);
+        pid_t pid = fork();
+        if (pid == 0) {
+            atexit(teardown);
+            memset(big, 3, MIB);
+            exit(0);
+        }
         int st;
         if (pid < 0 || waitpid(pid, &st, 0) != pid) return 1;
     } else if (strcmp(mode, "none") != 0 && strcmp(mode, "marked") != 0) {

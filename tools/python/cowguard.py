@@ -105,6 +105,13 @@ def _library():
             lib.cowguard_stats.argtypes = [ctypes.POINTER(_Stats)]
             _lib = lib
             _route()
+            # A forked worker that leaves by sys.exit runs the program's
+            # atexit callbacks and finalizes the interpreter: that writes
+            # and frees pages it never wrote while it worked. Registered in
+            # each child after its fork, this runs before the callbacks
+            # registered before the fork, and from then on copies are
+            # counted apart, as "during exit".
+            os.register_at_fork(after_in_child=lambda: atexit.register(lib.cowguard__exiting))
     except (AttributeError, OSError):
         pass
     if _lib is None:
