@@ -240,6 +240,7 @@ static bool ready(void)
         if (table[i].start && table[i].val >> CG_SITE_BITS) out[k++] = (sorted_t){ table[i].start, table[i].val };
     sorted_t *in_order = radix_sort(out, tmp, k);
     cg_unmap_anon(in_order == out ? tmp : out, n * sizeof *out);
+    cg_own_transient_note(n * sizeof *out); /* filled, then given back: not the program's peak */
     sorted = in_order;
     nsorted = k;
     atomic_store(&sort_state, 2);

@@ -102,6 +102,7 @@ static inline void *cg_map_anon(size_t size)
     return p;
 }
 size_t cg_own_transient(bool reset);
+void cg_own_transient_note(size_t size);
 static inline void cg_unmap_anon(void *p, size_t size)
 {
     cg_own_map_note(p, size, false);

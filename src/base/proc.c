@@ -224,10 +224,9 @@ static struct {
     _Atomic uintptr_t lo, hi;
 } own_maps[OWN_MAPS];
 
-/* The largest of cowguard's mappings unmapped since the last reset (a
- * scratch array, a table that doubled): memory the process held for a
- * while, which its peak resident set counts, but which was not the
- * program's. */
+/* The largest scratch memory cowguard filled and gave back since the last
+ * reset (the watch's sort buffer): memory the process held for a while,
+ * which its peak resident set counts, but which was not the program's. */
 static _Atomic size_t transient;
 
 size_t cg_own_transient(bool reset)
@@ -235,12 +234,16 @@ size_t cg_own_transient(bool reset)
     return reset ? atomic_exchange(&transient, 0) : atomic_load(&transient);
 }
 
+void cg_own_transient_note(size_t size)
+{
+    for (size_t t = atomic_load(&transient); size > t;)
+        if (atomic_compare_exchange_weak(&transient, &t, size)) break;
+}
+
 /* [p, p + size) is cowguard's (mine), or is not any more. Async-signal-safe. */
 void cg_own_map_note(const void *p, size_t size, bool mine)
 {
     uintptr_t lo = (uintptr_t)p, hi = lo + size;
-    for (size_t t = atomic_load(&transient); !mine && size > t;)
-        if (atomic_compare_exchange_weak(&transient, &t, size)) break;
     for (int i = 0; i < OWN_MAPS; i++) {
         if (mine) {
             uintptr_t none = 0;

@@ -119,7 +119,7 @@ static inline bool cg_space_watching(void)
     return atomic_load_explicit(&cg_free_hooks, memory_order_relaxed) & CG_FREE_WATCH;
 }
 bool cg_space_fault(uintptr_t addr);
-uint64_t cg_space_own_pages(void);
+uint64_t cg_space_own_pages(uint64_t *present);
 int cg_space_thaw(uintptr_t addr, bool *was, bool *copied);
 void cg_space_thaw_range(uintptr_t lo, uintptr_t hi);
 void cg_space_forget(uintptr_t addr, size_t len);

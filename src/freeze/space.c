@@ -504,24 +504,28 @@ void cg_space_child(int mode)
     if (mode != CG_WATCH_MARKED) watch_regions(mode);
 }
 
-/* The pages of [lo, hi) this process maps alone, of those present. */
-static uint64_t alone(uintptr_t lo, uintptr_t hi)
+/* The pages of [lo, hi) present, and of them those this process maps alone. */
+typedef struct {
+    uint64_t present, alone;
+} own_count_t;
+
+static void count(uintptr_t lo, uintptr_t hi, own_count_t *c)
 {
     static uint64_t e[512];
-    uint64_t n_alone = 0;
     for (uintptr_t a = lo; a < hi; a += sizeof e / 8 * CG_PAGE) {
         size_t n = (hi - a) >> CG_PAGE_SHIFT;
         if (n > sizeof e / 8) n = sizeof e / 8;
         if (cg_pagemap_read(a, n, e) != 0) break;
-        for (size_t j = 0; j < n; j++)
-            n_alone += (e[j] & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE_OR_SHARED)) == (PM_PRESENT | PM_EXCLUSIVE);
+        for (size_t j = 0; j < n; j++) {
+            c->present += (e[j] & PM_PRESENT) != 0;
+            c->alone += (e[j] & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE_OR_SHARED)) == (PM_PRESENT | PM_EXCLUSIVE);
+        }
     }
-    return n_alone;
 }
 
-static void own_alone(uintptr_t lo, uintptr_t hi, void *arg)
+static void own_count(uintptr_t lo, uintptr_t hi, void *arg)
 {
-    uint64_t *pages = arg;
+    own_count_t *c = arg;
     int pm = cg_pagemap_fd();
     cg_scan_range_t out[64];
     for (uintptr_t at = lo; pm >= 0 && at < hi;) { /* present ranges first: the tables are sparse */
@@ -530,20 +534,22 @@ static void own_alone(uintptr_t lo, uintptr_t hi, void *arg)
                          .return_mask = CG_PAGE_IS_PRESENT };
         int n = cg_sys_ioctl(pm, CG_PAGEMAP_SCAN, &q);
         if (n < 0) break;
-        for (int i = 0; i < n; i++) *pages += alone(out[i].start, out[i].end);
+        for (int i = 0; i < n; i++) count(out[i].start, out[i].end, c);
         if (n < (int)(sizeof out / sizeof out[0]) || q.walk_end <= at) return;
         at = q.walk_end;
     }
-    if (hi - lo <= ((uintptr_t)64 << 20)) *pages += alone(lo, hi); /* older kernels: small tables only */
+    if (hi - lo <= ((uintptr_t)64 << 20)) count(lo, hi, c); /* older kernels: small tables only */
 }
 
 /* cowguard's own memory (its tables; in a watching child, the sorted
- * block table) that this process holds alone: not the program's. */
-uint64_t cg_space_own_pages(void)
+ * block table): the pages resident (*present), and those this process
+ * holds alone (returned). Neither is the program's. */
+uint64_t cg_space_own_pages(uint64_t *present)
 {
-    uint64_t pages = 0;
-    cg_own_map_each(own_alone, &pages);
-    return pages;
+    own_count_t c = { 0, 0 };
+    cg_own_map_each(own_count, &c);
+    if (present) *present = c.present;
+    return c.alone;
 }
 
 /* The pages of region r shared at the fork that the process now maps

@@ -19,6 +19,13 @@ CG_EXPORT void _Exit(int code)
     cg_exit_now(code);
 }
 
+/* The Python helper's: a forked interpreter begins to finalize (an atexit
+ * callback registered after the fork), as exit() would begin C's. */
+CG_EXPORT void cowguard__exiting(void)
+{
+    if (cg_is_ready()) cg_exit_starts();
+}
+
 CG_EXPORT void exit(int status)
 {
     static void (*next)(int) __attribute__((noreturn));

@@ -32,12 +32,6 @@ void cg_exit_starts(void)
     cg_space_exit_begins();
 }
 
-/* The Python helper's: its interpreter begins to finalize (atexit). */
-CG_EXPORT void cowguard__exiting(void)
-{
-    if (cg_is_ready()) cg_exit_starts();
-}
-
 /* ---- never silent ----------------------------------------------------------
  * The process the launcher started (COWGUARD_LAUNCHED), or with
  * COWGUARD_VERBOSE any process not forked under cowguard, says at its end

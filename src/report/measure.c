@@ -30,6 +30,8 @@ static void rss(int64_t *now_kb, int64_t *peak_kb, int64_t *file_kb)
  * program's code) a child faults in again, since a fork does not hand
  * those on, and of shared memory it touches: their growth is taken off at
  * the end, and so is cowguard's own memory. */
+static uint64_t own_at_fork; /* cowguard's own pages resident as this child started */
+
 void cg_measure_fork(cg_slot_t *s)
 {
     /* The high-water mark comes with the parent's memory description: start
@@ -40,6 +42,7 @@ void cg_measure_fork(cg_slot_t *s)
     int64_t now, peak, file;
     rss(&now, &peak, &file);
     (void)cg_own_transient(true); /* the parent's scratch memory is not this child's */
+    (void)cg_space_own_pages(&own_at_fork);
     if (!s) return;
     s->rss_at_fork_kb = reset ? now : -1;
     s->file_at_fork_kb = file;
@@ -107,7 +110,10 @@ void cg_measure_self(cg_slot_t *s)
     s->shared_pages = (int64_t)shared;
     /* own: Private_Dirty but the copies it holds, of marked data and of
      * the rest, and but cowguard's own tables */
-    int64_t mine_kb = (int64_t)(cg_space_own_pages() * (CG_PAGE / 1024));
+    uint64_t own_present;
+    int64_t mine_kb = (int64_t)(cg_space_own_pages(&own_present) * (CG_PAGE / 1024));
+    /* what cowguard's own memory added to the resident set since the fork */
+    int64_t mine_grew_kb = own_present > own_at_fork ? (int64_t)((own_present - own_at_fork) * (CG_PAGE / 1024)) : 0;
     int64_t copies_kb = (int64_t)((held + late) * (CG_PAGE / 1024)) +
                         (sp.total > 0 ? sp.total * (int64_t)(CG_PAGE / 1024) : 0);
     s->own_kb = pd < 0 ? -1 : pd > copies_kb + mine_kb ? pd - copies_kb - mine_kb : 0;
@@ -118,7 +124,7 @@ void cg_measure_self(cg_slot_t *s)
     } else {
         int64_t refaulted = file > s->file_at_fork_kb ? file - s->file_at_fork_kb : 0;
         int64_t transient_kb = (int64_t)(cg_own_transient(false) / 1024);
-        int64_t grew = peak - s->rss_at_fork_kb - refaulted - mine_kb - transient_kb;
+        int64_t grew = peak - s->rss_at_fork_kb - refaulted - mine_grew_kb - transient_kb;
         int64_t floor = s->own_kb > 0 ? s->own_kb : 0; /* its peak is no less than its end */
         s->own_peak_kb = grew > floor ? grew : floor;
     }

@@ -7,7 +7,8 @@ the shared object is copied.
 usage: pickled_pool.py MIB
 Prints for each worker "WORKER pid=P peak_kb=K file_kb=F fork_kb=A": the
 worker's resident set's high-water mark after its last task, the
-file-backed part of it then (code pages, not the worker's own), and the
+file-backed and shared-memory part of it then (code pages, and the shared
+table cowguard's processes write: not the worker's own), and the
 parent's anonymous resident memory just before the fork that made the
 worker (the worker's own at its start: taken by an at-fork hook, since
 making the Pool allocates, and under huge pages a little allocation can
@@ -36,7 +37,8 @@ class Catalogue:
         self.payload = bytes(mib << 20)
 
     def work(self, i):
-        return (os.getpid(), status("VmHWM"), status("RssFile"), AT_FORK, len(self.payload) >> 20)
+        return (os.getpid(), status("VmHWM"), status("RssFile") + status("RssShmem"), AT_FORK,
+                len(self.payload) >> 20)
 
 
 if __name__ == "__main__":
