@@ -22,7 +22,6 @@ static void add_write(const cg_write_t *e, cg_site_id_t w, cg_site_id_t a, cg_ca
     if (r->pid && atomic_load(&e->pid) != r->pid) return;
     bool watched = (cause & CG_CAUSE_WATCHED) != 0;
     cause = (cg_cause_t)(cause & ~CG_CAUSE_WATCHED);
-    if (watched) late = false; /* the watch counts no exit apart */
     for (uint32_t probe = 0; probe < CG_REPORT_ROWS; probe++) {
         cg_row_t *row = &rows[(row_hash(w, a, cause, late, watched) + probe) % CG_REPORT_ROWS];
         if (row->processes == 0) {

@@ -74,3 +74,19 @@ assert d["outside"]["exit_copied_pages"] == late, d["outside"]
 print(f"{work} pages while working, {late} during exit")
 PY
 pass "teardown counted apart: $(cat "$TMP/check")"
+
+# The same under the watch: the teardown's first writes are sites of the
+# exit, apart from those made while the child worked.
+run COWGUARD_MEASURE=all COWGUARD_WATCH=heap COWGUARD_REPORT_FORMAT=json COWGUARD_REPORT="$TMP/tdw.json" \
+    "$PROGS/quiet" teardown
+expect_rc 0 "watched teardown"
+python3 - "$TMP/tdw.json" <<'PY' >"$TMP/check" || fail "watched teardown: $(cat "$TMP/check")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+work = sum(s["pages"] for s in d["sites"] if s["watched"] and s["phase"] == "work")
+late = sum(s["pages"] for s in d["sites"] if s["watched"] and s["phase"] == "exit")
+assert 256 <= work <= 256 + 64, f"watched while working: {work} pages"
+assert 1792 <= late <= 1792 + 64, f"watched during exit: {late} pages"
+print(f"{work} first writes while working, {late} during exit")
+PY
+pass "watched teardown counted apart: $(cat "$TMP/check")"
