@@ -3,7 +3,7 @@
 # wsgi_app.py, then forks), 40 requests with curl, then SIGINT to the master
 # (SIGTERM reloads uWSGI 2.0).  Run from the repository root:
 #   docs/examples/recipes/uwsgi.sh [LAUNCHER ARGS...]
-#   UWSGI_OPTS=--skip-atexit-teardown docs/examples/recipes/uwsgi.sh cowguard --python --
+#   docs/examples/recipes/uwsgi.sh cowguard --python --      (UWSGI_OPTS: more uWSGI options)
 # uWSGI's log goes to /tmp/recipe-uwsgi.log, and with it (--logto points
 # the processes' stderr there) cowguard's report, which is printed from it at
 # the end.  Before stopping, prints each worker's Private_Dirty as it serves.
