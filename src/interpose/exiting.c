@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "interpose.h"
 #include "sys.h"
@@ -41,6 +42,9 @@ static pid_t me_at_start;        /* 0 until cg_exit_setup; a forked child's own 
 static bool forked_child;        /* this process was forked under cowguard */
 static uint32_t forks_made;      /* forks this process made through cowguard */
 static uint32_t foreign_reaped;  /* children it reaped that it did not fork (vfork, posix_spawn, clone) */
+static dev_t stderr_dev;         /* what fd 2 was at start-up: the line goes there only, */
+static ino_t stderr_ino;         /* never into a file the program opened on fd 2 since */
+static bool stderr_known;
 
 void cg_exit_note_fork(void)
 {
@@ -71,8 +75,18 @@ static bool says_why(void)
     return (cg_opt.launched && (pid_t)cg_opt.launched == me) || (cg_opt.verbose && !forked_child);
 }
 
+/* Is fd 2 still the stderr the process started with? A program that
+ * closed it (coreutils' close_stdout) or opened its own file on it
+ * (close(2); open(...)) must not find cowguard's line in its output. */
+static bool stderr_unchanged(void)
+{
+    struct stat st;
+    return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino;
+}
+
 static void say_why(void)
 {
+    if (!stderr_unchanged()) return;
     const char *prog = program_invocation_short_name;
     bool frames, python = cg_py_version(&frames) != NULL;
     const char *how = python ? "allocate it inside `with cowguard.readonly():` (under cowguard --python), or --prefork"
@@ -93,11 +107,13 @@ static void say_why(void)
                    "(COWGUARD_MEASURE=marked); mark read-only data (%s) or measure all", prog, forks_made,
                    forks_made == 1 ? "" : "ren", how);
     else if (spawned)
-        cg_message("no report: %s%s%s never forked; the %u process%s it started run%s a program of %s own (exec: "
-                   "subprocess, posix_spawn, multiprocessing's spawn or forkserver) and share%s no memory with it; "
-                   "workers meant to share its data must be forked (multiprocessing.get_context(\"fork\"))", marked,
-                   marked[0] ? ", but " : "", prog, spawned, spawned == 1 ? "" : "es", spawned == 1 ? "s" : "",
-                   spawned == 1 ? "its" : "their", spawned == 1 ? "s" : "");
+        cg_message("no report: %s%s%s never forked; the %u process%s it started run%s a program of %s own (%s) "
+                   "and share%s no memory with it%s", marked, marked[0] ? ", but " : "", prog, spawned,
+                   spawned == 1 ? "" : "es", spawned == 1 ? "s" : "", spawned == 1 ? "its" : "their",
+                   python ? "exec: subprocess, multiprocessing's spawn or forkserver" : "exec, posix_spawn or vfork",
+                   spawned == 1 ? "s" : "",
+                   python ? "; workers meant to share its data must be forked (multiprocessing.get_context(\"fork\"))"
+                          : "");
     else if (marked[0])
         cg_message("no report: %s, but %s never forked: nothing was frozen or shared", marked, prog);
     else
@@ -206,6 +222,12 @@ static void on_exit_handler(int status, void *arg)
 void cg_exit_setup(void)
 {
     me_at_start = getpid();
+    struct stat st;
+    if (fstat(2, &st) == 0) {
+        stderr_dev = st.st_dev;
+        stderr_ino = st.st_ino;
+        stderr_known = true;
+    }
     cg_signals_on_terminate(killed);
     on_exit(on_exit_handler, NULL);
 }
