@@ -129,6 +129,14 @@ launched --frobnicate -- true
 expect_rc 2 "unknown option"
 expect_no_err "did you mean" "an option near nothing"
 expect_no_err "exec:" "no shell internals"
+mkdir "$TMP/cwd"
+cp "$PROGS/quiet" "$TMP/cwd/quiet-here"
+rc=0
+(cd "$TMP/cwd" && PATH="$PATH:" "$cg" quiet-here none) >"$TMP/out" 2>"$TMP/err" || rc=$?
+expect_rc 0 "a program found by PATH's trailing empty entry (the current directory)"
+# A program that put a file of its own on fd 2 finds no cowguard line in it.
+launched -- sh -c 'exec 2>"$0"; echo data >&2' "$TMP/fd2"
+[ "$(cat "$TMP/fd2")" = data ] || fail "fd 2 reopened by the program: $(cat "$TMP/fd2")"
 pass "missing program (127), directory and non-executable (126), did you mean: in cowguard's words"
 
 # 9. A report destination that is a directory: a file inside, named on stderr.
