@@ -72,7 +72,10 @@ static bool says_why(void)
 {
     pid_t me = getpid();
     if (me != me_at_start || cg_dest_off()) return false; /* a vfork child shares our memory: not us */
-    return (cg_opt.launched && (pid_t)cg_opt.launched == me) || (cg_opt.verbose && !forked_child);
+    /* Under the launcher only the program it started: with -v, make's
+     * every compiler would say it too. */
+    if (cg_opt.launched) return (pid_t)cg_opt.launched == me;
+    return cg_opt.verbose && !forked_child;
 }
 
 /* Is fd 2 still the stderr the process started with? A program that

@@ -301,10 +301,11 @@ static void site_words(const cg_report_t *r, cg_site_id_t id, char *buf, size_t 
         cg_symbolize(s->frames[i], &f);
         const char *fn = f.function ? f.function : "??", *file, *base = strrchr(f.object, '/');
         int line;
+        /* a long (C++) name is cut so that file:line always fits */
         if (f.python && f.line == 0) cg_fmt(buf, size, "%s (importing)", f.object);
-        else if (f.python) cg_fmt(buf, size, "%s at %s:%d", fn, f.object, f.line);
-        else if (r->lines && cg_srcline(s->frames[i], &file, &line)) cg_fmt(buf, size, "%s at %s:%d", fn, file, line);
-        else cg_fmt(buf, size, "%s (%s+0x%lx)", fn, base ? base + 1 : f.object, (unsigned long)f.offset);
+        else if (f.python) cg_fmt(buf, size, "%.120s at %s:%d", fn, f.object, f.line);
+        else if (r->lines && cg_srcline(s->frames[i], &file, &line)) cg_fmt(buf, size, "%.120s at %s:%d", fn, file, line);
+        else cg_fmt(buf, size, "%.120s (%s+0x%lx)", fn, base ? base + 1 : f.object, (unsigned long)f.offset);
         return;
     }
     cg_fmt(buf, size, "an unrecorded stack");
