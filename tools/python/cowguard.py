@@ -5,7 +5,10 @@ this module importable:
 
     cowguard --python -- python3 program.py
 
-then mark what the workers only read:
+or import this module first thing in the main script, run plainly: it finds
+the installed library (or a build tree's, through the cowguard on PATH) and
+starts the program again under it, as the launcher would. Then mark what
+the workers only read:
 
     import cowguard
 
@@ -49,9 +52,20 @@ What cowguard can and cannot do for Python:
   spawn or forkserver the workers do not inherit the parent's memory at all,
   and there is nothing to share.
 
-Without the preloaded library every function here does nothing (readonly()
-is an empty block, freeze() and thaw() return False, active() False, stats()
-an empty dict) and one warning says so: the program still runs.
+Imported without the library preloaded, this module looks for it: where
+'make install' put it (written into the installed copy of this file), beside
+each cowguard launcher on PATH (a build tree's .libs, or PREFIX/lib/cowguard
+and PREFIX/lib/<multiarch>/cowguard), then in /usr/local/lib/cowguard,
+/usr/lib/cowguard and /usr/lib/<multiarch>/cowguard. When the import is
+made by the main script's module-level code (not interactively, not a
+program read from standard input), with one thread, and the process was not
+started again already, it flushes standard output and error and executes
+the same command line again with what 'cowguard --python' sets:
+LD_PRELOAD, PYTHONPATH, COWGUARD_MEASURE=all and COWGUARD_LAUNCHED. What the
+script did before the import runs twice, so import cowguard first.
+Otherwise every function here does nothing (readonly() is an empty block,
+freeze() and thaw() return False, active() False, stats() an empty dict)
+and one warning gives the command to run instead: the program still runs.
 """
 
 import atexit
@@ -81,44 +95,205 @@ class _Stats(ctypes.Structure):
     ]
 
 
-_lib = None
-_looked = False
+# The directory 'make install' put the library in, written into the
+# installed copy of this file at make time. The source and a pip-installed
+# copy keep the placeholder (not an absolute path), and it is skipped.
+_INSTALLED_LIBDIR = "@CG_PKGLIBDIR@"
 
 
-def _library():
-    """The preloaded library's API, or None (warning once)."""
-    global _lib, _looked
-    if _looked:
-        return _lib
-    _looked = True
+def _preloaded():
+    """The preloaded library's API, or None."""
     try:
         lib = ctypes.CDLL(None)  # the program and everything preloaded into it
         lib.cowguard_active.restype = ctypes.c_int
-        if lib.cowguard_active():
-            # Looked up now: a lookup inside readonly() would allocate there.
-            lib.begin, lib.end = lib.cowguard_readonly_begin, lib.cowguard_readonly_end
-            lib.cowguard_freeze.restype = ctypes.c_int
-            lib.cowguard_thaw.restype = ctypes.c_int
-            lib.cowguard_is_frozen.restype = ctypes.c_int
-            lib.cowguard_is_frozen.argtypes = [ctypes.c_void_p]
-            lib.cowguard_stats.restype = ctypes.c_int
-            lib.cowguard_stats.argtypes = [ctypes.POINTER(_Stats)]
-            _lib = lib
-            _route()
-            # A forked worker that leaves by sys.exit runs the program's
-            # atexit callbacks and finalizes the interpreter: that writes
-            # and frees pages it never wrote while it worked. Registered in
-            # each child after its fork, this runs before the callbacks
-            # registered before the fork, and from then on copies are
-            # counted apart, as "during exit".
-            os.register_at_fork(after_in_child=lambda: atexit.register(lib.cowguard__exiting))
+        if not lib.cowguard_active():
+            return None
+        # Looked up now: a lookup inside readonly() would allocate there.
+        lib.begin, lib.end = lib.cowguard_readonly_begin, lib.cowguard_readonly_end
+        lib.cowguard_freeze.restype = ctypes.c_int
+        lib.cowguard_thaw.restype = ctypes.c_int
+        lib.cowguard_is_frozen.restype = ctypes.c_int
+        lib.cowguard_is_frozen.argtypes = [ctypes.c_void_p]
+        lib.cowguard_stats.restype = ctypes.c_int
+        lib.cowguard_stats.argtypes = [ctypes.POINTER(_Stats)]
+        return lib
     except (AttributeError, OSError):
-        pass
-    if _lib is None:
-        warnings.warn("cowguard: libcowguard.so is not preloaded, so marking does nothing; "
-                      "run the program under 'cowguard --python -- python3 ...'",
-                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _library():
+    """The preloaded library's API, or None."""
     return _lib
+
+
+def _multiarch():
+    """Debian's name for this interpreter's architecture (x86_64-linux-gnu),
+    or None: an installed library of another architecture would not load."""
+    arch = getattr(sys.implementation, "_multiarch", None)
+    if not arch:
+        try:
+            import sysconfig
+            arch = sysconfig.get_config_var("MULTIARCH")
+        except Exception:
+            arch = None
+    return arch or None
+
+
+def _find_library():
+    """(library, launch directory or None) for the first libcowguard.so found
+    where it is installed or built, or None. The launch directory holds the
+    sitecustomize that the launcher's --python puts on PYTHONPATH."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    arch = _multiarch()
+    places = []  # (library, launch directories to try)
+    if os.path.isabs(_INSTALLED_LIBDIR):
+        places.append((os.path.join(_INSTALLED_LIBDIR, "libcowguard.so"), []))
+    # Beside a launcher on PATH, where the launcher itself looks: a build
+    # tree (tools/cowguard next to .libs, the sitecustomize in tools/python/
+    # launch) or an installed prefix (PREFIX/bin/cowguard).
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        d = d or os.curdir
+        launcher = os.path.join(d, "cowguard")
+        if not (os.path.isfile(launcher) and os.access(launcher, os.X_OK)):
+            continue
+        places.append((os.path.join(d, os.pardir, ".libs", "libcowguard.so"), [os.path.join(d, "python", "launch")]))
+        places.append((os.path.join(d, os.pardir, "lib", "cowguard", "libcowguard.so"), []))
+        if arch:
+            places.append((os.path.join(d, os.pardir, "lib", arch, "cowguard", "libcowguard.so"), []))
+    for d in ["/usr/local/lib", "/usr/lib"] + (["/usr/lib/" + arch] if arch else []):
+        places.append((os.path.join(d, "cowguard", "libcowguard.so"), []))
+    for lib, launch in places:
+        if not os.path.isfile(lib):
+            continue
+        lib = os.path.realpath(lib)
+        # Any launch directory serves: its sitecustomize imports whichever
+        # helper comes first on PYTHONPATH. This helper's own (a source
+        # tree), the one installed beside the library, a build tree's.
+        for d in [os.path.join(here, "launch"), os.path.join(os.path.dirname(lib), "python")] + launch:
+            if os.path.isfile(os.path.join(d, "sitecustomize.py")):
+                return lib, os.path.realpath(d)
+        return lib, None
+    return None
+
+
+def _command_line():
+    """The interpreter's own arguments as it was started, or None."""
+    argv = getattr(sys, "orig_argv", None)  # 3.10 and later
+    if argv:
+        return list(argv)
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    # Each argument ends with a NUL: the last piece of the split is empty.
+    argv = [os.fsdecode(a) for a in raw.split(b"\0")[:-1]]
+    return argv or None
+
+
+def _importer():
+    """The frame of the code that imported this module: past this module's
+    own frames and importlib's."""
+    f = sys._getframe(1)
+    while f is not None:
+        name = f.f_globals.get("__name__") or ""
+        if not (f.f_globals is globals() or f.f_code.co_filename.startswith("<frozen importlib")
+                or name in ("importlib", "_frozen_importlib", "_frozen_importlib_external")
+                or name.startswith("importlib.")):
+            return f
+        f = f.f_back
+    return None
+
+
+def _why_not_restart(frame, argv):
+    """Why this process must not be started again under the library, or None.
+    Starting again runs the main script anew: only safe when the script has
+    done little yet and can be read again."""
+    if not sys.executable or not argv:
+        return "the interpreter's command line is unknown"
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return "interactive"
+    if frame is None or frame.f_globals.get("__name__") != "__main__" or frame.f_code.co_name != "<module>":
+        return "not imported by the main script's module-level code"
+    if frame.f_code.co_filename == "<stdin>" or sys.argv[:1] in (["-"], [""]):
+        return "the program was read from standard input"
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+        threads = threading.active_count()
+    if threads != 1:
+        return "more than one thread runs"
+    return None
+
+
+def _restart(lib, launch, argv):
+    """Execute the same command line again with the environment of
+    'cowguard --python': the library preloaded first, the launch directory
+    and this helper's directory on PYTHONPATH, every child measuring what it
+    copies, and COWGUARD_LAUNCHED naming this process (exec keeps its pid),
+    which also says that it was started again already."""
+    env = dict(os.environ)
+    old = env.get("LD_PRELOAD")
+    env["LD_PRELOAD"] = lib + (" " + old if old else "")
+    old = [d for d in env.get("PYTHONPATH", "").split(os.pathsep) if d]
+    path = [d for d in (launch, os.path.dirname(os.path.abspath(__file__))) if d and d not in old]
+    env["PYTHONPATH"] = os.pathsep.join(path + old)
+    if not env.get("COWGUARD_MEASURE"):
+        env["COWGUARD_MEASURE"] = "all"
+    env["COWGUARD_LAUNCHED"] = str(os.getpid())
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    # The interpreter's own path as argv[0]: a bare 'python3' would be
+    # looked up on PATH again, and a relative path from the directory the
+    # script may have left; either could find another interpreter or venv.
+    os.execve(sys.executable, [sys.executable] + argv[1:], env)
+
+
+def _warn(message, frame):
+    """One RuntimeWarning, shown at the line that imported this module."""
+    if frame is None:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return
+    g = frame.f_globals
+    filename = frame.f_code.co_filename
+    # The globals let the warning show the line's source; not for a script
+    # from -c or standard input, whose loader would be asked for it and fail.
+    warnings.warn_explicit(message, RuntimeWarning, filename, frame.f_lineno,
+                           module=g.get("__name__"), registry=g.setdefault("__warningregistry__", {}),
+                           module_globals=g if os.path.isfile(filename) else None)
+
+
+def _without_library():
+    """At import, with the library not preloaded: start the program again
+    under it, or say once what to run."""
+    frame = _importer()
+    argv = _command_line()
+    import shlex
+    run = "cowguard --python -- " + (" ".join(shlex.quote(a) for a in argv) if argv else "python3 PROGRAM")
+    said = "cowguard: libcowguard.so is not preloaded, so marking does nothing"
+    if os.environ.get("COWGUARD_LAUNCHED") == str(os.getpid()):
+        # Started again (by this module or the launcher) and still without
+        # it: the preload failed, and ld.so said why.
+        _warn("%s, although this process was started to preload it (LD_PRELOAD=%s)"
+              % (said, os.environ.get("LD_PRELOAD", "")), frame)
+        return
+    found = _find_library()
+    if found is None:
+        _warn("%s, and it is not installed (looked where 'make install' puts it, beside each cowguard "
+              "on PATH, and in /usr/local/lib/cowguard and /usr/lib/cowguard); install cowguard "
+              "('make install' in its source tree, or its Debian package), then run: %s" % (said, run), frame)
+        return
+    why = _why_not_restart(frame, argv)
+    if why is None:
+        try:
+            _restart(found[0], found[1], argv)
+        except OSError as e:
+            why = "cannot execute %s again: %s" % (sys.executable, e.strerror)
+    _warn("%s (not started again under %s: %s); run: %s" % (said, found[0], why, run), frame)
 
 
 def active():
@@ -343,3 +518,25 @@ def stats():
     out = {name: getattr(s, name) for name, _ in _Stats._fields_ if name != "size"}
     out["is_root"] = bool(out["is_root"])
     return out
+
+
+def _set_up(lib):
+    """With the library preloaded, once, at import."""
+    _route()
+    # A forked worker that leaves by sys.exit runs the program's
+    # atexit callbacks and finalizes the interpreter: that writes
+    # and frees pages it never wrote while it worked. Registered in
+    # each child after its fork, this runs before the callbacks
+    # registered before the fork, and from then on copies are
+    # counted apart, as "during exit".
+    try:
+        os.register_at_fork(after_in_child=lambda: atexit.register(lib.cowguard__exiting))
+    except (AttributeError, OSError):
+        pass
+
+
+_lib = _preloaded()
+if _lib is not None:
+    _set_up(_lib)
+else:
+    _without_library()
