@@ -1,5 +1,8 @@
 # The Python helper: with the preload, readonly() marks, freeze/is_frozen/
-# thaw work, stats() reports; without it, one warning and no effect.
+# thaw work, stats() reports; without it, a plain script that imports it is
+# started again under the library found beside the launcher on PATH, and
+# where that cannot be done (standard input, a module's import, started
+# already) one warning gives the command to run, and nothing takes effect.
 . "$SRC/tests/integration/lib.sh"
 export PYTHONPATH="$SRC/tools/python"
 
@@ -37,7 +40,9 @@ expect_rc 0 "helper without the preload"
 expect_out "^False False False {} False$" "helper without the preload"
 [ "$(grep -c 'RuntimeWarning: cowguard: libcowguard.so is not preloaded' "$TMP/err")" -eq 1 ] ||
     fail "expected one warning without the preload"
-pass "without the preload: one warning, every call a no-op, the program runs"
+[ "$(grep -c 'run: cowguard --python -- [^ ]*python3[^ ]* -$' "$TMP/err")" -eq 1 ] ||
+    fail "the warning does not give the command to run (the program came from standard input)"
+pass "without the preload: one warning naming the command to run, every call a no-op, the program runs"
 
 # A worker that leaves by sys.exit: the atexit callbacks and the
 # interpreter's finalization are its teardown, counted apart from what it
@@ -73,3 +78,36 @@ assert late >= 256, f"during exit: {late} pages, expected much of the 7 MiB the 
 print(f"{work} pages while working, {late} during exit")
 PY
 pass "a worker's sys.exit teardown is counted apart: $(cat "$TMP/check")"
+
+# Imported by a plain script, no launcher: the helper finds the build tree's
+# library beside the launcher on PATH and starts the script again under it.
+cat >"$TMP/main.py" <<'PY'
+import cowguard
+import os
+lib = sorted({l.split()[-1] for l in open("/proc/self/maps") if l.rstrip().endswith("/libcowguard.so")})
+print("RESULT", cowguard.active(), os.environ.get("COWGUARD_LAUNCHED") == str(os.getpid()), ",".join(lib) or "-")
+PY
+lib=$(cd "$BUILD/.libs" && pwd -P)/libcowguard.so
+PATH="$BUILD/tools:$PATH" plain "$py" "$TMP/main.py" one 'two words'
+expect_rc 0 "a plain script importing the helper"
+[ "$(cat "$TMP/out")" = "RESULT True True $lib" ] || fail "not started again under $lib: $(cat "$TMP/out")"
+expect_no_err "RuntimeWarning" "a plain script started again"
+pass "a plain script that imports the helper is started again under the build tree's library"
+
+# Imported by another module than the main script: not started again; the
+# warning says why and what to run, from the real command line.
+echo 'import cowguard' >"$TMP/other.py"
+PATH="$BUILD/tools:$PATH" plain env PYTHONPATH="$TMP:$PYTHONPATH" "$py" -c 'import other, cowguard; print(cowguard.active())'
+expect_rc 0 "a module importing the helper"
+expect_out "^False$" "a module importing the helper"
+[ "$(grep -c 'RuntimeWarning: cowguard: libcowguard.so is not preloaded' "$TMP/err")" -eq 1 ] ||
+    fail "expected one warning when a module imports the helper"
+expect_err "other.py:1: RuntimeWarning: .*not imported by the main script's module-level code.*; run: cowguard --python -- [^ ]*python3[^ ]* -c 'import other, cowguard; print(cowguard.active())'$" \
+    "the warning for a module's import"
+# Started already (COWGUARD_LAUNCHED names this process) and still without
+# the library: no second start, a warning.
+PATH="$BUILD/tools:$PATH" plain sh -c 'COWGUARD_LAUNCHED=$$ exec "$0" "$1"' "$py" "$TMP/main.py"
+expect_rc 0 "a script started already"
+expect_out "^RESULT False True -$" "a script started already"
+expect_err "although this process was started to preload it" "a script started already"
+pass "imported by a module, or started already: not started again, one warning that says so"
