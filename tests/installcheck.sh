@@ -4,9 +4,13 @@
 # library, the report tool merges the reports of a small forking program,
 # a program builds with 'pkg-config --cflags --libs cowguard' and another
 # with the header alone (run without the preload), the Python helper
-# imports, the man pages render. Run by 'make installcheck' with the
-# install directories in the environment: exec_prefix bindir includedir libdir
-# pkglibdir pythondir mandir docdir VERSION CC PKG_CONFIG PYTHON.
+# imports under the launcher and, by plain python3, starts the program again
+# under the installed library, the man pages render; and a staged 'make
+# install prefix=DIR' from the build tree gives files that name DIR. Run by
+# 'make installcheck' with the install directories in the environment:
+# prefix exec_prefix bindir includedir libdir pkglibdir pythondir mandir
+# docdir VERSION CC PKG_CONFIG PYTHON, and MAKE and builddir for the staged
+# install.
 set -u
 src=$(cd "$1" && pwd)
 : "${bindir:?}" "${includedir:?}" "${libdir:?}" "${pkglibdir:?}" "${pythondir:?}"
@@ -137,6 +141,56 @@ sys.exit(0 if cowguard.active() else 1)' 2>py.err) || fail "import cowguard unde
     "$pythondir/cowguard.py"*) pass "cowguard --python imports the installed helper, active" ;;
     *) fail "imported cowguard from '$out', not $pythondir" ;;
     esac
+
+    # Plain python3, no launcher and no LD_PRELOAD: the helper finds the
+    # installed library (its path is written into the installed copy) and
+    # starts the script again under it. Where the install is one that python3
+    # searches by itself (/usr/local, /usr) nothing is added to its path;
+    # under a staged prefix (distcheck) only pythondir goes on PYTHONPATH.
+    # What is checked comes from the kernel and the data: the library mapped,
+    # the marked page's permissions in a forked child, the child's write.
+    cat >plain_import.py <<'EOF'
+import cowguard  # first: the script is started again under the library
+import ctypes, os
+maps = [l.split() for l in open("/proc/self/maps")]
+lib = sorted({m[5] for m in maps if len(m) > 5 and m[5].endswith("/libcowguard.so")})
+print("file", cowguard.__file__)
+print("active", cowguard.active(), os.environ.get("COWGUARD_LAUNCHED") == str(os.getpid()))
+print("lib", ",".join(lib) or "-")
+with cowguard.readonly():
+    buf = bytearray(b"\1" * (1 << 20))
+addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+pid = os.fork()
+if pid == 0:
+    perms = None
+    for m in (l.split() for l in open("/proc/self/maps")):
+        lo, hi = (int(x, 16) for x in m[0].split("-"))
+        if lo <= addr < hi:
+            perms = m[1]
+    ok = perms is not None and "w" not in perms and cowguard.is_frozen(addr)
+    buf[5] = 9
+    os._exit(0 if ok and buf[5] == 9 else 1)
+_, status = os.waitpid(pid, 0)
+print("child", os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1, buf[5])
+EOF
+    if "$PYTHON" -c 'import sys; sys.exit(0 if sys.argv[1] in sys.path else 1)' "$pythondir"; then
+        how="plain $PYTHON"
+        out=$("$PYTHON" plain_import.py 2>plain.err)
+    else
+        how="$PYTHON with PYTHONPATH=$pythondir"
+        out=$(PYTHONPATH="$pythondir" "$PYTHON" plain_import.py 2>plain.err)
+    fi
+    lib=$(cd "$pkglibdir" && pwd -P)/libcowguard.so
+    want="file $pythondir/cowguard.py
+active True True
+lib $lib
+child 0 1"
+    if [ "$out" = "$want" ]; then
+        pass "$how: 'import cowguard' starts the script again under $lib; a forked child finds the marked page read-only"
+    else
+        show plain.err
+        fail "$how, importing the installed helper: '$out', expected '$want'"
+    fi
 fi
 
 # 7. The prefix moved elsewhere: the launcher finds the library from its
@@ -163,6 +217,50 @@ if command -v man >/dev/null 2>&1; then
         [ ! -s warn ] || { show warn; fail "man --warnings -l $f warns"; }
     done
     [ "$failed" -eq 0 ] && pass "man finds cowguard(1), cowguard-report(1), cowguard(3), cowguard(7) in $mandir; no warnings"
+fi
+
+# 9. A staged install (the GNU convention): 'make install prefix=DIR' in the
+# build tree, configured for another prefix. Every file that names a path
+# names DIR: the launcher (copied away from DIR, so that it cannot find the
+# library from its own place), cowguard.pc, cowguard(7) and the installed
+# helper. Only when every directory lies under the configured prefix (they
+# then all move with it); the build tree is made for its own paths again after.
+under_prefix=yes
+for d in "$bindir" "$libdir" "$pkglibdir" "$includedir" "$pythondir" "$mandir"; do
+    case $d in "${prefix:-/nowhere}"/*) ;; *) under_prefix=no ;; esac
+done
+if [ -n "${MAKE:-}" ] && [ -n "${builddir:-}" ] && [ "$under_prefix" = yes ]; then
+    staged=$tmp/staged
+    at() { echo "$staged${1#"$prefix"}"; }
+    if $MAKE -C "$builddir" install prefix="$staged" >staged.log 2>&1; then
+        before=$failed
+        mkdir -p away
+        cp "$(at "$bindir")/cowguard" away/
+        out=$(away/cowguard -- sh -c 'grep -o "/[^ ]*/libcowguard.so" /proc/self/maps | sort -u' 2>staged.err)
+        [ "$out" = "$(at "$pkglibdir")/libcowguard.so" ] ||
+            fail "staged launcher, moved away: maps '$out', not $(at "$pkglibdir")/libcowguard.so $(cat staged.err)"
+        pc() { PKG_CONFIG_PATH="$(at "$libdir")/pkgconfig" "$PKG_CONFIG" "$@" cowguard; }
+        [ "$(pc --variable=preload)" = "$(at "$pkglibdir")/libcowguard.so" ] &&
+            [ "$(pc --variable=includedir)" = "$(at "$includedir")" ] &&
+            [ "$(pc --cflags | sed 's/ *$//')" = "-I$(at "$includedir")" ] ||
+            fail "staged cowguard.pc: preload '$(pc --variable=preload)', includedir '$(pc --variable=includedir)', cflags '$(pc --cflags)'"
+        page=$(at "$mandir")/man7/cowguard.7
+        grep -q "^$(at "$pkglibdir")/libcowguard.so" "$page" && ! grep -q "$pkglibdir" "$page" ||
+            fail "staged cowguard(7) does not name $(at "$pkglibdir") alone"
+        out=$(PATH=/usr/bin:/bin PYTHONPATH="$(at "$pythondir")" "$PYTHON" -c '
+import cowguard, os
+print(cowguard.__file__, cowguard.active(), *sorted({l.split()[-1] for l in open("/proc/self/maps") if l.rstrip().endswith("/libcowguard.so")}))' 2>staged.err)
+        [ "$out" = "$(at "$pythondir")/cowguard.py True $(at "$pkglibdir")/libcowguard.so" ] ||
+            fail "staged helper: '$out' $(cat staged.err)"
+        [ "$failed" -ne "$before" ] ||
+            pass "make install prefix=$staged: launcher, cowguard.pc, cowguard(7) and the Python helper name it"
+    else
+        tail -20 staged.log
+        fail "make install prefix=$staged"
+    fi
+    $MAKE -C "$builddir" all >staged.log 2>&1 || { tail -20 staged.log; fail "make all after the staged install"; }
+    grep -qx "pkglibdir=$pkglibdir" "$builddir/install-paths.stamp" ||
+        fail "after the staged install, make all did not make the build tree's files for $pkglibdir again"
 fi
 
 [ "$failed" -eq 0 ] || exit 1
