@@ -17,15 +17,19 @@
 #     included, build products and git-ignored files left out) is copied into
 #     the root, and autoreconf -fi, ./configure, make -j2, make check run there
 #     in a chroot with /proc, /sys, /dev, /dev/pts and /dev/shm bind-mounted;
-#  3. one line is printed: passed, failed and skipped tests; on failure the
-#     test-suite.log follows. OUTDIR/distros/RELEASE-test-suite.log keeps it,
-#     with RELEASE-root.log (debootstrap, apt) and RELEASE-build.log.
+#     then make deb: the Debian package built from the release tarball with
+#     that release's debhelper and checked by its lintian (tools/deb);
+#  3. one line is printed: passed, failed and skipped tests, and the
+#     package; on failure the test-suite.log (or the end of the package's
+#     log) follows. OUTDIR/distros/RELEASE-test-suite.log keeps it, with
+#     RELEASE-root.log (debootstrap, apt), RELEASE-build.log and
+#     RELEASE-deb.log.
 # Exits 1 if any release failed. Needs root (debootstrap, chroot, mount).
 #
 # Time on a 2-core machine: making a root (debootstrap and the packages,
 # about 250 MB downloaded, 550-650 MB on disk) takes 40-70 s, building and
-# running the suite in it 40-60 s: a cold run of both releases about 3.5
-# minutes, a warm one about 1.5.
+# running the suite in it 40-60 s, make deb about a minute more: a cold run
+# of both releases about 5.5 minutes, a warm one about 3.5.
 set -u
 
 die() { echo "check-distros: $*" >&2; exit 2; }
@@ -48,13 +52,16 @@ cache=$(cd "$cache" && pwd -P)
 inside_src "$cache"
 
 # Packages: what building needs, then what the integration tests use (NumPy
-# for pool_numpy.py, man-db and groff for man_pages.sh, file for libtool, procps,
-# strace for realloc_growth.sh).
+# for pool_numpy.py, python3-venv for python_pip.sh, man-db and groff for
+# man_pages.sh, file for libtool, procps, strace for realloc_growth.sh), then
+# what make deb needs (debian/control's Build-Depends, build-essential,
+# dpkg-dev, lintian). pkgconf, as Build-Depends names it, is pkg-config too.
 # clang is left out on purpose: neither release has the libclang-rt-14-dev
 # that the libFuzzer build wants, so configure finds no clang and fuzz.sh runs
 # its plain driver only.
-packages="gcc make autoconf automake libtool pkg-config libunwind-dev libcmocka-dev libdw-dev
-python3 python3-numpy man-db groff-base file procps strace"
+packages="gcc make autoconf automake libtool pkgconf libunwind-dev libcmocka-dev libdw-dev
+python3 python3-numpy python3-venv man-db groff-base file procps strace
+build-essential dpkg-dev debhelper dh-python lintian"
 # Installed when the release has them, else the tests that use them skip
 # (exit 77): next_allocator.sh (jemalloc), real_redis.sh, real_nginx.sh (nginx
 # and curl). "a|b" takes the first of the two the release has: nginx-light
@@ -214,7 +221,8 @@ for release in $releases; do
     rootlog=$outdir/distros/$release-root.log
     buildlog=$outdir/distros/$release-build.log
     suitelog=$outdir/distros/$release-test-suite.log
-    rm -f "$rootlog" "$buildlog" "$suitelog"
+    deblog=$outdir/distros/$release-deb.log
+    rm -f "$rootlog" "$buildlog" "$suitelog" "$deblog"
     # One run at a time per root: a second would build in the same directory.
     exec 9>"$cache/$release.lock"
     flock -n 9 || { echo "check-distros: $release: $root is in use by another run" >&2; status=1; continue; }
@@ -239,6 +247,7 @@ for release in $releases; do
     set -- $versions
     what="$release (glibc ${1:-?}, Python ${2:-?})"
     result=""
+    deb=""
     in_root "$root" sh -ec 'cd /build/cowguard
         [ ! -f Makefile ] || make distclean >/dev/null 2>&1 || :
         autoreconf -fi && ./configure && make -j2' >"$buildlog" 2>&1 ||
@@ -246,25 +255,38 @@ for release in $releases; do
     if [ -z "$result" ]; then
         in_root "$root" sh -c 'cd /build/cowguard && make check' >>"$buildlog" 2>&1 || result="failed"
     fi
-    cleanup
     t2=$(date +%s)
+    # The package is built whatever the suite said (it runs no test: nocheck).
+    if [ "$result" != "build failed" ]; then
+        if in_root "$root" sh -c 'cd /build/cowguard && DEB_BUILD_OPTIONS=parallel=2 make deb' >"$deblog" 2>&1; then
+            deb="package built, lintian without errors"
+        else
+            deb="make deb FAILED"
+            [ -n "$result" ] || result="make deb failed"
+        fi
+    fi
+    cleanup
+    t3=$(date +%s)
     [ -f "$root/build/cowguard/test-suite.log" ] && cp "$root/build/cowguard/test-suite.log" "$suitelog"
-    times="root $((t1 - t0)) s, build and check $((t2 - t1)) s"
+    times="root $((t1 - t0)) s, build and check $((t2 - t1)) s${deb:+, make deb $((t3 - t2)) s}"
     if [ -f "$suitelog" ]; then
         counts="$(count PASS "$suitelog") passed, $(( $(count FAIL "$suitelog") + $(count ERROR "$suitelog") )) failed, $(count SKIP "$suitelog") skipped"
     else
         counts="no test ran"
     fi
     if [ -z "$result" ]; then
-        echo "check-distros: $what: $counts ($times)"
+        echo "check-distros: $what: $counts; $deb ($times)"
     else
         status=1
-        echo "check-distros: $what: $result: $counts ($times; logs in $outdir/distros)"
+        echo "check-distros: $what: $result: $counts${deb:+; $deb} ($times; logs in $outdir/distros)"
         if [ -f "$suitelog" ] && [ "$result" = failed ]; then
             cat "$suitelog"
+        elif [ "$result" = "make deb failed" ]; then
+            tail -40 "$deblog"
         else
             tail -40 "$buildlog"
         fi
+        [ "$deb" != "make deb FAILED" ] || [ "$result" = "make deb failed" ] || tail -40 "$deblog"
     fi
     exec 9>&-
 done
