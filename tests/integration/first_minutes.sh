@@ -168,12 +168,12 @@ grep -q "summary: next: mark build_table (COWGUARD_SITES=build_table)" "$TMP/err
 launched --report-format json --report "$TMP/r.json" -- "$BUILD/examples/lookup_table"
 "$py" -c 'import json, sys; s = json.load(open(sys.argv[1]))["summary"]; assert len(s) == 3 and s[2].startswith("next: "), s' \
     "$TMP/r.json" || fail "summary: not in the JSON report"
-"$BUILD/tools/cowguard-report" "$TMP/r.json" >"$TMP/out" || fail "cowguard-report failed"
+"$SRC/tools/cowguard-report" "$TMP/r.json" >"$TMP/out" || fail "cowguard-report failed"
 sed -n 2p "$TMP/out" | grep -q "^summary: frozen " || fail "cowguard-report: no summary first"
 pass "the report opens with frozen, copied (adding up with the totals) and the next step; JSON and cowguard-report too"
 
 # 11. cowguard-report --help says what it does, once, with an example.
-"$BUILD/tools/cowguard-report" --help >"$TMP/out" || fail "cowguard-report --help"
+"$SRC/tools/cowguard-report" --help >"$TMP/out" || fail "cowguard-report --help"
 [ "$(grep -c 'cowguard-report \[options\]\|^usage:' "$TMP/out")" -eq 1 ] || fail "cowguard-report --help: usage twice"
 expect_out "^Shows what cowguard found" "cowguard-report --help"
 expect_out "^example:" "cowguard-report --help"
