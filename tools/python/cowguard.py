@@ -215,8 +215,12 @@ def _why_not_restart(frame, argv):
         return "interactive"
     if frame is None or frame.f_globals.get("__name__") != "__main__" or frame.f_code.co_name != "<module>":
         return "not imported by the main script's module-level code"
-    if frame.f_code.co_filename == "<stdin>" or sys.argv[:1] in (["-"], [""]):
+    script = (getattr(sys, "argv", None) or [""])[0]
+    if frame.f_code.co_filename == "<stdin>" or script in ("-", ""):
         return "the program was read from standard input"
+    # A script from a pipe (python3 <(...), /dev/stdin) is read only once.
+    if script != "-c" and not os.path.isfile(script):
+        return "the script %s cannot be read again" % script
     try:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:
