@@ -84,7 +84,7 @@ static bool says_why(void)
 static bool stderr_unchanged(void)
 {
     struct stat st;
-    return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino;
+    return stderr_known && cg_sys_fstat(2, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino;
 }
 
 static void say_why(void)
@@ -226,7 +226,7 @@ void cg_exit_setup(void)
 {
     me_at_start = getpid();
     struct stat st;
-    if (fstat(2, &st) == 0) {
+    if (cg_sys_fstat(2, &st) == 0) {
         stderr_dev = st.st_dev;
         stderr_ino = st.st_ino;
         stderr_known = true;
