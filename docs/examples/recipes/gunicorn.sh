@@ -6,17 +6,14 @@
 #   docs/examples/recipes/gunicorn.sh cowguard --python --
 # Before stopping, prints each worker's Private_Dirty as it serves.
 set -u
+. "$(dirname "$0")/drive.sh"
 port=${PORT:-8077}
 pidfile=$(mktemp -u /tmp/recipe-gunicorn.XXXXXX)
 "$@" /usr/bin/python3 -m gunicorn --preload --workers 4 --bind 127.0.0.1:$port \
     --chdir docs/examples/recipes --pid "$pidfile" --log-level warning wsgi_app:app &
 server=$!
-for i in $(seq 1 100); do curl -sf "127.0.0.1:$port/sum?count=1" >/dev/null && break; sleep 0.1; done
-for i in $(seq 0 39); do curl -sf "127.0.0.1:$port/sum?start=$((i * 5000))&count=5000"; done |
-    awk '{ n++; s += $1; pids[$2] = 1 } END { printf "%d requests, sum %.2f, by %d workers\n", n, s, length(pids) }'
-for w in $(pgrep -P "$(cat "$pidfile")"); do
-    echo "worker $w serving: $(grep Private_Dirty /proc/$w/smaps_rollup | tr -s ' ')"
-done
+for i in $(seq 1 100); do [ -s "$pidfile" ] && break; sleep 0.1; done
+drive "$port" "$(cat "$pidfile")"
 kill -TERM "$(cat "$pidfile")"
 wait $server
 echo "gunicorn exit status $?"

@@ -8,6 +8,7 @@
 # the processes' stderr there) cowguard's report, which is printed from it at
 # the end.  Before stopping, prints each worker's Private_Dirty as it serves.
 set -u
+. "$(dirname "$0")/drive.sh"
 port=${PORT:-8078}
 rm -f /tmp/recipe-uwsgi.log
 pidfile=$(mktemp -u /tmp/recipe-uwsgi.XXXXXX)
@@ -15,12 +16,8 @@ pidfile=$(mktemp -u /tmp/recipe-uwsgi.XXXXXX)
     --chdir docs/examples/recipes --module wsgi_app --pidfile "$pidfile" \
     --disable-logging --logto /tmp/recipe-uwsgi.log ${UWSGI_OPTS:-} &
 server=$!
-for i in $(seq 1 100); do curl -sf "127.0.0.1:$port/sum?count=1" >/dev/null && break; sleep 0.1; done
-for i in $(seq 0 39); do curl -sf "127.0.0.1:$port/sum?start=$((i * 5000))&count=5000"; done |
-    awk '{ n++; s += $1; pids[$2] = 1 } END { printf "%d requests, sum %.2f, by %d workers\n", n, s, length(pids) }'
-for w in $(pgrep -P "$(cat "$pidfile")"); do
-    echo "worker $w serving: $(grep Private_Dirty /proc/$w/smaps_rollup | tr -s ' ')"
-done
+for i in $(seq 1 100); do [ -s "$pidfile" ] && break; sleep 0.1; done
+drive "$port" "$(cat "$pidfile")"
 kill -INT "$(cat "$pidfile")"
 wait $server
 echo "uwsgi exit status $?"
