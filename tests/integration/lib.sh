@@ -34,6 +34,15 @@ field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" "$2"; }
 # sorted_list "a,b,c": the comma list sorted numerically.
 sorted_list() { echo "$1" | tr ',' '\n' | sort -n | paste -sd, -; }
 
+# free_port: a TCP port no socket holds, below the kernel's ephemeral range
+# (32768 and up by default), where a client's connection could take it
+# between the choice and the bind.
+free_port() {
+    p=$((20000 + ($$ * 7 + ${1:-0}) % 12000))
+    while grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+
 expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit status $rc, expected $1"; }
 expect_out() { grep -q -- "$1" "$TMP/out" || fail "$2: stdout lacks '$1'"; }
 expect_err() { grep -q -- "$1" "$TMP/err" || fail "$2: stderr lacks '$1'"; }

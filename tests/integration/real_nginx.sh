@@ -5,7 +5,7 @@
 command -v nginx >/dev/null 2>&1 || { echo "skip: nginx is not installed (Debian: nginx-light)"; exit 77; }
 command -v curl >/dev/null 2>&1 || { echo "skip: curl is not installed"; exit 77; }
 
-port=$((40000 + $$ % 20000))
+port=$(free_port)
 mkdir -p "$TMP/www"
 chmod 755 "$TMP" "$TMP/www" # nginx's workers run as an unprivileged user
 head -c 300000 /dev/urandom >"$TMP/www/blob"

@@ -6,7 +6,6 @@
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 ||
     { echo "skip: redis-server is not installed (Debian: redis-server)"; exit 77; }
 
-port_base=$((20000 + $$ % 20000))
 start() { # NAME PORT [VAR=VALUE ...]: a redis-server in $TMP/NAME
     name=$1 port=$2
     shift 2
@@ -34,20 +33,22 @@ dump() { # PORT: what a restarted server sees in the snapshot
     for k in 1 777 12345 20000; do cli "$1" get "key:$k"; done
 }
 
-start plain $port_base
-load $port_base
-cli $port_base shutdown nosave >/dev/null 2>&1 || true
-start cg $((port_base + 1)) LD_PRELOAD="$CG_LIB" COWGUARD_PREFORK=1 COWGUARD_REPORT_FORMAT=json \
+port=$(free_port 0)
+start plain $port
+load $port
+cli $port shutdown nosave >/dev/null 2>&1 || true
+port=$(free_port 1)
+start cg $port LD_PRELOAD="$CG_LIB" COWGUARD_PREFORK=1 COWGUARD_REPORT_FORMAT=json \
     COWGUARD_REPORT="$TMP/cg/report.json"
-load $((port_base + 1))
-cli $((port_base + 1)) get key:4242 | grep -q '^value-29694-' || fail "redis under cowguard: wrong value"
-cli $((port_base + 1)) shutdown nosave >/dev/null 2>&1 || true
+load $port
+cli $port get key:4242 | grep -q '^value-29694-' || fail "redis under cowguard: wrong value"
+cli $port shutdown nosave >/dev/null 2>&1 || true
 for i in $(seq 1 100); do [ -f "$TMP/cg/report.json" ] && break; sleep 0.1; done
 [ -f "$TMP/cg/report.json" ] || fail "redis under cowguard wrote no report"
 
 # Both snapshots, loaded by a plain server each, must hold the same data.
 for name in plain cg; do
-    port=$((port_base + 2))
+    port=$(free_port 2)
     start "$name" $port
     dump $port >"$TMP/$name.dump"
     cli $port shutdown nosave >/dev/null 2>&1 || true

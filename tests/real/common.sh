@@ -168,7 +168,13 @@ finish() {
 
 # ---- servers ---------------------------------------------------------------
 # port_for N: a high port for this script's N-th server, away from others'.
-port_for() { echo $((30000 + ($$ * 7 + $1) % 25000)); }
+# Below the kernel's ephemeral range (32768 and up by default), where a
+# client's connection could take the port first, and not held by a socket.
+port_for() {
+    p=$((20000 + ($$ * 7 + $1 * 101) % 12000))
+    while grep -qi ":$(printf '%04X' "$p") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
 # wait_ready SECONDS COMMAND...: until COMMAND succeeds; 1 if it never did
 # or the server's namespace ended.
 wait_ready() {
