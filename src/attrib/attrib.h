@@ -268,6 +268,7 @@ const char *cg_cause_name(cg_cause_t cause);
 void cg_py_setup(void);
 bool cg_py_active(void);
 const char *cg_py_version(bool *frames);
+void cg_py_setup_late(void);
 bool cg_py_eval_pc(uintptr_t pc);
 bool cg_py_interpreter_pc(uintptr_t pc);
 typedef struct {

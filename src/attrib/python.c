@@ -202,6 +202,14 @@ void cg_py_setup(void)
     py.known = py.this_thread && py.addr2line && py.code_type && py.type_type && py.eval_hi;
 }
 
+/* The interpreter, when it was loaded after start-up (uWSGI's python3
+ * plugin opens libpython with dlopen): looked for again when the Python
+ * helper routes the allocator, from inside the interpreter. */
+void cg_py_setup_late(void)
+{
+    if (!py.version[0]) cg_py_setup();
+}
+
 bool cg_py_active(void)
 {
     return py.known;

@@ -91,6 +91,7 @@ CG_EXPORT int cowguard__python_route(void)
 {
     cg_init();
     if (routed) return 0;
+    cg_py_setup_late();
     void (*get)(int, pyalloc_t *) = (void (*)(int, pyalloc_t *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
     void (*set)(int, pyalloc_t *) = (void (*)(int, pyalloc_t *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
     if (!get || !set) return -1;
