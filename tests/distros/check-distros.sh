@@ -60,7 +60,7 @@ inside_src "$cache"
 # that the libFuzzer build wants, so configure finds no clang and fuzz.sh runs
 # its plain driver only.
 packages="gcc make autoconf automake libtool pkgconf libunwind-dev libcmocka-dev libdw-dev
-python3 python3-numpy python3-venv man-db groff-base file procps strace
+python3 python3-numpy python3-venv libpython3-dev man-db groff-base file procps strace
 build-essential dpkg-dev debhelper dh-python lintian"
 # Installed when the release has them, else the tests that use them skip
 # (exit 77): next_allocator.sh (jemalloc), real_redis.sh, real_nginx.sh (nginx
