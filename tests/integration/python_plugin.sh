@@ -5,9 +5,11 @@
 . "$SRC/tests/integration/lib.sh"
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-lib=$("$py" -c 'import os, sysconfig as s; print(os.path.join(s.get_config_var("LIBDIR") or "", s.get_config_var("INSTSONAME") or ""))')
+# By its soname, as the loader finds it (Debian: libpython3.X.so.1.0 from
+# libpython3.X); embed_python exits 77 when it cannot be opened.
+lib=$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("INSTSONAME") or "")')
 case $lib in
-*.so*) [ -f "$lib" ] || { echo "SKIP: no shared libpython ($lib)"; exit 77; } ;;
+*.so*) ;;
 *) echo "SKIP: this python3 has no shared libpython"; exit 77 ;;
 esac
 
