@@ -27,14 +27,15 @@ static void thaw_if_alone(void)
 
 static void note(pid_t pid, int status)
 {
-    if (pid > 0 && !cg_board) cg_exit_note_foreign();
-    if (pid > 0 && cg_board) {
-        int saved = errno;
-        if (!cg_board_note_reaped(pid, status)) cg_exit_note_foreign();
+    if (pid <= 0) return;
+    int saved = errno;
+    /* a child no slot knows: started by vfork, posix_spawn or clone */
+    if (!cg_board || !cg_board_note_reaped(pid, status)) cg_exit_note_foreign();
+    if (cg_board) {
         cg_exit_note_reaped(pid);
         thaw_if_alone();
-        errno = saved;
     }
+    errno = saved;
 }
 
 CG_EXPORT pid_t waitpid(pid_t pid, int *status, int options)

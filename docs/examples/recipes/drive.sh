@@ -10,3 +10,15 @@ drive() {
         echo "worker $w serving: $(grep Private_Dirty /proc/$w/smaps_rollup | tr -s ' ')"
     done
 }
+
+# serve NAME PORT PIDFILE SIGNAL: the server just started in the background
+# ($!) has written its master's pid to PIDFILE: drive it, stop it with
+# SIGNAL (every process exits, and the report is written), and wait for it.
+serve() {
+    server=$!
+    for i in $(seq 1 100); do [ -s "$3" ] && break; sleep 0.1; done
+    drive "$2" "$(cat "$3")"
+    kill -"$4" "$(cat "$3")"
+    wait "$server"
+    echo "$1 exit status $?"
+}

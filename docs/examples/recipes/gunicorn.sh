@@ -11,9 +11,4 @@ port=${PORT:-8077}
 pidfile=$(mktemp -u /tmp/recipe-gunicorn.XXXXXX)
 "$@" /usr/bin/python3 -m gunicorn --preload --workers 4 --bind 127.0.0.1:$port \
     --chdir docs/examples/recipes --pid "$pidfile" --log-level warning wsgi_app:app &
-server=$!
-for i in $(seq 1 100); do [ -s "$pidfile" ] && break; sleep 0.1; done
-drive "$port" "$(cat "$pidfile")"
-kill -TERM "$(cat "$pidfile")"
-wait $server
-echo "gunicorn exit status $?"
+serve gunicorn "$port" "$pidfile" TERM

@@ -15,11 +15,6 @@ pidfile=$(mktemp -u /tmp/recipe-uwsgi.XXXXXX)
 "$@" uwsgi --plugin python3 --master --processes 4 --http-socket 127.0.0.1:$port \
     --chdir docs/examples/recipes --module wsgi_app --pidfile "$pidfile" \
     --disable-logging --logto /tmp/recipe-uwsgi.log ${UWSGI_OPTS:-} &
-server=$!
-for i in $(seq 1 100); do [ -s "$pidfile" ] && break; sleep 0.1; done
-drive "$port" "$(cat "$pidfile")"
-kill -INT "$(cat "$pidfile")"
-wait $server
-echo "uwsgi exit status $?"
+serve uwsgi "$port" "$pidfile" INT
 rm -f "$pidfile"
 grep "^==" /tmp/recipe-uwsgi.log >&2 || true
