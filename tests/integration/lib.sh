@@ -43,6 +43,14 @@ free_port() {
     echo "$p"
 }
 
+# child_outside REPORT.json: the first child's pages copied outside marked
+# data while it worked, and after it began to exit: "WORK LATE".
+child_outside() {
+    python3 -c 'import json, sys
+c = [p for p in json.load(open(sys.argv[1]))["processes"] if p["role"] == "child"][0]
+print(c["outside_copied_pages"], c["outside_exit_copied_pages"])' "$1"
+}
+
 expect_rc() { [ "$rc" -eq "$1" ] || fail "$2: exit status $rc, expected $1"; }
 expect_out() { grep -q -- "$1" "$TMP/out" || fail "$2: stdout lacks '$1'"; }
 expect_err() { grep -q -- "$1" "$TMP/err" || fail "$2: stderr lacks '$1'"; }
